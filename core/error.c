@@ -83,6 +83,13 @@ int tr_error_wrap(struct tr_error *err, int code, const char *fmt, ...)
     return err->code;
 }
 
+int tr_error_recode(struct tr_error *err, int code)
+{
+    if (err)
+        err->code = code;
+    return code;
+}
+
 int tr_err_from_errno(int e)
 {
     switch (e) {

@@ -76,6 +76,10 @@ int tr_errorf(struct tr_error *err, int code, const char *fmt, ...)
 int tr_error_wrap(struct tr_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Replaces the code of an error whose message stays (an invalid field is
+ * EINVAL to a builder but EPARSE to a decoder). Returns `code`. */
+int tr_error_recode(struct tr_error *err, int code);
+
 /* Translates an errno value (positive) to a TR_E* code. */
 int tr_err_from_errno(int e);
 

@@ -124,16 +124,18 @@ void tr_buf_free(struct tr_buf *b);
 /* Appends the msgpack encoding of `ev` to `out`. 0 or TR_ENOMEM. */
 int tr_event_encode(const struct tr_event *ev, struct tr_buf *out);
 
-/* Scratch memory a decoder fills events from: book levels (and nothing
- * else; raw frames point into the input buffer). Caller-owned; reuse it for
- * every event of a batch, free it with tr_event_scratch_free. Events decoded
- * into it are valid until the next decode into the same scratch or until the
- * input buffer is released. */
+/* Scratch memory that decoders and adapters fill events' book levels from
+ * (raw frames point into the input buffer instead). Caller-owned; reuse it
+ * for every event of a batch. Memory handed out stays put until the next
+ * tr_event_scratch_reset or _free, so every event decoded since the last
+ * reset stays valid (a chunk list: earlier levels never move). */
+struct tr_scratch_chunk;
 struct tr_event_scratch {
-    struct tr_level *levels;
-    size_t n, cap;
+    struct tr_scratch_chunk *chunks; /* newest first */
 };
 void tr_event_scratch_init(struct tr_event_scratch *s);
+/* Returns room for `n` levels, stable until reset/free; NULL on ENOMEM. */
+struct tr_level *tr_event_scratch_levels(struct tr_event_scratch *s, size_t n);
 void tr_event_scratch_reset(struct tr_event_scratch *s);
 void tr_event_scratch_free(struct tr_event_scratch *s);
 

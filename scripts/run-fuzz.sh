@@ -25,4 +25,4 @@ for f in "$dir"/fuzz_*; do
     rm -rf "$work"
     n=$((n + 1))
 done
-echo "fuzz: $n targets passed, 0 failed"
+echo "fuzz: $n passed, 0 failed"

@@ -24,7 +24,7 @@ build-asan: deps
 
 build-fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ) -DTR_WERROR=ON -DTR_FUZZ=ON -DTR_SANITIZE=ON >/dev/null
-	cmake --build $(FUZZ) -j $(JOBS)
+	cmake --build $(FUZZ) -j $(JOBS) --target fuzzers
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

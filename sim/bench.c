@@ -1,0 +1,120 @@
+/* The simulator's throughput benchmark (`tickraft-sim --bench SECONDS` and
+ * `tickraft-bench sim`): one native-dialect server on this thread's loop
+ * generating, encoding and sending events as fast as it can to one raw
+ * loopback client on another thread that subscribes to every instrument and
+ * reads everything. Prints one JSON object as its last line. */
+#include "sim.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct bench_client {
+    int port;
+    uint32_t n_inst;
+    uint64_t frames, bytes;
+    volatile int stop;
+    int ok;
+};
+
+static void *client_main(void *arg)
+{
+    struct bench_client *bc = arg;
+    struct sim_rc c;
+    if (sim_ws_open(&c, bc->port, "/native", 5000) != 0)
+        return NULL;
+    struct tr_buf m;
+    tr_buf_init(&m);
+    sim_put(&m, "{\"type\":\"subscribe\",\"channels\":[\"trade\",\"book\",\"ticker\"],\"instruments\":[");
+    for (uint32_t i = 0; i < bc->n_inst; i++)
+        sim_putf(&m, "%s\"SIM-%u\"", i ? "," : "", i);
+    sim_put(&m, "]}");
+    sim_ws_send(&c, 1, m.data, m.len);
+    tr_buf_free(&m);
+    bc->ok = 1;
+    while (!bc->stop) {
+        int op;
+        char *p = NULL;
+        size_t n = 0;
+        int rc = sim_ws_recv(&c, &op, &p, &n, 200);
+        if (rc == TR_ETIMEDOUT)
+            continue;
+        if (rc)
+            break;
+        bc->frames++;
+        bc->bytes += n;
+        free(p);
+    }
+    sim_rc_close(&c);
+    return NULL;
+}
+
+struct bench_state {
+    struct sim_server *s;
+    uv_timer_t t;
+    double secs;
+    int64_t t0;
+    uint64_t gen0, sent0, bytes0;
+    int phase;
+};
+
+static void bench_timer_cb(uv_timer_t *t)
+{
+    struct bench_state *b = t->data;
+    if (b->phase == 0) { /* warm-up over: start measuring */
+        b->phase = 1;
+        b->t0 = sim_now_ns();
+        b->gen0 = b->s->ev_generated;
+        b->sent0 = b->s->ev_sent;
+        b->bytes0 = b->s->bytes_sent;
+        uv_timer_start(t, bench_timer_cb, (uint64_t)(b->secs * 1000), 0);
+        return;
+    }
+    uv_close((uv_handle_t *)t, NULL);
+    sim_server_stop(b->s);
+}
+
+int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth)
+{
+    struct sim_config cfg = {0};
+    cfg.seed = 1;
+    cfg.dialects = 1u << SIM_D_NATIVE;
+    cfg.instruments = inst;
+    cfg.rate = rate;
+    cfg.history_s = 10;
+    cfg.epoch_ns = -1;
+    cfg.truth = truth;
+    cfg.tick_ms = 1;
+    cfg.queue_limit = 1u << 30;
+    static struct sim_server s;
+    struct tr_error err;
+    tr_error_clear(&err);
+    if (sim_server_open(&s, &cfg, &err)) {
+        fprintf(stderr, "bench: %s\n", err.msg);
+        return 1;
+    }
+    struct bench_client bc = {.port = s.cfg.port, .n_inst = inst};
+    pthread_t th;
+    pthread_create(&th, NULL, client_main, &bc);
+    struct bench_state b = {.s = &s, .secs = secs};
+    uv_timer_init(&s.loop, &b.t);
+    b.t.data = &b;
+    uv_timer_start(&b.t, bench_timer_cb, 500, 0);
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    sim_server_run(&s);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double el = (double)(sim_now_ns() - b.t0) / 1e9;
+    uint64_t gen = s.ev_generated - b.gen0, sent = s.ev_sent - b.sent0, bytes = s.bytes_sent - b.bytes0;
+    bc.stop = 1;
+    sim_server_close(&s);
+    pthread_join(th, NULL);
+    printf("{\"bench\":\"sim\",\"dialect\":\"native\",\"instruments\":%u,\"target_rate\":%.0f,"
+           "\"seconds\":%.2f,\"events_generated_per_s\":%.0f,\"events_per_s\":%.0f,"
+           "\"mb_per_s\":%.1f,\"client_frames\":%llu,\"truth\":%s}\n",
+           inst, rate, el, gen / el, sent / el, bytes / el / 1e6, (unsigned long long)bc.frames,
+           truth ? "true" : "false");
+    (void)c1;
+    return bc.ok ? 0 : 1;
+}

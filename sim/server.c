@@ -1,0 +1,674 @@
+/* The simulator's server: a libuv loop owned by the program, one
+ * libwebsockets 4.1 context on it (LWS_SERVER_OPTION_LIBUV + foreign_loops,
+ * never lws_service), bound to 127.0.0.1. One protocol handles both HTTP
+ * (REST + /control) and WebSocket connections; the URL prefix picks the
+ * dialect. A tick timer generates the due events of every exchange, writes
+ * them to the truth file and queues them on subscribed connections; the
+ * writeable callback drains each queue within a per-callback budget.
+ *
+ * lws facts this file relies on (../shared/FACTS.md): close codes only reach
+ * the peer through lws_close_reason + lws_set_timer_usecs(wsi, 1) + return -1
+ * from LWS_CALLBACK_TIMER; every pong triggers an unasked-for writeable
+ * callback (the handler checks its queue); a busy port still gives a context
+ * (we bind-test the port first and check the vhost's listen port);
+ * shutdown calls lws_context_destroy twice around uv_run. */
+#include "sim.h"
+
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WRITE_BUDGET_FRAMES 64
+#define WRITE_BUDGET_BYTES (1u << 20)
+
+static const struct sim_dialect_ops *const ops_of[SIM_D_COUNT] = {
+    &sim_native_ops, &sim_coinbase_ops, &sim_binance_ops, &sim_kalshi_ops};
+
+/* ---------- connection queue ---------- */
+
+static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping)
+{
+    struct sim_server *s = c->srv;
+    if (c->close_code)
+        return 0;
+    if (c->qbytes + n > s->cfg.queue_limit) {
+        sim_conn_close(c, 1008);
+        return TR_EOVERLOADED;
+    }
+    struct sim_frame *f = malloc(sizeof *f + LWS_PRE + n);
+    if (!f)
+        return TR_ENOMEM;
+    f->next = NULL;
+    f->len = n;
+    f->ping = ping;
+    if (n)
+        memcpy(f->buf + LWS_PRE, p, n);
+    if (c->qtail)
+        c->qtail->next = f;
+    else
+        c->qhead = f;
+    c->qtail = f;
+    c->qbytes += n;
+    if (c->x->f.stall_until == 0)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data)
+{
+    struct sim_faults *f = &c->x->f;
+    if (data && f->bad_left) {
+        f->bad_left--;
+        if (f->bad_truncate)
+            return enqueue(c, p, n / 2, 0);
+        static const char garbage[] = "{\"type\":\"match\",\"trade_id\":@@not json@@";
+        return enqueue(c, garbage, sizeof garbage - 1, 0);
+    }
+    int rc = enqueue(c, p, n, 0);
+    if (rc == 0 && data && f->dup_left) {
+        f->dup_left--;
+        rc = enqueue(c, p, n, 0);
+    }
+    return rc;
+}
+
+int sim_conn_ping(struct sim_conn *c)
+{
+    return enqueue(c, "", 0, 1);
+}
+
+void sim_conn_close(struct sim_conn *c, int code)
+{
+    if (c->close_code)
+        return;
+    c->close_code = code;
+    lws_set_timer_usecs(c->wsi, 1);
+}
+
+int sim_conn_sub(struct sim_conn *c, uint32_t inst, uint8_t bits)
+{
+    if (inst >= c->x->n_inst)
+        return TR_EINVAL;
+    if (!c->subs[inst]) {
+        uint32_t lim = c->x->f.sub_limit ? c->x->f.sub_limit : c->srv->cfg.max_subs;
+        if (lim && c->n_subs >= lim)
+            return TR_EOVERLOADED;
+        c->n_subs++;
+    }
+    c->subs[inst] |= bits;
+    return 0;
+}
+
+void sim_conn_unsub(struct sim_conn *c, uint32_t inst, uint8_t bits)
+{
+    if (inst >= c->x->n_inst || !c->subs[inst])
+        return;
+    c->subs[inst] &= (uint8_t)~bits;
+    if (!c->subs[inst])
+        c->n_subs--;
+}
+
+static void conn_free_queue(struct sim_conn *c)
+{
+    struct sim_frame *f = c->qhead;
+    while (f) {
+        struct sim_frame *n = f->next;
+        free(f);
+        f = n;
+    }
+    c->qhead = c->qtail = NULL;
+    c->qbytes = 0;
+}
+
+static int conn_write(struct sim_conn *c)
+{
+    struct sim_server *s = c->srv;
+    if (c->close_code || c->x->f.stall_until)
+        return 0;
+    int frames = 0;
+    size_t bytes = 0;
+    while (c->qhead && frames < WRITE_BUDGET_FRAMES && bytes < WRITE_BUDGET_BYTES) {
+        if (lws_send_pipe_choked(c->wsi))
+            break;
+        struct sim_frame *f = c->qhead;
+        int m = lws_write(c->wsi, f->buf + LWS_PRE, f->len, f->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
+        if (m < (int)f->len)
+            return -1;
+        c->qhead = f->next;
+        if (!c->qhead)
+            c->qtail = NULL;
+        c->qbytes -= f->len;
+        bytes += f->len;
+        frames++;
+        s->frames_sent++;
+        s->bytes_sent += f->len;
+        free(f);
+    }
+    if (c->qhead)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* ---------- HTTP ---------- */
+
+static void req_args(struct lws *wsi, struct sim_req *rq)
+{
+    char frag[300];
+    rq->nargs = 0;
+    for (int i = 0; rq->nargs < SIM_ARGS_MAX; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n <= 0)
+            break;
+        char *eq = strchr(frag, '=');
+        if (eq)
+            *eq = 0;
+        size_t kl = strlen(frag), vl = eq ? strlen(eq + 1) : 0;
+        if (kl >= sizeof rq->key[0] || vl >= sizeof rq->val[0])
+            continue;
+        memcpy(rq->key[rq->nargs], frag, kl + 1);
+        memcpy(rq->val[rq->nargs], eq ? eq + 1 : "", vl + 1);
+        rq->nargs++;
+    }
+}
+
+static int http_reply(struct lws *wsi, struct sim_resp *rs)
+{
+    unsigned char hdr[LWS_PRE + 1024];
+    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned)rs->status, "application/json",
+                                    rs->body.len, &p, end))
+        return -1;
+    if (rs->hname[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)rs->hname,
+                                    (const unsigned char *)rs->hval, (int)strlen(rs->hval), &p, end))
+        return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    if (rs->body.len) {
+        unsigned char *b = malloc(LWS_PRE + rs->body.len);
+        if (!b)
+            return -1;
+        memcpy(b + LWS_PRE, rs->body.data, rs->body.len);
+        int m = lws_write(wsi, b + LWS_PRE, rs->body.len, LWS_WRITE_HTTP_FINAL);
+        free(b);
+        if (m < 0)
+            return -1;
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int dialect_of_path(const char *path, const char **rest)
+{
+    for (int d = 0; d < SIM_D_COUNT; d++) {
+        size_t n = strlen(sim_dialects[d].prefix);
+        if (strncmp(path, sim_dialects[d].prefix, n) == 0 && (path[n] == '/' || path[n] == 0)) {
+            *rest = path + n;
+            return d;
+        }
+    }
+    return -1;
+}
+
+static int on_http(struct sim_server *s, struct lws *wsi, const char *path)
+{
+    struct sim_req rq;
+    struct sim_resp rs;
+    memset(&rq, 0, sizeof rq);
+    memset(&rs, 0, sizeof rs);
+    tr_buf_init(&rs.body);
+    req_args(wsi, &rq);
+    rq.post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    const char *rest = NULL;
+    int d;
+    if (strncmp(path, "/control/", 9) == 0) {
+        rs.status = sim_fault_apply(s, path + 9, &rq, &rs);
+    } else if (strcmp(path, "/stats") == 0) {
+        sim_putf(&rs.body, "{\"generated\":%llu,\"sent\":%llu,\"frames\":%llu,\"bytes\":%llu}",
+                 (unsigned long long)s->ev_generated, (unsigned long long)s->ev_sent,
+                 (unsigned long long)s->frames_sent, (unsigned long long)s->bytes_sent);
+        rs.status = 200;
+    } else if ((d = dialect_of_path(path, &rest)) >= 0 && s->active[d]) {
+        rq.path = rest;
+        int is_status = strcmp(rest, ops_of[d]->status_path()) == 0;
+        if (!sim_fault_rest(s, &s->x[d], is_status, &rs)) {
+            if (s->replay)
+                sim_replay_rest(s, d, path, &rq, &rs);
+            else
+                ops_of[d]->rest(&s->x[d], &rq, &rs);
+        }
+    } else {
+        sim_resp_json(&rs, 404, "{\"error\":\"not found\"}");
+    }
+    int rc = http_reply(wsi, &rs);
+    tr_buf_free(&rs.body);
+    return rc;
+}
+
+/* ---------- WebSocket ---------- */
+
+static int on_established(struct sim_server *s, struct sim_conn *c, struct lws *wsi)
+{
+    char uri[512];
+    memset(c, 0, sizeof *c);
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+        return -1;
+    const char *rest = NULL;
+    int d = dialect_of_path(uri, &rest);
+    if (d < 0 || !s->active[d])
+        return -1;
+    c->srv = s;
+    c->wsi = wsi;
+    c->dialect = d;
+    c->x = &s->x[d];
+    c->last_ping = sim_now_ns();
+    tr_buf_init(&c->rx);
+    tr_buf_init(&c->out);
+    c->subs = calloc(c->x->n_inst, 1);
+    if (!c->subs)
+        return -1;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    c->ready = 1;
+    struct sim_req rq;
+    memset(&rq, 0, sizeof rq);
+    req_args(wsi, &rq);
+    if (s->replay) {
+        sim_replay_open_conn(s, c);
+        return 0;
+    }
+    if (ops_of[d]->open && ops_of[d]->open(c, rest, &rq) != 0)
+        sim_conn_close(c, 1008);
+    if (c->x->f.stall_until)
+        lws_rx_flow_control(wsi, 0);
+    return 0;
+}
+
+static void on_closed(struct sim_server *s, struct sim_conn *c)
+{
+    if (!c->ready)
+        return;
+    c->ready = 0;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    conn_free_queue(c);
+    free(c->subs);
+    tr_buf_free(&c->rx);
+    tr_buf_free(&c->out);
+}
+
+static int on_receive(struct sim_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+    if (!c->ready || c->srv->replay)
+        return 0;
+    if (lws_is_first_fragment(wsi))
+        c->rx.len = 0;
+    if (c->rx.len + len > (1u << 20))
+        return -1;
+    if (sim_putn(&c->rx, in, len))
+        return -1;
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+    ops_of[c->dialect]->rx(c, (const char *)c->rx.data, c->rx.len);
+    return 0;
+}
+
+static int refused(struct sim_server *s, struct lws *wsi)
+{
+    int64_t now = sim_now_ns();
+    if (s->refuse_until > now)
+        return 1;
+    char uri[256];
+    const char *rest;
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) > 0) {
+        int d = dialect_of_path(uri, &rest);
+        if (d >= 0 && (s->x[d].f.refuse_until > now || s->x[d].f.maint_until > now))
+            return 1;
+    }
+    return 0;
+}
+
+static int sim_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
+{
+    struct sim_server *s = lws_context_user(lws_get_context(wsi));
+    struct sim_conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return s && s->refuse_until > sim_now_ns() && lws_get_vhost(wsi) == s->vh;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return refused(s, wsi);
+    case LWS_CALLBACK_HTTP:
+        return on_http(s, wsi, (const char *)in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(s, c, wsi);
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(c, wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return c->ready ? conn_write(c) : 0;
+    case LWS_CALLBACK_TIMER:
+        if (!c->ready || !c->close_code)
+            return 0;
+        if (c->close_code == 1006) {
+            shutdown(lws_get_socket_fd(wsi), SHUT_RDWR);
+            return -1;
+        }
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)"tickraft-sim", 12);
+        return -1;
+    case LWS_CALLBACK_CLOSED:
+        on_closed(s, c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"tickraft-sim", sim_cb, sizeof(struct sim_conn), 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---------- ticks ---------- */
+
+static int native_json(struct sim_server *s, const struct sim_exch *x, size_t n)
+{
+    struct tr_event e;
+    struct tr_level lv[2];
+    s->njson.len = 0;
+    if (s->noffcap < n + 1) {
+        size_t *o = realloc(s->noff, (n + 1) * sizeof *o);
+        if (!o)
+            return TR_ENOMEM;
+        s->noff = o;
+        s->noffcap = n + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s->noff[i] = s->njson.len;
+        sim_ev_to_event(x, &s->evbuf[i], &e, lv);
+        if (tr_event_to_json(&e, &s->njson))
+            return TR_ENOMEM;
+    }
+    s->noff[n] = s->njson.len;
+    return 0;
+}
+
+static void truth_native(struct sim_server *s, size_t n)
+{
+    FILE *f = s->truth.f;
+    for (size_t i = 0; i < n; i++) {
+        int lost = s->evbuf[i].flags & SIM_EV_LOST;
+        if (lost)
+            fputs("{\"marker\":\"unrecoverable\",\"event\":", f);
+        fwrite(s->njson.data + s->noff[i], 1, s->noff[i + 1] - s->noff[i], f);
+        fputs(lost ? "}\n" : "\n", f);
+    }
+    s->truth.lines += n;
+}
+
+static void tick_exchange(struct sim_server *s, int d, int64_t now)
+{
+    struct sim_exch *x = &s->x[d];
+    if (x->f.maint_until)
+        return;
+    uint64_t cap = (uint64_t)(x->rate * s->cfg.tick_ms / 1000.0 * 4) + 16;
+    uint64_t n = sim_exch_due(x, now, cap);
+    if (s->cfg.max_events && s->ev_generated + n > s->cfg.max_events)
+        n = s->cfg.max_events > s->ev_generated ? s->cfg.max_events - s->ev_generated : 0;
+    if (n == 0)
+        return;
+    if (n > s->evcap) {
+        struct sim_ev *e = realloc(s->evbuf, n * sizeof *e);
+        if (!e)
+            return;
+        s->evbuf = e;
+        s->evcap = n;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        sim_exch_next(x, &s->evbuf[i]);
+    s->ev_generated += n;
+    struct sim_tick tk = {0};
+    int has_conn = 0;
+    for (struct sim_conn *c = s->conns; c; c = c->next)
+        if (c->dialect == d)
+            has_conn = 1;
+    if (d == SIM_D_NATIVE && (has_conn || s->has_truth)) {
+        if (native_json(s, x, n))
+            return;
+        tk.json = &s->njson;
+        tk.off = s->noff;
+        if (s->has_truth)
+            truth_native(s, n);
+    } else if (s->has_truth) {
+        for (uint64_t i = 0; i < n; i++)
+            sim_truth_event(&s->truth, x, &s->evbuf[i]);
+    }
+    for (struct sim_conn *c = s->conns; c; c = c->next)
+        if (c->dialect == d && c->n_subs && !c->close_code)
+            ops_of[d]->publish(c, s->evbuf, n, &tk);
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+    struct sim_server *s = t->data;
+    int64_t now = sim_now_ns();
+    sim_fault_tick(s, now);
+    if (s->replay) {
+        sim_replay_tick(s, now);
+    } else {
+        for (int d = 0; d < SIM_D_COUNT; d++)
+            if (s->active[d])
+                tick_exchange(s, d, now);
+    }
+    if (s->has_truth)
+        sim_truth_flush(&s->truth);
+}
+
+static void second_cb(uv_timer_t *t)
+{
+    struct sim_server *s = t->data;
+    int64_t now = sim_now_ns();
+    if (s->replay)
+        return;
+    for (struct sim_conn *c = s->conns; c; c = c->next)
+        if (!c->close_code && !c->x->f.stall_until && ops_of[c->dialect]->second)
+            ops_of[c->dialect]->second(c, now);
+}
+
+void sim_server_close_conns(struct sim_server *s, int dialect, int code)
+{
+    for (struct sim_conn *c = s->conns; c; c = c->next)
+        if (dialect < 0 || c->dialect == dialect)
+            sim_conn_close(c, code);
+}
+
+void sim_server_status_event(struct sim_server *s, int d, const char *status)
+{
+    struct tr_event e;
+    tr_event_init(&e);
+    e.kind = TR_KIND_STATUS;
+    snprintf(e.provider, sizeof e.provider, "%s", sim_dialects[d].provider);
+    snprintf(e.text, sizeof e.text, "%s", status);
+    e.ts_exchange = sim_now_ns();
+    e.fields = TR_F_TEXT | TR_F_TS_EXCHANGE;
+    sim_truth_raw_event(&s->truth, &e);
+}
+
+/* ---------- lifecycle ---------- */
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    sim_server_stop(h->data);
+}
+
+/* lws reports a busy port by listening on nothing: try the bind ourselves. */
+static int port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static struct lws_vhost *make_vhost(struct sim_server *s, int port, struct tr_error *err)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = port;
+    info.iface = "127.0.0.1";
+    info.protocols = protocols;
+    info.vhost_name = port == s->cfg.port ? "sim" : "control";
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (port && !port_free(port)) {
+        tr_errorf(err, TR_EBUSY, "listen on 127.0.0.1:%d: address in use", port);
+        return NULL;
+    }
+    struct lws_vhost *vh = lws_create_vhost(s->ctx, &info);
+    if (!vh || lws_get_vhost_listen_port(vh) <= 0) {
+        tr_errorf(err, TR_EIO, "listen on 127.0.0.1:%d failed", port);
+        return NULL;
+    }
+    return vh;
+}
+
+int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct tr_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    if (!s->cfg.tick_ms)
+        s->cfg.tick_ms = 2;
+    if (!s->cfg.queue_limit)
+        s->cfg.queue_limit = 256u << 20;
+    tr_buf_init(&s->njson);
+    int64_t now = sim_now_ns();
+    int64_t epoch = cfg->epoch_ns >= 0 ? cfg->epoch_ns : now;
+    int nd = 0;
+    for (int d = 0; d < SIM_D_COUNT; d++)
+        nd += (cfg->dialects >> d) & 1;
+    for (int d = 0; d < SIM_D_COUNT; d++) {
+        if (!((cfg->dialects >> d) & 1))
+            continue;
+        if (sim_exch_init(&s->x[d], d, cfg->seed, cfg->instruments, cfg->rate / (nd ? nd : 1),
+                          cfg->history_s, epoch, now))
+            return tr_errorf(err, TR_ENOMEM, "simulator: allocate exchange %s", sim_dialects[d].name);
+        s->active[d] = 1;
+    }
+    if (cfg->truth) {
+        if (sim_truth_open(&s->truth, cfg->truth, err))
+            return tr_error_wrap(err, TR_EIO, "simulator");
+        s->has_truth = 1;
+    }
+    if (cfg->replay && sim_replay_open(s, cfg->replay, cfg->speed, err))
+        return tr_error_wrap(err, TR_EINVAL, "simulator: replay");
+    if (uv_loop_init(&s->loop))
+        return tr_errorf(err, TR_EIO, "simulator: uv_loop_init failed");
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *loops[1] = {&s->loop};
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = loops;
+    info.user = s;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    lws_set_log_level(LLL_ERR, NULL);
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx)
+        return tr_errorf(err, TR_EIO,
+                         "simulator: lws_create_context failed (is libwebsockets-evlib-uv installed?)");
+    s->vh = make_vhost(s, cfg->port, err);
+    if (!s->vh)
+        return tr_error_wrap(err, TR_EIO, "simulator");
+    s->cfg.port = lws_get_vhost_listen_port(s->vh);
+    if (cfg->control_port && cfg->control_port != cfg->port) {
+        s->cvh = make_vhost(s, cfg->control_port, err);
+        if (!s->cvh)
+            return tr_error_wrap(err, TR_EIO, "simulator: control port");
+    }
+    uv_timer_init(&s->loop, &s->tick);
+    uv_timer_init(&s->loop, &s->second);
+    s->tick.data = s->second.data = s;
+    uv_timer_start(&s->tick, tick_cb, (uint64_t)s->cfg.tick_ms, (uint64_t)s->cfg.tick_ms);
+    uv_timer_start(&s->second, second_cb, 1000, 1000);
+    uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(&s->loop, &s->sigterm);
+    s->sigint.data = s->sigterm.data = s;
+    uv_signal_start(&s->sigint, signal_cb, SIGINT);
+    uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+int sim_server_run(struct sim_server *s)
+{
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    return 0;
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void sim_server_stop(struct sim_server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    uv_timer_stop(&s->tick);
+    uv_timer_stop(&s->second);
+    uv_close((uv_handle_t *)&s->tick, NULL);
+    uv_close((uv_handle_t *)&s->second, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    if (s->has_truth)
+        sim_truth_flush(&s->truth);
+    lws_context_destroy(s->ctx); /* first call: starts closing lws's handles */
+}
+
+void sim_server_close(struct sim_server *s)
+{
+    if (s->ctx) {
+        if (!s->stopping) {
+            s->stopping = 1;
+            lws_context_destroy(s->ctx);
+        }
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        lws_context_destroy(s->ctx); /* second call frees the rest */
+        s->ctx = NULL;
+        uv_walk(&s->loop, close_walk_cb, NULL);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+    }
+    for (int d = 0; d < SIM_D_COUNT; d++)
+        if (s->active[d])
+            sim_exch_free(&s->x[d]);
+    if (s->has_truth)
+        sim_truth_close(&s->truth);
+    if (s->replay)
+        sim_replay_free(s->replay);
+    free(s->evbuf);
+    free(s->noff);
+    tr_buf_free(&s->njson);
+}

@@ -1,0 +1,377 @@
+/* tickraft-sim internals: the deterministic exchange simulator.
+ *
+ * One `struct sim_exch` per dialect is one simulated exchange: its own
+ * instruments, order books, sequence counters, trade history and faults.
+ * Events come from a generator that is a pure function of (seed, dialect,
+ * global index) plus the per-instrument state it advances, so the same seed
+ * always gives the same stream. The server (server.c) owns a libuv loop and a
+ * libwebsockets context on it; each tick it asks every exchange for the
+ * events that are due, writes them to the truth file and hands them to the
+ * dialect encoders (d_*.c) of the connections that subscribed. */
+#ifndef TICKRAFT_SIM_H
+#define TICKRAFT_SIM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <uv.h>
+
+#include "tickraft/error.h"
+#include "tickraft/event.h"
+#include "tickraft/json.h"
+
+#define SIM_LEVELS 10       /* price levels per book side */
+#define SIM_NAME_MAX 32
+
+enum sim_dialect {
+    SIM_D_NATIVE = 0,
+    SIM_D_COINBASE = 1,
+    SIM_D_BINANCE = 2,
+    SIM_D_KALSHI = 3,
+    SIM_D_COUNT = 4,
+};
+
+/* Channel bits of a subscription (per connection, per instrument). */
+enum {
+    SIM_CH_TRADE = 1,
+    SIM_CH_BOOK = 2,
+    SIM_CH_TICKER = 4,
+    SIM_CH_AGGTRADE = 8,  /* binance: <s>@aggTrade besides <s>@trade */
+    SIM_CH_HEARTBEAT = 16 /* coinbase heartbeat channel */
+};
+
+enum {
+    SIM_EV_HIDDEN = 1, /* gap fault: not sent on WS, still in history/truth */
+    SIM_EV_LOST = 2,   /* unrecoverable gap: published nowhere */
+};
+
+/* One generated event, before any dialect formats it. Prices are in ticks
+ * and sizes in units; each dialect scales them to its own decimals. */
+struct sim_ev {
+    int64_t ts;     /* ns since the epoch */
+    uint64_t seq;   /* trade: trade id; delta: update id; ticker: last update id */
+    uint64_t xseq;  /* per-instrument sequence shared by all kinds (Coinbase) */
+    int64_t price;  /* trade/ticker price, delta level price (ticks) */
+    int64_t size;   /* trade size, delta new absolute size, ticker last size */
+    int64_t bid, ask; /* ticker best bid/ask ticks (0: none) */
+    int64_t prev;   /* delta: size before this delta (Kalshi sends the change) */
+    int64_t bsz, asz; /* ticker: sizes at best bid/ask */
+    uint32_t inst;
+    uint8_t kind;   /* TR_KIND_TRADE, TR_KIND_BOOK_DELTA, TR_KIND_TICKER */
+    uint8_t side;   /* trade: taker side TR_SIDE_*; delta: 1 bid, 2 ask */
+    uint8_t flags;  /* SIM_EV_* */
+    uint8_t pad;
+    uint64_t trade_id; /* ticker: last trade id */
+};
+
+struct sim_inst {
+    char name[SIM_NAME_MAX];
+    int64_t mid;                    /* ticks; bids at mid-1-k, asks at mid+1+k */
+    int64_t book[2][SIM_LEVELS];    /* sizes: [0] bids, [1] asks */
+    uint64_t n_trades, n_deltas, n_seq; /* last assigned ids (0: none yet) */
+    int64_t last_price, last_size;
+    uint8_t last_side;
+    struct sim_ev *hist;            /* ring of published trades, oldest first */
+    size_t hist_cap, hist_head, hist_len;
+};
+
+/* Fault state of one exchange (fault.c sets it, everyone reads it). Times
+ * are CLOCK_REALTIME ns; 0 means off. */
+struct sim_faults {
+    int64_t stall_until, refuse_until, maint_until;
+    int64_t r429_until, r5xx_until, auth_until;
+    int r5xx_code, auth_code, retry_after;
+    uint32_t gap_left;          /* next N events hidden (or lost) */
+    int gap_lost;               /* 1: unrecoverable */
+    int gap_inst;               /* -1: any instrument */
+    uint32_t dup_left;          /* next N data frames sent twice */
+    uint32_t bad_left;          /* next N data frames malformed */
+    int bad_truncate;           /* 1: truncated, 0: garbage */
+    uint32_t unknown_left;      /* next N subscribes of real markets fail */
+    uint32_t sub_limit;         /* max instruments per connection, 0 = none */
+    int stalled;                /* stall currently applied to connections */
+};
+
+struct sim_exch {
+    int dialect;
+    uint64_t seed;
+    uint32_t n_inst;
+    struct sim_inst *inst;
+    double rate;               /* events/s for this exchange */
+    uint64_t generated;        /* events generated so far (global index) */
+    uint64_t base_count;       /* schedule: due = base_count + rate*(now-base_time) */
+    int64_t base_time, base_ts;
+    int64_t history_ns;
+    size_t hist_max;           /* per-instrument trade history cap */
+    struct sim_faults f;
+    uint32_t kalshi_sid;       /* Kalshi: last sid handed out (exchange-wide) */
+};
+
+/* ---- gen.c ---- */
+/* Sets up an exchange; `epoch_ns` is the timestamp of event 0. Returns 0 or
+ * TR_ENOMEM. Free with sim_exch_free. */
+int sim_exch_init(struct sim_exch *x, int dialect, uint64_t seed, uint32_t n_inst,
+                  double rate, int64_t history_s, int64_t epoch_ns, int64_t now_ns);
+void sim_exch_free(struct sim_exch *x);
+/* Generates the next event into `ev` (advances books, counters, history). */
+void sim_exch_next(struct sim_exch *x, struct sim_ev *ev);
+/* Number of events due at `now_ns` not yet generated (capped at `max`). */
+uint64_t sim_exch_due(const struct sim_exch *x, int64_t now_ns, uint64_t max);
+/* Restarts the schedule at `now_ns` (after a pause: no catch-up burst). */
+void sim_exch_rebase(struct sim_exch *x, int64_t now_ns);
+/* Instrument index by name, or -1. */
+int sim_exch_find(const struct sim_exch *x, const char *name, size_t len);
+/* Trade history entry i (0 = oldest) of instrument `in`. */
+const struct sim_ev *sim_hist_at(const struct sim_inst *in, size_t i);
+/* Index of the first history trade with trade id >= id (hist_len if none). */
+size_t sim_hist_lower(const struct sim_inst *in, uint64_t id);
+/* Best bid / ask ticks of an instrument (0 if that side is empty). */
+int64_t sim_best(const struct sim_inst *in, int side);
+/* Price in ticks of book level k on side s (0 bid, 1 ask). */
+int64_t sim_level_price(const struct sim_inst *in, int s, int k);
+uint64_t sim_mix(uint64_t x);
+
+/* ---- fmt.c: text helpers (append to a tr_buf; return 0 or TR_ENOMEM) ---- */
+struct sim_dialect_info {
+    const char *name;     /* --dialect name */
+    const char *provider; /* provider name in the truth file */
+    const char *prefix;   /* URL prefix */
+    int price_scale;      /* decimals of a printed price */
+    int64_t tick_mant;    /* mantissa units per tick at price_scale */
+    int size_scale;       /* decimals of a printed size */
+    int64_t size_mant;    /* mantissa units per size unit */
+    int64_t mid_base;     /* mid price of instrument 0 in ticks */
+    int64_t ts_unit;      /* ns resolution of the dialect's timestamps */
+};
+extern const struct sim_dialect_info sim_dialects[SIM_D_COUNT];
+int sim_dialect_by_name(const char *name, size_t len);
+void sim_inst_name(int dialect, uint32_t i, char *out, size_t cap);
+
+struct tr_decimal sim_price_dec(int dialect, int64_t ticks);
+struct tr_decimal sim_size_dec(int dialect, int64_t units);
+int sim_put(struct tr_buf *b, const char *s);
+int sim_putn(struct tr_buf *b, const char *s, size_t n);
+int sim_putf(struct tr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sim_put_u64(struct tr_buf *b, uint64_t v);
+int sim_put_i64(struct tr_buf *b, int64_t v);
+int sim_put_dec(struct tr_buf *b, struct tr_decimal d); /* unquoted */
+int sim_put_qdec(struct tr_buf *b, struct tr_decimal d); /* quoted */
+int sim_put_iso(struct tr_buf *b, int64_t ns, int frac_digits); /* quoted ISO8601 */
+int64_t sim_now_ns(void);
+
+/* ---- truth.c: the ground-truth file ---- */
+struct sim_truth {
+    FILE *f;
+    struct tr_buf line;
+    struct tr_level lv[2 * SIM_LEVELS];
+    uint64_t lines;
+};
+int sim_truth_open(struct sim_truth *t, const char *path, struct tr_error *err);
+void sim_truth_close(struct sim_truth *t);
+/* Fills `out` with the normalised form of `ev` as an adapter would give it;
+ * `lv` receives the book level(s) (borrowed by out). */
+void sim_ev_to_event(const struct sim_exch *x, const struct sim_ev *ev,
+                     struct tr_event *out, struct tr_level *lv);
+/* Writes one event line (or an "unrecoverable" marker for lost events). */
+int sim_truth_event(struct sim_truth *t, const struct sim_exch *x, const struct sim_ev *ev);
+/* Writes a tr_event as is (replay, status changes). */
+int sim_truth_raw_event(struct sim_truth *t, const struct tr_event *ev);
+/* Writes {"marker":"fault","fault":F,"args":{..},"ts":ns}; args_json is an
+ * object text. */
+int sim_truth_marker(struct sim_truth *t, const char *fault, const char *args_json, int64_t ts);
+void sim_truth_flush(struct sim_truth *t);
+
+void sim_kalshi_trade_id(const struct sim_exch *x, uint32_t inst, uint64_t n, char *out,
+                         size_t cap);
+
+/* ---- server.c: connections and their outgoing queues ---- */
+struct lws;
+struct sim_server;
+
+struct sim_frame {
+    struct sim_frame *next;
+    size_t len;
+    int ping;
+    unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
+};
+
+#define SIM_KSID_BOOK 0
+#define SIM_KSID_TRADE 1
+#define SIM_KSID_TICKER 2
+
+/* One WebSocket connection; lives in lws's per-session memory. */
+struct sim_conn {
+    struct sim_server *srv;
+    struct lws *wsi;
+    struct sim_exch *x;
+    int dialect;
+    int ready;              /* established and linked */
+    uint8_t *subs;          /* per instrument SIM_CH_* bits */
+    uint32_t n_subs;        /* instruments with any bit */
+    int combined;           /* binance /stream: wrap {"stream","data"} */
+    uint32_t sid[3];        /* kalshi sids per channel (0: none) */
+    uint64_t sseq[3];       /* kalshi per-sid seq */
+    struct sim_frame *qhead, *qtail;
+    size_t qbytes;
+    int close_code;         /* pending close via the wsi timer */
+    int64_t last_ping;
+    struct tr_buf rx;       /* fragment reassembly */
+    struct tr_buf out;      /* encoder scratch */
+    struct sim_conn *next, *prev;
+};
+
+/* Per-tick encodings shared by all connections of one dialect. */
+struct sim_tick {
+    const struct tr_buf *json; /* native: event JSON texts back to back */
+    const size_t *off;         /* native: offset of event i; off[n] = end */
+};
+
+/* Queues one text frame. `data` frames are subject to the duplicate and
+ * malformed faults. Copies `p`. 0 or TR_ENOMEM / TR_EOVERLOADED (queue
+ * limit: the connection is closed with 1008). */
+int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data);
+int sim_conn_ping(struct sim_conn *c);
+/* Starts a close with `code` (1006: drop TCP without a close frame). */
+void sim_conn_close(struct sim_conn *c, int code);
+/* Sets channel bits for an instrument; honours the subscription limit.
+ * Returns 0 or TR_EOVERLOADED (limit reached). */
+int sim_conn_sub(struct sim_conn *c, uint32_t inst, uint8_t bits);
+void sim_conn_unsub(struct sim_conn *c, uint32_t inst, uint8_t bits);
+/* True if the unknown-market fault consumes this subscribe. */
+int sim_fault_take_unknown(struct sim_exch *x);
+/* Tokenizes a client message; returns the token count or <0. */
+int sim_json_parse(const char *msg, size_t len, struct tr_json_tok *toks, size_t max);
+/* Appends a JSON array of book levels [["p","s"(,"1")],...] of side s, best first. */
+int sim_put_levels(struct tr_buf *b, const struct sim_exch *x, const struct sim_inst *in, int s,
+                   int with_count);
+
+/* ---- http.c: REST requests ---- */
+#define SIM_ARGS_MAX 16
+struct sim_req {
+    const char *path; /* after the dialect prefix, e.g. "/products" */
+    int post;
+    int nargs;
+    char key[SIM_ARGS_MAX][32];
+    char val[SIM_ARGS_MAX][256];
+};
+struct sim_resp {
+    int status;
+    struct tr_buf body;
+    char hname[32], hval[64]; /* one extra header ("retry-after:", "cb-after:") */
+};
+const char *sim_req_arg(const struct sim_req *rq, const char *key);
+int sim_resp_json(struct sim_resp *rs, int status, const char *text);
+
+/* Dialect operations (d_*.c). */
+struct sim_dialect_ops {
+    int (*open)(struct sim_conn *c, const char *uri, const struct sim_req *args);
+    void (*rx)(struct sim_conn *c, const char *msg, size_t len);
+    void (*publish)(struct sim_conn *c, const struct sim_ev *ev, size_t n,
+                    const struct sim_tick *tk);
+    void (*second)(struct sim_conn *c, int64_t now);
+    void (*rest)(struct sim_exch *x, const struct sim_req *rq, struct sim_resp *rs);
+    const char *(*status_path)(void);
+};
+extern const struct sim_dialect_ops sim_native_ops, sim_coinbase_ops, sim_binance_ops,
+    sim_kalshi_ops;
+
+/* ---- server.c: the program's loop, lws context and tick ---- */
+struct sim_config {
+    int port, control_port;     /* control_port 0: same port */
+    uint64_t seed;
+    unsigned dialects;          /* bit per enum sim_dialect */
+    uint32_t instruments;
+    double rate;                /* events/s, all dialects together */
+    int64_t history_s;
+    int64_t epoch_ns;           /* timestamp of event 0; <0: now */
+    const char *truth;
+    uint32_t max_subs;          /* 0: no limit */
+    int tick_ms;
+    uint64_t max_events;        /* stop generating after this many (0: never) */
+    const char *replay;
+    double speed;
+    size_t queue_limit;         /* bytes queued per connection before 1008 */
+};
+
+struct sim_replay;
+struct lws_context;
+struct lws_vhost;
+
+struct sim_server {
+    struct sim_config cfg;
+    uv_loop_t loop;
+    struct lws_context *ctx;
+    struct lws_vhost *vh, *cvh;
+    uv_timer_t tick, second;
+    uv_signal_t sigint, sigterm;
+    struct sim_exch x[SIM_D_COUNT];
+    int active[SIM_D_COUNT];
+    struct sim_truth truth;
+    int has_truth;
+    struct sim_conn *conns;
+    struct sim_ev *evbuf;
+    size_t evcap;
+    struct tr_buf njson;
+    size_t *noff;
+    size_t noffcap;
+    int64_t refuse_until;
+    uint64_t ev_generated, ev_sent, frames_sent, bytes_sent;
+    struct sim_replay *replay;
+    int stopping;
+    int port_bound;
+};
+
+/* Builds everything and starts listening. 0 or TR_E* with a message. */
+int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct tr_error *err);
+/* Runs the loop until SIGINT/SIGTERM or sim_server_stop. */
+int sim_server_run(struct sim_server *s);
+void sim_server_stop(struct sim_server *s);
+void sim_server_close(struct sim_server *s);
+/* Closes every connection of `dialect` (-1: all) with `code`. */
+void sim_server_close_conns(struct sim_server *s, int dialect, int code);
+/* Writes out a status event for an exchange (maintenance start/end). */
+void sim_server_status_event(struct sim_server *s, int dialect, const char *status);
+
+/* ---- fault.c ---- */
+/* Applies fault `name` with request args to the server; fills the JSON
+ * response. Returns the HTTP status. */
+int sim_fault_apply(struct sim_server *s, const char *name, const struct sim_req *rq,
+                    struct sim_resp *rs);
+/* Called each second: ends expired faults (stall, maintenance). */
+void sim_fault_tick(struct sim_server *s, int64_t now);
+/* REST gate: fills rs and returns 1 if a fault answers this request. */
+int sim_fault_rest(struct sim_server *s, struct sim_exch *x, int is_status, struct sim_resp *rs);
+
+/* ---- replay.c ---- */
+int sim_replay_open(struct sim_server *s, const char *path, double speed, struct tr_error *err);
+void sim_replay_free(struct sim_replay *r);
+/* Sends what is due now; returns 1 when the recording is exhausted. */
+int sim_replay_tick(struct sim_server *s, int64_t now);
+void sim_replay_rest(struct sim_server *s, int dialect, const char *fullpath,
+                     const struct sim_req *rq, struct sim_resp *rs);
+void sim_replay_open_conn(struct sim_server *s, struct sim_conn *c);
+
+/* ---- rawclient.c: a minimal blocking loopback HTTP/WebSocket client for
+ * `ctl`, the tests and the benchmark (no lws: it must see raw behaviour). */
+struct sim_rc {
+    int fd;
+    uint8_t *buf;
+    size_t len, cap;
+};
+/* Connects to 127.0.0.1:port. 0 or negative TR_E*. */
+int sim_rc_connect(struct sim_rc *c, int port, int timeout_ms);
+void sim_rc_close(struct sim_rc *c);
+/* One HTTP/1.1 request ("GET"/"POST") with Connection: close; returns the
+ * status code (>0) and the body (malloc'd, NUL-terminated) and headers. */
+int sim_http(int port, const char *method, const char *path, char **body,
+             char **headers, int timeout_ms);
+/* WebSocket handshake on `path`. 0 or TR_E*. */
+int sim_ws_open(struct sim_rc *c, int port, const char *path, int timeout_ms);
+int sim_ws_send(struct sim_rc *c, int opcode, const void *p, size_t n);
+/* Reads one frame (reassembling continuations): *opcode, payload (malloc'd,
+ * NUL-terminated, caller frees). Returns 0, TR_ETIMEDOUT, TR_ECLOSED (EOF
+ * without a close frame: 1006) or TR_EIO. Pings are answered (pong) and
+ * returned too. */
+int sim_ws_recv(struct sim_rc *c, int *opcode, char **payload, size_t *n, int timeout_ms);
+
+#endif

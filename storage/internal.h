@@ -1,0 +1,237 @@
+/* Internal structures of the durable log shared by the storage/ sources: the
+ * on-disk format constants (documented byte by byte in segment.c and
+ * docs/storage.md), the in-memory index, and the log object. */
+#ifndef TR_STORAGE_INTERNAL_H
+#define TR_STORAGE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tickraft/error.h"
+#include "tickraft/log.h"
+
+/* ---- on-disk format (all integers little-endian) ---- */
+#define SEG_MAGIC "TRLOGSEG"
+#define IDX_MAGIC "TRLOGIDX"
+#define FORMAT_VERSION 1u
+#define SEG_HDR_SIZE 64
+#define BLK_MAGIC 0x4b424c54u /* "TLBK" read as little-endian u32 */
+#define BLK_HDR_SIZE 40
+#define REC_HDR_SIZE 26   /* len u32, crc u32, seq u64, ts i64, key_len u16 */
+#define IDX_HDR_SIZE 72
+#define IDX_BLK_SIZE 40
+#define IDX_POINT_SIZE 32
+#define CODEC_NONE 0
+#define CODEC_LZ4 1
+#define BLK_RAW_MAX (64u << 20) /* a block never holds more than this */
+
+static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | ((uint64_t)get_le32(p + 4) << 32);
+}
+
+/* ---- in-memory index ---- */
+struct blk {               /* one block of a segment */
+    uint64_t off;          /* offset of its header in the segment file */
+    uint64_t first_lsn;
+    uint32_t n;            /* records */
+    uint32_t len;          /* header + stored payload bytes */
+    int64_t min_ts, max_ts;
+};
+
+struct seg {
+    uint64_t id;
+    uint64_t first_lsn;    /* from the header; last_lsn = first_lsn - 1 when empty */
+    uint64_t last_lsn;
+    uint64_t size;         /* bytes of valid data in the file */
+    uint64_t raw_bytes;    /* uncompressed bytes of its blocks */
+    int64_t min_ts, max_ts;
+    int sealed;
+    struct blk *blocks;
+    size_t n_blocks, cap_blocks;
+};
+
+struct point {             /* sparse index: a record of a stream */
+    uint64_t seq;
+    int64_t ts;
+    uint64_t lsn;
+};
+
+struct stream {
+    char *key;
+    uint16_t len;
+    uint64_t hash;
+    struct point *pts;
+    size_t n_pts, cap_pts;
+    uint64_t since_point;  /* records since the last point */
+    uint64_t last_seg;     /* segment id of the last point */
+};
+
+struct index {
+    struct stream **tab;   /* open addressing, power of two */
+    size_t cap, n;
+    uint64_t n_points;
+};
+
+/* A record parsed out of a raw block. */
+struct rec_view {
+    const char *key;
+    uint16_t key_len;
+    uint64_t seq;
+    int64_t ts;
+    const uint8_t *payload;
+    uint32_t payload_len;
+};
+
+/* ---- the log ---- */
+#define MAX_NOTIFY_FDS 16
+
+struct tr_log {
+    char *dir;
+    struct tr_log_options o;
+    const struct tr_log_fs_ops *fs;
+    int lock_fd;
+
+    /* mu guards everything readers look at: segments, index, LSNs, state. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* committed/durable LSN moved, or state changed */
+    struct seg *segs;
+    size_t n_segs, cap_segs;
+    struct index idx;
+    uint64_t first_lsn;         /* oldest kept */
+    uint64_t written_lsn;       /* last LSN in the file */
+    uint64_t durable_lsn;
+    uint64_t committed_lsn;
+    int sync_err;               /* sticky TR_EIO after a failed fsync */
+    int nospace;                /* last write hit ENOSPC */
+    int closing;
+    int notify_fds[MAX_NOTIFY_FDS];
+    uint64_t truncated_bytes, rebuilt, syncs;
+
+    /* wmu guards the writer state below (append thread and sync thread). */
+    pthread_mutex_t wmu;
+    int fd;                     /* active segment, write side */
+    uint64_t next_lsn;          /* LSN of the next appended record */
+    uint8_t *raw;               /* records not yet written, framed */
+    size_t raw_len, raw_cap;
+    uint64_t raw_first_lsn;     /* LSN of the first record in raw */
+    struct cut {                /* where a full block ends in raw */
+        size_t off;
+        uint64_t next_lsn;      /* LSN after the block's last record */
+    } *cuts;
+    size_t n_cuts, cap_cuts;
+    struct pend {               /* blocks of one write_raw call */
+        size_t raw_off, raw_len, out_off, out_len;
+        uint64_t first_lsn;
+        uint32_t n;
+    } *pend;
+    size_t cap_pend;
+    int sync_stop;
+    uint64_t last_sync_ns;      /* monotonic */
+    uint8_t *out;               /* compression output */
+    size_t out_cap;
+    uint64_t unsynced_bytes;
+
+    /* sync_mu is held around an fsync of the active fd, so a roll never
+     * closes the fd under the sync thread. Order: wmu, then sync_mu. */
+    pthread_mutex_t sync_mu;
+    pthread_t sync_thread;
+    int sync_running;
+    int sync_idle;
+    pthread_cond_t sync_cv;     /* wakes the sync thread (with wmu) */
+};
+
+/* ---- crc ---- */
+#include "crc32c.h"
+
+/* ---- segment.c: files and blocks ---- */
+void seg_path(const struct tr_log *log, uint64_t id, const char *ext, char *buf, size_t cap);
+/* Encodes a segment header into hdr[SEG_HDR_SIZE]. */
+void seg_header_encode(uint8_t *hdr, uint64_t id, uint64_t first_lsn, int64_t created_ns);
+/* 0 or TR_ECORRUPT/TR_EVERSION with a message. */
+int seg_header_decode(const uint8_t *hdr, size_t len, uint64_t *id, uint64_t *first_lsn,
+                      struct tr_error *err);
+/* Frames one record at `dst` (REC_HDR_SIZE + key + payload bytes). */
+size_t rec_encode(uint8_t *dst, const struct tr_log_record *r, size_t key_len);
+/* Parses and checks the record at raw+off; 0 and *next, or TR_ECORRUPT. */
+int rec_decode(const uint8_t *raw, size_t len, size_t off, struct rec_view *v, size_t *next,
+               struct tr_error *err);
+/* Compresses raw[0..n) into out as one block (header + payload); returns the
+ * block's length. `out` must hold block_bound(n). */
+size_t block_encode(uint8_t *out, const uint8_t *raw, size_t n, uint64_t first_lsn, uint32_t n_recs);
+size_t block_bound(size_t n);
+/* Checks a block header at p (len bytes available). 0 or TR_ECORRUPT. */
+struct blk_hdr {
+    uint64_t first_lsn;
+    uint32_t n, raw_len, stored_len, payload_crc;
+    uint8_t codec;
+};
+int block_header_decode(const uint8_t *p, size_t len, struct blk_hdr *h, struct tr_error *err);
+/* Verifies the payload CRC and decompresses into raw (cap >= h->raw_len). */
+int block_payload_decode(const struct blk_hdr *h, const uint8_t *payload, uint8_t *raw,
+                         struct tr_error *err);
+
+/* Visitor for scans: called per record with its LSN; non-zero stops. */
+typedef int (*rec_visit_fn)(void *arg, const struct rec_view *v, uint64_t lsn);
+/* Scans a whole segment image (buf, len), filling `s` (blocks, lsns, ts) and
+ * calling `visit` per record. Stops at the first defect: *good_len gets
+ * the length of the valid prefix and the return is TR_ECORRUPT with a
+ * message (strict callers report it; the tail scan truncates there). */
+int seg_scan(const uint8_t *buf, size_t len, struct seg *s, rec_visit_fn visit, void *arg,
+             uint64_t *good_len, struct tr_error *err);
+int seg_add_block(struct seg *s, const struct blk *b);
+/* Reads a whole file into a heap buffer. */
+int read_file(const char *path, uint8_t **buf, size_t *len, struct tr_error *err);
+
+/* ---- index.c ---- */
+void index_init(struct index *ix);
+void index_free(struct index *ix);
+struct stream *index_find(struct index *ix, const char *key, size_t len);
+struct stream *index_get(struct index *ix, const char *key, size_t len); /* creates */
+/* Records one record in the sparse index (adds a point when due). */
+int index_note(struct index *ix, uint32_t every, uint64_t seg_id, const char *key, size_t len,
+               uint64_t seq, int64_t ts, uint64_t lsn);
+/* Drops points with lsn < first_lsn. */
+void index_trim(struct index *ix, uint64_t first_lsn);
+/* Last point of `st` with seq <= target (or ts <= target); NULL if none. */
+const struct point *stream_seek_seq(const struct stream *st, uint64_t seq);
+const struct point *stream_seek_ts(const struct stream *st, int64_t ts);
+/* Writes / loads the per-segment index file (seg id `s->id`). */
+int idx_write(struct tr_log *log, const struct seg *s, struct tr_error *err);
+int idx_load(struct tr_log *log, struct seg *s, uint64_t file_size, struct tr_error *err);
+
+/* ---- log.c / sync.c ---- */
+/* Locates the block holding `lsn`: fills *seg_id and *b. 0, TR_ENOTFOUND
+ * (before the first kept LSN), TR_EAGAIN (not written yet). Caller holds mu. */
+int locate_block(struct tr_log *log, uint64_t lsn, uint64_t *seg_id, struct blk *b);
+/* Marks LSNs committed/durable, wakes waiters, notifies (takes mu itself). */
+void publish_lsns(struct tr_log *log, uint64_t written, uint64_t durable, int synced);
+int sync_start(struct tr_log *log, struct tr_error *err);
+void sync_stop(struct tr_log *log);
+void sync_kick(struct tr_log *log); /* caller holds wmu */
+/* Writes raw[0..upto) as blocks at the end of the active segment. Caller
+ * holds wmu. On failure the file is cut back and raw is left untouched. */
+int write_raw(struct tr_log *log, size_t upto, struct tr_error *err);
+int do_fsync(struct tr_log *log, int fd, struct tr_error *err);
+int64_t now_realtime_ns(void);
+/* Creates segment file `id` (header fsynced) and appends it to the table;
+ * *fd gets its write fd. */
+int seg_create_add(struct tr_log *log, uint64_t id, uint64_t first_lsn, int *fd,
+                   struct tr_error *err);
+
+#endif

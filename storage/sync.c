@@ -1,0 +1,220 @@
+/* Durability: the group-commit sync thread, publishing durable and
+ * committed LSNs, blocking waits, and notification eventfds.
+ *
+ * Why a sync thread (and not the caller's flush): a record must be
+ * acknowledged within about one window even when the writer goes quiet
+ * after it, and the writer should not stall for the fsync (0.2-1 ms here)
+ * while it could be compressing the next batch. The thread sleeps while
+ * nothing is unsynced; the first append after a quiet period wakes it and
+ * is synced at once; under load it syncs once per window (or earlier past
+ * group_commit_bytes). The fsync runs without the writer lock, so appends
+ * continue during it; sync_mu keeps a roll from closing the fd under it. */
+#include "internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec abs_time(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    return ts;
+}
+
+void publish_lsns(struct tr_log *log, uint64_t written, uint64_t durable, int synced)
+{
+    uint64_t cb_lsn = 0;
+    pthread_mutex_lock(&log->mu);
+    if (written > log->written_lsn)
+        log->written_lsn = written;
+    if (synced) {
+        log->syncs++;
+        if (durable > log->durable_lsn)
+            log->durable_lsn = cb_lsn = durable;
+    }
+    uint64_t c = log->o.sync == TR_LOG_SYNC_NONE ? log->written_lsn : log->durable_lsn;
+    if (c > log->committed_lsn) {
+        log->committed_lsn = c;
+        uint64_t one = 1;
+        for (int i = 0; i < MAX_NOTIFY_FDS; i++)
+            if (log->notify_fds[i] >= 0 && write(log->notify_fds[i], &one, 8) < 0) {
+                /* EAGAIN: the counter is saturated, the fd is readable anyway */
+            }
+    }
+    pthread_cond_broadcast(&log->cv);
+    pthread_mutex_unlock(&log->mu);
+    if (cb_lsn && log->o.durable_cb)
+        log->o.durable_cb(log->o.durable_arg, cb_lsn);
+}
+
+int do_fsync(struct tr_log *log, int fd, struct tr_error *err)
+{
+    int r = log->fs->fsync(log->fs->ctx, fd);
+    if (r == 0)
+        return 0;
+    /* After a failed fsync the kernel may have dropped the dirty pages:
+     * nothing unsynced can be trusted, so the log stops taking appends. */
+    pthread_mutex_lock(&log->mu);
+    log->sync_err = TR_EIO;
+    pthread_cond_broadcast(&log->cv);
+    pthread_mutex_unlock(&log->mu);
+    return tr_errorf(err, TR_EIO, "fsync segment: %s (records not yet durable may be lost; "
+                     "the log refuses appends until reopened)", strerror(-r));
+}
+
+static int dirty(struct tr_log *log)
+{
+    pthread_mutex_lock(&log->mu);
+    int d = !log->sync_err && (log->raw_len > 0 || log->written_lsn > log->durable_lsn);
+    pthread_mutex_unlock(&log->mu);
+    return d;
+}
+
+static void *sync_main(void *arg)
+{
+    struct tr_log *log = arg;
+    uint64_t window = (uint64_t)log->o.group_commit_ms * 1000000u;
+    pthread_mutex_lock(&log->wmu);
+    while (!log->sync_stop) {
+        if (!dirty(log)) {
+            log->sync_idle = 1;
+            pthread_cond_wait(&log->sync_cv, &log->wmu);
+            log->sync_idle = 0;
+            continue;
+        }
+        uint64_t now = mono_ns();
+        if (now < log->last_sync_ns + window && log->unsynced_bytes < log->o.group_commit_bytes) {
+            struct timespec ts = abs_time(log->last_sync_ns + window);
+            pthread_cond_timedwait(&log->sync_cv, &log->wmu, &ts);
+            continue;
+        }
+        log->last_sync_ns = now;
+        if (log->raw_len && write_raw(log, log->raw_len, NULL) != 0)
+            continue; /* disk full: retry after a window */
+        uint64_t target = log->written_lsn, bytes = log->unsynced_bytes;
+        pthread_mutex_lock(&log->sync_mu);
+        int fd = log->fd;
+        pthread_mutex_unlock(&log->wmu);
+        int rc = do_fsync(log, fd, NULL);
+        pthread_mutex_unlock(&log->sync_mu);
+        if (rc == 0)
+            publish_lsns(log, target, target, 1);
+        pthread_mutex_lock(&log->wmu);
+        if (rc == 0)
+            log->unsynced_bytes -= bytes < log->unsynced_bytes ? bytes : log->unsynced_bytes;
+    }
+    pthread_mutex_unlock(&log->wmu);
+    return NULL;
+}
+
+int sync_start(struct tr_log *log, struct tr_error *err)
+{
+    int r = pthread_create(&log->sync_thread, NULL, sync_main, log);
+    if (r)
+        return tr_errorf(err, TR_ENOMEM, "start sync thread: %s", strerror(r));
+    log->sync_running = 1;
+    return 0;
+}
+
+void sync_stop(struct tr_log *log)
+{
+    if (!log->sync_running)
+        return;
+    pthread_mutex_lock(&log->wmu);
+    log->sync_stop = 1;
+    pthread_cond_signal(&log->sync_cv);
+    pthread_mutex_unlock(&log->wmu);
+    pthread_join(log->sync_thread, NULL);
+    log->sync_running = 0;
+}
+
+void sync_kick(struct tr_log *log)
+{
+    if (log->sync_idle || log->unsynced_bytes >= log->o.group_commit_bytes)
+        pthread_cond_signal(&log->sync_cv);
+}
+
+/* Waits on log->cv until `done` or the deadline; caller holds mu. */
+static int wait_until(struct tr_log *log, int timeout_ms, uint64_t deadline)
+{
+    if (timeout_ms < 0) {
+        pthread_cond_wait(&log->cv, &log->mu);
+        return 0;
+    }
+    if (mono_ns() >= deadline)
+        return TR_ETIMEDOUT;
+    struct timespec ts = abs_time(deadline);
+    pthread_cond_timedwait(&log->cv, &log->mu, &ts);
+    return 0;
+}
+
+int tr_log_wait_durable(struct tr_log *log, uint64_t lsn, int timeout_ms)
+{
+    uint64_t deadline = mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+    int rc = 0;
+    pthread_mutex_lock(&log->mu);
+    while (log->durable_lsn < lsn && rc == 0) {
+        if (log->sync_err)
+            rc = TR_EIO;
+        else if (log->nospace)
+            rc = TR_ENOSPACE;
+        else if (log->closing)
+            rc = TR_ECLOSED;
+        else
+            rc = wait_until(log, timeout_ms, deadline);
+    }
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+int tr_log_wait_committed(struct tr_log *log, uint64_t after_lsn, int timeout_ms)
+{
+    uint64_t deadline = mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+    int rc = 0;
+    pthread_mutex_lock(&log->mu);
+    while (log->committed_lsn <= after_lsn && rc == 0)
+        rc = log->closing ? TR_ECLOSED : wait_until(log, timeout_ms, deadline);
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+int tr_log_notify_fd_open(struct tr_log *log, int *fd, struct tr_error *err)
+{
+    int e = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (e < 0)
+        return tr_errorf(err, tr_err_from_errno(errno), "eventfd: %s", strerror(errno));
+    pthread_mutex_lock(&log->mu);
+    for (int i = 0; i < MAX_NOTIFY_FDS; i++) {
+        if (log->notify_fds[i] < 0) {
+            log->notify_fds[i] = e;
+            pthread_mutex_unlock(&log->mu);
+            *fd = e;
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+    close(e);
+    return tr_errorf(err, TR_EOVERLOADED, "already %d notification fds", MAX_NOTIFY_FDS);
+}
+
+void tr_log_notify_fd_close(struct tr_log *log, int fd)
+{
+    pthread_mutex_lock(&log->mu);
+    for (int i = 0; i < MAX_NOTIFY_FDS; i++) {
+        if (log->notify_fds[i] == fd) {
+            log->notify_fds[i] = -1;
+            close(fd);
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+}

@@ -1,0 +1,13 @@
+# tickraft-sim tests: integration tests start the simulator as a process on
+# a free loopback port (sim_harness.c) and stop it by pid.
+if(TARGET tr_sim)
+  set(TR_SIM_HARNESS integration/sim_harness.c)
+  tr_unit_test(test_sim_dialects SOURCES integration/test_sim_dialects.c ${TR_SIM_HARNESS}
+               LIBS tr_sim TIMEOUT 60)
+  add_dependencies(test_sim_dialects tickraft-sim)
+endif()
+if(TARGET tr_sim)
+  tr_unit_test(test_sim_faults SOURCES integration/test_sim_faults.c ${TR_SIM_HARNESS}
+               LIBS tr_sim TIMEOUT 90)
+  add_dependencies(test_sim_faults tickraft-sim)
+endif()

@@ -66,7 +66,7 @@ static void bench_timer_cb(uv_timer_t *t)
         b->phase = 1;
         b->t0 = sim_now_ns();
         b->gen0 = b->s->ev_generated;
-        b->sent0 = b->s->ev_sent;
+        b->sent0 = b->s->ev_written;
         b->bytes0 = b->s->bytes_sent;
         uv_timer_start(t, bench_timer_cb, (uint64_t)(b->secs * 1000), 0);
         return;
@@ -87,6 +87,7 @@ int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth)
     cfg.truth = truth;
     cfg.tick_ms = 1;
     cfg.queue_limit = 1u << 30;
+    cfg.backpressure = 4u << 20;
     static struct sim_server s;
     struct tr_error err;
     tr_error_clear(&err);
@@ -106,7 +107,7 @@ int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth)
     sim_server_run(&s);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     double el = (double)(sim_now_ns() - b.t0) / 1e9;
-    uint64_t gen = s.ev_generated - b.gen0, sent = s.ev_sent - b.sent0, bytes = s.bytes_sent - b.bytes0;
+    uint64_t gen = s.ev_generated - b.gen0, sent = s.ev_written - b.sent0, bytes = s.bytes_sent - b.bytes0;
     bc.stop = 1;
     sim_server_close(&s);
     pthread_join(th, NULL);

@@ -114,7 +114,7 @@ static void native_publish(struct sim_conn *c, const struct sim_ev *ev, size_t n
         sim_putn(b, (const char *)tk->json->data + tk->off[i], tk->off[i + 1] - tk->off[i]);
         if (++in_batch == BATCH_MAX) {
             sim_put(b, "]}");
-            sim_conn_text(c, (const char *)b->data, b->len, 1);
+            sim_conn_data(c, (const char *)b->data, b->len, (uint32_t)in_batch);
             c->srv->ev_sent += in_batch;
             in_batch = 0;
             b->len = 0;
@@ -122,7 +122,7 @@ static void native_publish(struct sim_conn *c, const struct sim_ev *ev, size_t n
     }
     if (in_batch) {
         sim_put(b, "]}");
-        sim_conn_text(c, (const char *)b->data, b->len, 1);
+        sim_conn_data(c, (const char *)b->data, b->len, (uint32_t)in_batch);
         c->srv->ev_sent += in_batch;
     }
 }

@@ -31,7 +31,7 @@ static const struct sim_dialect_ops *const ops_of[SIM_D_COUNT] = {
 
 /* ---------- connection queue ---------- */
 
-static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping)
+static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping, uint32_t nev)
 {
     struct sim_server *s = c->srv;
     if (c->close_code)
@@ -46,6 +46,7 @@ static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping)
     f->next = NULL;
     f->len = n;
     f->ping = ping;
+    f->nev = nev;
     if (n)
         memcpy(f->buf + LWS_PRE, p, n);
     if (c->qtail)
@@ -59,27 +60,32 @@ static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping)
     return 0;
 }
 
-int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data)
+int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev)
 {
     struct sim_faults *f = &c->x->f;
-    if (data && f->bad_left) {
+    if (f->bad_left) {
         f->bad_left--;
         if (f->bad_truncate)
-            return enqueue(c, p, n / 2, 0);
+            return enqueue(c, p, n / 2, 0, 0);
         static const char garbage[] = "{\"type\":\"match\",\"trade_id\":@@not json@@";
-        return enqueue(c, garbage, sizeof garbage - 1, 0);
+        return enqueue(c, garbage, sizeof garbage - 1, 0, 0);
     }
-    int rc = enqueue(c, p, n, 0);
-    if (rc == 0 && data && f->dup_left) {
+    int rc = enqueue(c, p, n, 0, nev);
+    if (rc == 0 && f->dup_left) {
         f->dup_left--;
-        rc = enqueue(c, p, n, 0);
+        rc = enqueue(c, p, n, 0, 0);
     }
     return rc;
 }
 
+int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data)
+{
+    return data ? sim_conn_data(c, p, n, 1) : enqueue(c, p, n, 0, 0);
+}
+
 int sim_conn_ping(struct sim_conn *c)
 {
-    return enqueue(c, "", 0, 1);
+    return enqueue(c, "", 0, 1, 0);
 }
 
 void sim_conn_close(struct sim_conn *c, int code)
@@ -147,6 +153,7 @@ static int conn_write(struct sim_conn *c)
         frames++;
         s->frames_sent++;
         s->bytes_sent += f->len;
+        s->ev_written += f->nev;
         free(f);
     }
     if (c->qhead)
@@ -228,8 +235,9 @@ static int on_http(struct sim_server *s, struct lws *wsi, const char *path)
     if (strncmp(path, "/control/", 9) == 0) {
         rs.status = sim_fault_apply(s, path + 9, &rq, &rs);
     } else if (strcmp(path, "/stats") == 0) {
-        sim_putf(&rs.body, "{\"generated\":%llu,\"sent\":%llu,\"frames\":%llu,\"bytes\":%llu}",
+        sim_putf(&rs.body, "{\"generated\":%llu,\"queued\":%llu,\"written\":%llu,\"frames\":%llu,\"bytes\":%llu}",
                  (unsigned long long)s->ev_generated, (unsigned long long)s->ev_sent,
+                 (unsigned long long)s->ev_written,
                  (unsigned long long)s->frames_sent, (unsigned long long)s->bytes_sent);
         rs.status = 200;
     } else if ((d = dialect_of_path(path, &rest)) >= 0 && s->active[d]) {
@@ -425,10 +433,17 @@ static void tick_exchange(struct sim_server *s, int d, int64_t now)
     struct sim_exch *x = &s->x[d];
     if (x->f.maint_until)
         return;
+    if (s->cfg.backpressure) {
+        for (struct sim_conn *c = s->conns; c; c = c->next)
+            if (c->dialect == d && c->qbytes > s->cfg.backpressure) {
+                sim_exch_rebase(x, now);
+                return;
+            }
+    }
     uint64_t cap = (uint64_t)(x->rate * s->cfg.tick_ms / 1000.0 * 4) + 16;
     uint64_t n = sim_exch_due(x, now, cap);
-    if (s->cfg.max_events && s->ev_generated + n > s->cfg.max_events)
-        n = s->cfg.max_events > s->ev_generated ? s->cfg.max_events - s->ev_generated : 0;
+    if (s->cfg.max_events && x->generated + n > s->cfg.max_events)
+        n = s->cfg.max_events > x->generated ? s->cfg.max_events - x->generated : 0;
     if (n == 0)
         return;
     if (n > s->evcap) {

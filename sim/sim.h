@@ -192,6 +192,7 @@ struct sim_frame {
     struct sim_frame *next;
     size_t len;
     int ping;
+    uint32_t nev; /* events carried (statistics) */
     unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
 };
 
@@ -230,6 +231,8 @@ struct sim_tick {
  * malformed faults. Copies `p`. 0 or TR_ENOMEM / TR_EOVERLOADED (queue
  * limit: the connection is closed with 1008). */
 int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data);
+/* Same, for a data frame carrying `nev` events (counted when written). */
+int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev);
 int sim_conn_ping(struct sim_conn *c);
 /* Starts a close with `code` (1006: drop TCP without a close frame). */
 void sim_conn_close(struct sim_conn *c, int code);
@@ -287,10 +290,11 @@ struct sim_config {
     const char *truth;
     uint32_t max_subs;          /* 0: no limit */
     int tick_ms;
-    uint64_t max_events;        /* stop generating after this many (0: never) */
+    uint64_t max_events;        /* per exchange: stop after this many (0: never) */
     const char *replay;
     double speed;
     size_t queue_limit;         /* bytes queued per connection before 1008 */
+    size_t backpressure;        /* bench: pause generation while a queue holds more */
 };
 
 struct sim_replay;
@@ -315,7 +319,7 @@ struct sim_server {
     size_t *noff;
     size_t noffcap;
     int64_t refuse_until;
-    uint64_t ev_generated, ev_sent, frames_sent, bytes_sent;
+    uint64_t ev_generated, ev_sent, ev_written, frames_sent, bytes_sent;
     struct sim_replay *replay;
     int stopping;
     int port_bound;

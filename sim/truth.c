@@ -59,7 +59,10 @@ void sim_ev_to_event(const struct sim_exch *x, const struct sim_ev *ev, struct t
     out->kind = ev->kind;
     snprintf(out->provider, sizeof out->provider, "%s", d->provider);
     snprintf(out->instrument, sizeof out->instrument, "%s", x->inst[ev->inst].name);
-    out->ts_exchange = ev->ts - ev->ts % d->ts_unit;
+    /* the dialect's clock resolution (Kalshi deltas carry ISO microseconds,
+     * its trades and tickers whole seconds) */
+    int64_t unit = dl == SIM_D_KALSHI && ev->kind == TR_KIND_BOOK_DELTA ? 1000 : d->ts_unit;
+    out->ts_exchange = ev->ts - ev->ts % unit;
     out->fields = TR_F_TS_EXCHANGE;
     switch (ev->kind) {
     case TR_KIND_TRADE:
@@ -71,12 +74,15 @@ void sim_ev_to_event(const struct sim_exch *x, const struct sim_ev *ev, struct t
             sim_kalshi_trade_id(x, ev->inst, ev->trade_id, out->id, sizeof out->id);
         } else {
             snprintf(out->id, sizeof out->id, "%llu", (unsigned long long)ev->trade_id);
-            out->seq = dl == SIM_D_COINBASE ? ev->xseq : ev->seq;
+            out->seq = ev->seq; /* trade id: contiguous per instrument */
             out->fields |= TR_F_SEQ;
         }
         break;
     case TR_KIND_BOOK_DELTA:
-        lv[0].price = sim_price_dec(dl, ev->price);
+        /* Kalshi books have two bid sides: the adapter keeps "no" bids as
+         * asks at the no price (1 - yes price) */
+        lv[0].price = sim_price_dec(dl, dl == SIM_D_KALSHI && ev->side == 2 ? 100 - ev->price
+                                                                           : ev->price);
         lv[0].size = sim_size_dec(dl, ev->size);
         out->levels = lv;
         if (ev->side == 1)
@@ -111,7 +117,9 @@ void sim_ev_to_event(const struct sim_exch *x, const struct sim_ev *ev, struct t
         }
         if (dl == SIM_D_COINBASE) {
             out->seq = ev->xseq;
-            out->fields |= TR_F_SEQ;
+            out->side = ev->side; /* side and trade_id of the last match */
+            snprintf(out->id, sizeof out->id, "%llu", (unsigned long long)ev->trade_id);
+            out->fields |= TR_F_SEQ | TR_F_ID;
         } else if (dl == SIM_D_BINANCE) {
             out->seq = ev->seq;
             out->fields |= TR_F_SEQ;

@@ -11,3 +11,8 @@ if(TARGET tr_sim)
                LIBS tr_sim TIMEOUT 90)
   add_dependencies(test_sim_faults tickraft-sim)
 endif()
+if(TARGET tr_sim AND TARGET tr_providers)
+  tr_unit_test(test_sim_truth SOURCES integration/test_sim_truth.c ${TR_SIM_HARNESS}
+               LIBS tr_sim tr_providers TIMEOUT 90)
+  add_dependencies(test_sim_truth tickraft-sim)
+endif()

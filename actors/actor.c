@@ -124,7 +124,11 @@ static void drain_all(struct tr_actor *a)
     nng_msg *m;
     while (!a->exiting && (m = ring_pop(a)))
         dispatch_nng(a, m);
-    while (!a->exiting && nng_recvmsg(a->mbox, &m, NNG_FLAG_NONBLOCK) == 0)
+    /* Messages a sender's queue already accepted are still moving through
+     * nng: take them until the mailbox has been quiet for a short while
+     * (the supervisor's shutdown bound caps the whole drain). */
+    nng_socket_set_ms(a->mbox, NNG_OPT_RECVTIMEO, TR_DRAIN_QUIET_MS);
+    while (!a->exiting && nng_recvmsg(a->mbox, &m, 0) == 0)
         dispatch_nng(a, m);
     begin_exit(a, TR_EXIT_SHUTDOWN);
 }
@@ -140,6 +144,10 @@ static void wake_cb(uv_async_t *h)
     if (stop == 1)
         drain_all(a);
     for (int i = 0; i < TR_WAKE_BUDGET && !a->exiting; i++) {
+        if (atomic_load(&a->stop_req) == 2) {
+            begin_exit(a, TR_EXIT_SHUTDOWN);
+            return;
+        }
         nng_msg *m = ring_pop(a);
         if (!m)
             return;
@@ -270,6 +278,10 @@ static void *actor_main(void *arg)
         a->started = a->finished = 1;
         pthread_cond_broadcast(&a->cv);
         pthread_mutex_unlock(&a->mu);
+        pthread_mutex_lock(&a->sys->mu);
+        a->sys->live_threads--;
+        pthread_cond_broadcast(&a->sys->threads_cv);
+        pthread_mutex_unlock(&a->sys->mu);
         return NULL;
     }
     a->wake.data = a;
@@ -305,12 +317,15 @@ static void *actor_main(void *arg)
     int abandoned = a->abandoned;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
-    if (abandoned) {
+    struct tr_system *sys = a->sys;
+    if (abandoned)
         actor_free(a); /* the supervisor moved on; nobody joins us */
-        return NULL;
-    }
-    if (a->exit_cb && rc == 0)
+    else if (a->exit_cb && rc == 0)
         a->exit_cb(a->exit_arg, a, a->exit_reason);
+    pthread_mutex_lock(&sys->mu);
+    sys->live_threads--;
+    pthread_cond_broadcast(&sys->threads_cv);
+    pthread_mutex_unlock(&sys->mu);
     return NULL;
 }
 
@@ -363,8 +378,12 @@ int actor_spawn(struct tr_system *sys, const char *name, const struct tr_actor_d
         return tr_errorf(err, code, "spawn %s: %s", name,
                          code == TR_EEXISTS ? "name is running" : tr_strerror(code));
     }
+    pthread_mutex_lock(&sys->mu);
+    sys->live_threads++;
+    pthread_mutex_unlock(&sys->mu);
     if (pthread_create(&a->th, NULL, actor_main, a) != 0) {
         pthread_mutex_lock(&sys->mu);
+        sys->live_threads--;
         e->cur = NULL;
         pthread_mutex_unlock(&sys->mu);
         actor_free(a);
@@ -457,6 +476,7 @@ int actor_abandon(struct tr_actor *a)
     }
     pthread_mutex_unlock(&sys->mu);
     pthread_detach(a->th);
+    actor_wake(a); /* so it sees stop_req as soon as its handler returns */
     return 1;
 }
 

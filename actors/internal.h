@@ -18,6 +18,7 @@
 #define TR_NAME_MAX 64
 #define TR_PEERS_MAX 32
 #define TR_WAKE_BUDGET 256   /* messages handled per loop turn */
+#define TR_DRAIN_QUIET_MS 20 /* a draining mailbox this quiet is empty */
 
 /* Control-channel message types between a supervisor and its host process. */
 #define TR_CTL_READY 0xFFFF0101u
@@ -74,6 +75,8 @@ struct tr_system {
     struct reg_entry *entries;
     uint64_t next_instance;
     uint64_t next_client;
+    pthread_cond_t threads_cv;   /* signalled when live_threads drops */
+    int live_threads;            /* actor threads not yet ended (incl. abandoned) */
 };
 
 struct reg_entry *reg_get(struct tr_system *sys, const char *name, int create);

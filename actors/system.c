@@ -102,6 +102,7 @@ int tr_system_alloc(const struct tr_system_opts *opts, struct tr_system **out,
     else
         default_host_path(sys->host_path, sizeof sys->host_path);
     pthread_mutex_init(&sys->mu, NULL);
+    pthread_cond_init(&sys->threads_cv, NULL);
     *out = sys;
     return 0;
 }
@@ -109,6 +110,20 @@ int tr_system_alloc(const struct tr_system_opts *opts, struct tr_system **out,
 void tr_system_free(struct tr_system *sys)
 {
     if (!sys)
+        return;
+    /* Abandoned (hung) actor threads still reference the system: wait for
+     * them a bounded time; if one never returns, leak the system rather
+     * than free memory under it. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&sys->mu);
+    while (sys->live_threads > 0 &&
+           pthread_cond_timedwait(&sys->threads_cv, &sys->mu, &until) == 0)
+        ;
+    int live = sys->live_threads;
+    pthread_mutex_unlock(&sys->mu);
+    if (live > 0)
         return;
     struct reg_entry *e = sys->entries;
     while (e) {
@@ -119,6 +134,7 @@ void tr_system_free(struct tr_system *sys)
         free(e);
         e = n;
     }
+    pthread_cond_destroy(&sys->threads_cv);
     pthread_mutex_destroy(&sys->mu);
     rmdir(sys->run_dir); /* only if empty: ipc sockets are unlinked by nng */
     free(sys);

@@ -84,7 +84,9 @@ static inline void evlog_add(struct evlog *l, char sign, const char *name)
 static inline void evlog_take(struct evlog *l, char *out, size_t cap)
 {
     pthread_mutex_lock(&l->mu);
-    snprintf(out, cap, "%s", l->buf);
+    size_t n = strnlen(l->buf, cap - 1);
+    memcpy(out, l->buf, n);
+    out[n] = '\0';
     l->buf[0] = '\0';
     pthread_mutex_unlock(&l->mu);
 }

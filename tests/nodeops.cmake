@@ -1,0 +1,15 @@
+# Tests of the node's operations modules: configuration, structured logging,
+# metrics, the HTTP endpoint and `tickraft-ctl log dump`. They compile the
+# node/ sources they test directly instead of linking tr_node, so that they
+# depend only on tr_core (and tr_storage for the dump) and keep building
+# while the rest of node/ is being written.
+set(TR_NODEOPS_DIR ${CMAKE_SOURCE_DIR}/node)
+set(TR_NODEOPS_CFG ${TR_NODEOPS_DIR}/config.c ${TR_NODEOPS_DIR}/config_values.c
+    ${TR_NODEOPS_DIR}/config_write.c ${TR_NODEOPS_DIR}/nlog.c)
+
+tr_unit_test(test_node_config SOURCES unit/test_config.c ${TR_NODEOPS_CFG}
+             LIBS tr_core TIMEOUT 30)
+target_include_directories(test_node_config PRIVATE ${TR_NODEOPS_DIR})
+tr_unit_test(test_node_nlog SOURCES unit/test_config_nlog.c ${TR_NODEOPS_DIR}/nlog.c
+             LIBS tr_core TIMEOUT 30)
+target_include_directories(test_node_nlog PRIVATE ${TR_NODEOPS_DIR})

@@ -216,6 +216,8 @@ struct sim_conn {
     size_t qbytes;
     int close_code;         /* pending close via the wsi timer */
     int64_t last_ping;
+    size_t rp_idx;          /* replay: next recorded frame */
+    int64_t rp_t0;          /* replay: when this connection started */
     struct tr_buf rx;       /* fragment reassembly */
     struct tr_buf out;      /* encoder scratch */
     struct sim_conn *next, *prev;

@@ -16,3 +16,8 @@ if(TARGET tr_sim AND TARGET tr_providers)
                LIBS tr_sim tr_providers TIMEOUT 90)
   add_dependencies(test_sim_truth tickraft-sim)
 endif()
+if(TARGET tr_sim)
+  tr_unit_test(test_sim_replay SOURCES integration/test_sim_replay.c ${TR_SIM_HARNESS}
+               LIBS tr_sim TIMEOUT 90)
+  add_dependencies(test_sim_replay tickraft-sim)
+endif()

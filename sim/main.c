@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth);
-
 static int usage(void)
 {
     fprintf(stderr,

@@ -357,6 +357,11 @@ void sim_replay_rest(struct sim_server *s, int dialect, const char *fullpath,
                      const struct sim_req *rq, struct sim_resp *rs);
 void sim_replay_open_conn(struct sim_server *s, struct sim_conn *c);
 
+/* ---- bench.c ---- */
+/* Runs the publish-rate benchmark for `secs` and prints one JSON line.
+ * Returns 0 when the client connected. */
+int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth);
+
 /* ---- rawclient.c: a minimal blocking loopback HTTP/WebSocket client for
  * `ctl`, the tests and the benchmark (no lws: it must see raw behaviour). */
 struct sim_rc {

@@ -1,0 +1,30 @@
+/* tickraft-bench sim: the simulator's publish rate. One native-dialect
+ * server on this thread generates, encodes (tr_event_to_json, batched up to
+ * 500 events per frame) and writes events to one raw loopback WebSocket
+ * client on another thread; the figure is events written per second on
+ * the server's one core. Last line: a JSON object. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+const char bench_sim_help[] =
+    "simulator publish rate: [--seconds S] [--rate R] [--instruments N] [--truth FILE]";
+
+int bench_sim_main(int argc, char **argv)
+{
+    double secs = 3, rate = 5e6;
+    uint32_t inst = 8;
+    const char *truth = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--seconds")) secs = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rate")) rate = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--instruments")) inst = (uint32_t)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--truth")) truth = argv[i + 1];
+        else {
+            fprintf(stderr, "usage: tickraft-bench sim %s\n", bench_sim_help);
+            return 2;
+        }
+    }
+    return sim_bench_run(secs, rate, inst ? inst : 1, truth);
+}

@@ -74,7 +74,7 @@ static long build_blocks(struct tr_log *log, size_t upto, size_t *out_len)
         struct pend *p = &log->pend[i];
         p->out_off = off;
         p->out_len = block_encode(log->out + off, log->raw + p->raw_off, p->raw_len,
-                                  p->first_lsn, p->n);
+                                  p->first_lsn, p->n, log->o.compression_level, log->hc_state);
         off += p->out_len;
     }
     *out_len = off;

@@ -145,6 +145,7 @@ struct tr_log {
     uint64_t last_sync_ns;      /* monotonic */
     uint8_t *out;               /* compression output */
     size_t out_cap;
+    void *hc_state;             /* LZ4HC state when compression_level > 0 */
     uint64_t unsynced_bytes;
 
     /* sync_mu is held around an fsync of the active fd, so a roll never
@@ -173,7 +174,8 @@ int rec_decode(const uint8_t *raw, size_t len, size_t off, struct rec_view *v, s
                struct tr_error *err);
 /* Compresses raw[0..n) into out as one block (header + payload); returns the
  * block's length. `out` must hold block_bound(n). */
-size_t block_encode(uint8_t *out, const uint8_t *raw, size_t n, uint64_t first_lsn, uint32_t n_recs);
+size_t block_encode(uint8_t *out, const uint8_t *raw, size_t n, uint64_t first_lsn, uint32_t n_recs,
+                    int level, void *hc_state);
 size_t block_bound(size_t n);
 /* Checks a block header at p (len bytes available). 0 or TR_ECORRUPT. */
 struct blk_hdr {

@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #include <dirent.h>
+#include <lz4hc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -89,6 +90,8 @@ static int check_options(const struct tr_log_options *o, struct tr_error *err)
                          o->block_bytes);
     if (o->segment_bytes < 1024)
         return tr_errorf(err, TR_EINVAL, "segment_bytes %" PRIu64 " below 1024", o->segment_bytes);
+    if (o->compression_level < 0 || o->compression_level > 12)
+        return tr_errorf(err, TR_EINVAL, "compression_level %d outside 0..12", o->compression_level);
     if (o->index_every == 0)
         return tr_errorf(err, TR_EINVAL, "index_every is 0");
     if (o->fs && o->fs->version != TR_LOG_FS_OPS_VERSION)
@@ -372,7 +375,8 @@ static int list_segments(struct tr_log *log, uint64_t **ids, size_t *n, struct t
         (*ids)[(*n)++] = strtoull(nm, NULL, 10);
     }
     closedir(d);
-    qsort(*ids, *n, sizeof **ids, cmp_u64);
+    if (*n > 1)
+        qsort(*ids, *n, sizeof **ids, cmp_u64);
     return 0;
 }
 
@@ -478,7 +482,9 @@ static void log_free(struct tr_log *log)
     pthread_cond_destroy(&log->sync_cv);
     free(log->raw);
     free(log->cuts);
+    free(log->pend);
     free(log->out);
+    free(log->hc_state);
     free(log->dir);
     free(log);
 }
@@ -526,6 +532,10 @@ int tr_log_open(struct tr_log **out, const char *dir, const struct tr_log_option
     if ((rc = lock_dir(log, err)) != 0 || (rc = recover(log, err)) != 0 ||
         (rc = open_active(log, err)) != 0)
         goto fail;
+    if (o.compression_level > 0 && !(log->hc_state = malloc((size_t)LZ4_sizeofStateHC()))) {
+        rc = tr_errorf(err, TR_ENOMEM, "no memory for the LZ4HC state");
+        goto fail;
+    }
     if (o.sync == TR_LOG_SYNC_GROUP && (rc = sync_start(log, err)) != 0)
         goto fail;
     *out = log;

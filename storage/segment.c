@@ -25,7 +25,8 @@
  *  20  4  uncompressed (raw) length of the records (<= 64 MiB)
  *  24  4  stored payload length that follows the header
  *  28  4  CRC of the stored payload bytes
- *  32  1  codec: 0 = stored raw, 1 = LZ4 block format (LZ4_compress_default)
+ *  32  1  codec: 0 = stored raw, 1 = LZ4 block format (written by LZ4's fast
+ *         compressor, or LZ4HC when compression_level > 0: same format)
  *  33  7  zero
  * Then `stored length` payload bytes: the records, compressed per codec.
  *
@@ -45,6 +46,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <lz4.h>
+#include <lz4hc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -137,11 +139,16 @@ size_t block_bound(size_t n)
     return BLK_HDR_SIZE + (size_t)LZ4_compressBound((int)n) + n;
 }
 
-size_t block_encode(uint8_t *out, const uint8_t *raw, size_t n, uint64_t first_lsn, uint32_t n_recs)
+size_t block_encode(uint8_t *out, const uint8_t *raw, size_t n, uint64_t first_lsn, uint32_t n_recs,
+                    int level, void *hc_state)
 {
     uint8_t *payload = out + BLK_HDR_SIZE;
-    int c = LZ4_compress_default((const char *)raw, (char *)payload, (int)n,
-                                 LZ4_compressBound((int)n));
+    /* LZ4HC writes the same block format; only the match search differs. */
+    int c = level > 0 && hc_state
+                ? LZ4_compress_HC_extStateHC(hc_state, (const char *)raw, (char *)payload, (int)n,
+                                             LZ4_compressBound((int)n), level)
+                : LZ4_compress_default((const char *)raw, (char *)payload, (int)n,
+                                       LZ4_compressBound((int)n));
     uint8_t codec = CODEC_LZ4;
     size_t stored = (size_t)c;
     if (c <= 0 || (size_t)c >= n) { /* incompressible: store as is */

@@ -56,7 +56,7 @@ static inline void tl_make(struct tl_rec *t, uint64_t lsn)
     snprintf(t->key, sizeof t->key, "prov/trade/I-%u", (unsigned)(lsn % 7));
     size_t n = 16 + (size_t)((lsn * 31) % 200);
     for (size_t j = 0; j < n; j++)
-        t->payload[j] = (uint8_t)(lsn * 7 + j + (j > 8 ? 0 : lsn >> (8 * j)));
+        t->payload[j] = (uint8_t)(lsn * 7 + j + (j >= 8 ? 0 : lsn >> (8 * j)));
     t->r = (struct tr_log_record){.stream = t->key, .seq = lsn, .ts_ns = (int64_t)lsn * 1000,
                                   .payload = t->payload, .payload_len = n};
 }

@@ -1,0 +1,199 @@
+/* tickraft-node: one node of the collection cluster (docs/node.md).
+ *
+ *   tickraft-node --config FILE
+ *
+ * Reads the configuration (node/config.h), opens the durable log, starts
+ * the collection pipeline (node/pipe_*.c) and the HTTP endpoint on one
+ * libuv loop, and runs until SIGTERM/SIGINT, when it stops in the order of
+ * the reference docs (pipe_node.c). Exit codes:
+ *   0  stopped cleanly (everything collected is durable)
+ *   1  startup failed (log, lws context, HTTP listen)
+ *   2  usage or configuration error (the message names file, line, key)
+ *   3  stopped on a runtime error (log I/O failure): data up to the error
+ *      is durable; restart after fixing the disk
+ *   4  a second signal forced an immediate exit (the log recovers at the
+ *      next start, as after kill -9) */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+#include "nlog.h"
+#include "pipe.h"
+
+struct app {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    struct pipe_node *node;
+    struct tr_http *http;
+    struct tr_nlog *lg;
+    int signals;
+    int stop_rc;
+    int stopped;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tickraft-node --config FILE\n"
+                 "  Collects the configured feeds into the node's durable log.\n"
+                 "  SIGTERM/SIGINT stop it gracefully (bounded at 30 s).\n"
+                 "  Exit: 0 clean, 1 startup failure, 2 bad usage/config,\n"
+                 "        3 runtime error, 4 forced by a second signal.\n");
+}
+
+static void stopped_cb(void *arg, int rc)
+{
+    struct app *a = arg;
+    a->stopped = 1;
+    a->stop_rc = rc;
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    if (a->http) {
+        tr_http_stop(a->http, NULL, NULL);
+        a->http = NULL;
+    }
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct app *a = h->data;
+    if (++a->signals > 1) {
+        tr_nlog(a->lg, TR_NLOG_WARN, "node", "second signal: exiting now",
+                TR_KV_INT("signal", signum));
+        _exit(4);
+    }
+    tr_nlog(a->lg, TR_NLOG_INFO, "node", "signal: graceful stop", TR_KV_INT("signal", signum));
+    pipe_node_stop(a->node, stopped_cb, a);
+}
+
+static int status_cb(void *arg, struct tr_buf *out)
+{
+    struct app *a = arg;
+    return pipe_node_status_json(a->node, out);
+}
+
+static int probe_cb(void *arg, int probe, struct tr_buf *detail)
+{
+    struct app *a = arg;
+    (void)detail;
+    if (probe == TR_HTTP_LIVEZ)
+        return 1;
+    return !a->stopped && a->node != NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            path = argv[i] + 9;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "tickraft-node: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a dead peer must not kill the node */
+
+    static struct tr_config cfg;
+    static struct pipe_cfg pcfg;
+    struct tr_error err;
+    tr_error_clear(&err);
+    tr_config_init(&cfg);
+    if (tr_config_load(&cfg, path, &err)) {
+        fprintf(stderr, "tickraft-node: %s\n", err.msg);
+        tr_config_close(&cfg);
+        return 2;
+    }
+    if (pipe_cfg_from(&pcfg, &cfg, &err)) {
+        fprintf(stderr, "tickraft-node: %s\n", err.msg);
+        tr_config_close(&cfg);
+        return 2;
+    }
+
+    static struct app a;
+    struct tr_nlog_options lo;
+    tr_nlog_options_init(&lo);
+    lo.level = cfg.log_level;
+    lo.format = cfg.log_format;
+    lo.path = cfg.log_file;
+    if (cfg.log_burst)
+        lo.burst = cfg.log_burst;
+    if (cfg.log_interval_ms)
+        lo.interval_ms = cfg.log_interval_ms;
+    if (tr_nlog_open(&a.lg, &lo, &err)) {
+        fprintf(stderr, "tickraft-node: %s\n", err.msg);
+        tr_config_close(&cfg);
+        return 1;
+    }
+    int code = 0;
+    uv_loop_init(&a.loop);
+    if (pipe_node_open(&a.node, &a.loop, &pcfg, a.lg, &err)) {
+        tr_nlog(a.lg, TR_NLOG_ERROR, "node", "startup failed", TR_KV_ERR(&err));
+        code = err.code == TR_ECONFIG ? 2 : 1;
+        goto out_loop;
+    }
+    if (cfg.http_enabled) {
+        struct tr_http_options ho;
+        tr_http_options_init(&ho);
+        ho.host = cfg.http_host;
+        ho.port = cfg.http_port;
+        if (cfg.http_request_timeout_ms)
+            ho.request_timeout_ms = cfg.http_request_timeout_ms;
+        if (cfg.http_max_request_bytes)
+            ho.max_request_bytes = cfg.http_max_request_bytes;
+        if (cfg.http_max_connections)
+            ho.max_connections = cfg.http_max_connections;
+        ho.status_cb = status_cb;
+        ho.probe_cb = probe_cb;
+        ho.arg = &a;
+        if (tr_http_start(&a.http, &a.loop, &ho, &err)) {
+            tr_nlog(a.lg, TR_NLOG_ERROR, "node", "http endpoint failed", TR_KV_ERR(&err));
+            code = 1;
+            pipe_node_stop(a.node, stopped_cb, &a);
+        } else {
+            tr_nlog(a.lg, TR_NLOG_INFO, "node", "http listening", TR_KV_STR("host", cfg.http_host),
+                    TR_KV_INT("port", tr_http_port(a.http)));
+        }
+    }
+    uv_signal_init(&a.loop, &a.sigterm);
+    uv_signal_init(&a.loop, &a.sigint);
+    a.sigterm.data = a.sigint.data = &a;
+    uv_signal_start(&a.sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&a.sigint, signal_cb, SIGINT);
+    tr_nlog(a.lg, TR_NLOG_INFO, "node", "started", TR_KV_STR("config", path),
+            TR_KV_INT("node_id", cfg.node_id), TR_KV_UINT("feeds", cfg.n_feeds));
+
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+
+    int rc = pipe_node_close(a.node, &err);
+    uv_run(&a.loop, UV_RUN_DEFAULT); /* handles closed by the second destroy */
+    if (rc) {
+        tr_nlog(a.lg, TR_NLOG_ERROR, "node", "stopped on error", TR_KV_STR("code", tr_err_name(rc)),
+                TR_KV_STR("err", err.msg));
+        if (!code)
+            code = 3;
+    } else {
+        tr_nlog(a.lg, TR_NLOG_INFO, "node", "stopped cleanly");
+    }
+out_loop:
+    if (uv_loop_close(&a.loop) == UV_EBUSY)
+        tr_nlog(a.lg, TR_NLOG_DEBUG, "node", "loop closed with handles open");
+    tr_nlog_close(a.lg);
+    tr_config_close(&cfg);
+    return code;
+}

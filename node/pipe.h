@@ -1,0 +1,226 @@
+/* The node's collection pipeline (docs/node.md): provider connections and
+ * REST pollers feed a deduplicator that keeps one canonical stream per
+ * (provider, kind, instrument) and hands ordered, deduplicated records to
+ * the writer, which appends them in batches to the durable log.
+ *
+ * Everything here runs on one libuv loop and thread (the data path): the
+ * lws context sits on that loop as a foreign loop, frames are parsed,
+ * deduplicated and appended without crossing threads. The only other
+ * thread is the log's group-commit sync thread, whose durability callback
+ * wakes the loop through a uv_async. This file is internal to node/. */
+#ifndef TR_NODE_PIPE_H
+#define TR_NODE_PIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "tickraft/error.h"
+#include "tickraft/event.h"
+#include "tickraft/log.h"
+#include "tickraft/provider.h"
+
+struct tr_nlog;
+struct lws;
+struct lws_context;
+
+/* ------------------------------------------------------------ config */
+
+#define PIPE_NAME_MAX 48
+#define PIPE_MAX_INST 256
+
+struct pipe_feed_cfg {
+    char name[PIPE_NAME_MAX];      /* feed name, unique */
+    char provider[PIPE_NAME_MAX];  /* adapter: sim/native, coinbase, binance, kalshi */
+    char host[256];                /* IPv4 address (lws resolves names blocking) */
+    int port;
+    char ws_path[512];             /* e.g. "/native" */
+    char rest_prefix[512];          /* e.g. "/native"; "" for a real host */
+    char *instruments[PIPE_MAX_INST];
+    size_t n_instruments;
+    uint32_t channels;             /* TR_CH_* */
+    uint32_t backoff_base_ms;      /* WS reconnect: default 1000 */
+    uint32_t backoff_max_ms;       /* default 300000 */
+    uint32_t rest_backoff_max_ms;  /* REST retry: default 60000 */
+    uint32_t ping_s, hangup_s;     /* idle ping / hang-up: default 1 / 3 */
+    uint32_t rotate_s;             /* make-before-break rotation period, 0 = off */
+    int backfill_initial;          /* first start: backfill trades from the start */
+};
+
+struct pipe_cfg {
+    char path[512];                /* the config file, for messages */
+    char data_dir[512];
+    uint16_t node_id;
+    char http_addr[64];
+    int http_port;                 /* 0 = no HTTP endpoint */
+    uint32_t group_commit_ms;      /* log group-commit window, default 2 */
+    uint32_t batch_max;            /* records per append batch, default 4096 */
+    uint32_t reorder_max;          /* buffered events per stream, default 100000 */
+    uint32_t shutdown_ms;          /* graceful stop bound, default 30 s */
+    struct pipe_feed_cfg feeds[64];
+    size_t n_feeds;
+};
+
+struct tr_config;
+/* Fills the pipeline's view of the node configuration (node/config.h);
+ * `c` must outlive `cfg` (instrument names are borrowed). Host names are
+ * resolved here, before the loop runs (lws resolves blocking). */
+int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_error *err);
+
+/* ------------------------------------------------------------ writer */
+
+struct pipe_lat {               /* log-linear latency histogram, microseconds */
+    uint64_t b[64 * 8];
+    uint64_t n;
+};
+void pipe_lat_add(struct pipe_lat *h, uint64_t us);
+uint64_t pipe_lat_pct(const struct pipe_lat *h, double p);
+
+struct pipe_writer {
+    struct tr_log *log;
+    struct tr_log_record *recs;
+    size_t *offs;               /* payload offset in arena per record */
+    size_t n, cap;
+    struct tr_buf arena;
+    uint32_t batch_max;
+    uint64_t appended, batches, append_errors;
+    int failed;                 /* TR_EIO from the log: stop the node */
+    /* provider-to-durable latency samples: (lsn, ts_exchange) */
+    struct { uint64_t lsn; int64_t ts; } *samp;
+    size_t samp_head, samp_len, samp_cap;
+    uint32_t samp_every, samp_ctr;
+    struct pipe_lat lat;        /* ts_exchange -> durable, us */
+    struct pipe_lat append_lat; /* append_many call, us */
+};
+
+int pipe_writer_init(struct pipe_writer *w, struct tr_log *log, uint32_t batch_max);
+void pipe_writer_close(struct pipe_writer *w);
+/* Queues one record (payload copied). May flush when the batch is full. */
+/* `enc` (enc_len bytes) is the event already encoded, or NULL: then `ev`
+ * is encoded here. `ts` is the record time; `lat_ts` (0: none) the time the
+ * provider sent it, sampled for the provider-to-durable latency. */
+int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len,
+                    uint64_t seq, int64_t ts, int64_t lat_ts, const struct tr_event *ev,
+                    const uint8_t *enc, size_t enc_len, uint64_t *lsn_hint,
+                    struct tr_error *err);
+/* Appends what is queued as one unit. TR_ENOSPACE keeps it queued. */
+int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err);
+/* Durable LSN advanced: turns samples into latency. */
+void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t now_ns);
+
+/* ------------------------------------------------------ checkpoints */
+
+struct pipe_dedup;
+/* Restores every stream's position: loads DIR/checkpoint (if any), then
+ * reads the log from the LSN after it (the log is the truth; the file only
+ * saves the scan). *scanned gets the records read. */
+int pipe_ckpt_restore(struct tr_log *log, const char *dir, struct pipe_dedup *d,
+                      uint64_t *scanned, struct tr_error *err);
+/* Writes DIR/checkpoint (tmp + fsync + rename) with every stream's last
+ * seq; call only when everything appended is durable (after a flush). */
+int pipe_ckpt_save(const char *dir, struct pipe_dedup *d, uint64_t lsn, struct tr_error *err);
+
+/* ------------------------------------------------------------ dedup */
+
+enum pd_state { PD_LIVE = 0, PD_REPAIRING = 1, PD_BUFFERING = 2 };
+enum pd_mode { PD_MODE_SEQ = 0, PD_MODE_PASS = 1 };
+
+struct pd_item {
+    uint64_t first, last;
+    int64_t ts;
+    uint8_t *enc;   /* msgpack event, malloc'd */
+    size_t len;
+};
+
+struct pipe_feed;
+
+struct pd_stream {
+    char key[TR_LOG_STREAM_MAX + 1];
+    size_t key_len;
+    char provider[TR_PROVIDER_MAX];
+    char instrument[TR_INSTRUMENT_MAX];
+    uint8_t kind;      /* data kind: TRADE, BOOK_DELTA (book), TICKER */
+    uint8_t mode;      /* enum pd_mode */
+    uint8_t resync;    /* enum tr_resync */
+    uint8_t state;     /* enum pd_state */
+    uint8_t have;      /* last is meaningful */
+    uint8_t req_out;   /* a repair request is in flight */
+    uint64_t last;     /* last seq handed to the writer */
+    uint64_t last_lsn; /* LSN of that record (0 before this run) */
+    struct pd_item *buf; /* reorder buffer: [head, n) sorted by first */
+    size_t head, n, cap;
+    uint8_t configured; /* mode/resync come from an adapter's desc */
+    struct pipe_feed *feed; /* who repairs it */
+    int64_t last_ts_exchange, last_write_ns;
+    uint64_t written, dups, gaps, gaps_filled, gaps_unfilled, resyncs, overflow;
+    uint64_t backfilled;
+    struct pd_stream *next_all;
+};
+
+/* What the deduplicator calls out to. */
+struct pd_ops {
+    void *arg;
+    /* a record is ready, in canonical order */
+    int (*emit)(void *arg, struct pd_stream *s, uint64_t seq, const struct tr_event *ev,
+                const uint8_t *enc, size_t enc_len);
+    /* trades: fetch over REST what follows s->last */
+    void (*want_backfill)(void *arg, struct pd_stream *s);
+    /* books: fetch a snapshot */
+    void (*want_snapshot)(void *arg, struct pd_stream *s);
+};
+
+struct pipe_dedup {
+    struct pd_ops ops;
+    struct pd_stream **slots;
+    size_t n_slots, n_streams;
+    struct pd_stream *all;
+    uint32_t reorder_max;
+    uint16_t origin;
+    uint64_t dups, gaps, gaps_filled, gaps_unfilled, rejected;
+    struct tr_buf scratch;
+};
+
+int pipe_dedup_init(struct pipe_dedup *d, const struct pd_ops *ops, uint32_t reorder_max,
+                    uint16_t origin);
+void pipe_dedup_close(struct pipe_dedup *d);
+/* Stream key of an event: "provider/kind/instrument" (kind "trade", "book",
+ * "ticker"...). Returns its length or TR_ETOOBIG. */
+int pipe_stream_key(const char *provider, int kind, const char *instrument, char *out,
+                    size_t cap);
+/* Finds or creates the stream for `key`. */
+struct pd_stream *pipe_dedup_stream(struct pipe_dedup *d, const char *provider, int kind,
+                                    const char *instrument, const struct tr_stream_desc *desc);
+/* Restores a stream's position from the log (startup). */
+void pipe_dedup_restore(struct pipe_dedup *d, const char *key, size_t key_len, uint64_t seq,
+                        uint64_t lsn);
+/* Offers one live event (trade, book delta/snapshot, ticker). */
+int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev);
+/* A REST backfill page for s arrived (ascending events). `more`: another
+ * page may follow. failed: REST gave up (no retry possible). */
+int pipe_dedup_backfill(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *evs,
+                        size_t n, int more, int failed);
+/* A REST/in-band snapshot for a book stream arrived (NULL: fetch failed). */
+int pipe_dedup_snapshot(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *snap);
+/* Heartbeat says the stream reached `seq`; starts a repair if behind. */
+void pipe_dedup_mark(struct pipe_dedup *d, struct pd_stream *s, uint64_t seq);
+/* A new connection subscribed: trades backfill from their position. */
+void pipe_dedup_resume(struct pipe_dedup *d, struct pd_stream *s);
+
+/* ------------------------------------------------------------ node */
+
+struct pipe_node;
+
+/* Runs the pipeline on `loop`. cfg borrowed (must outlive). */
+int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cfg *cfg,
+                   struct tr_nlog *lg, struct tr_error *err);
+/* Graceful stop in the reference order; calls done_cb when everything is
+ * closed and the log is durable (the loop may then be run to completion). */
+void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg);
+/* Frees after stop completed and the loop ran out. Returns the final log
+ * close result. */
+int pipe_node_close(struct pipe_node *n, struct tr_error *err);
+/* Status JSON (the /api/status body). */
+int pipe_node_status_json(struct pipe_node *n, struct tr_buf *out);
+
+#endif

@@ -1,0 +1,93 @@
+/* The pipeline's view of the node configuration: node/config.h parses and
+ * validates the file; this picks what the data path needs, resolves host
+ * names once before the loop runs (lws would resolve them blocking on the
+ * loop thread, FACTS.md) and applies the pipeline's defaults. */
+#include "pipe.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config.h"
+
+static int resolve(const char *host, char *out, size_t cap, struct tr_error *err)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) == 1) {
+        snprintf(out, cap, "%s", host);
+        return 0;
+    }
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc || !res)
+        return tr_errorf(err, TR_ENOTFOUND, "resolve %s: %s", host, gai_strerror(rc));
+    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out, (socklen_t)cap);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static uint32_t secs_ceil(uint32_t ms, uint32_t dflt)
+{
+    if (!ms)
+        return dflt;
+    uint32_t s = (ms + 999) / 1000;
+    return s ? s : 1;
+}
+
+int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->path, sizeof cfg->path, "%s", c->path ? c->path : "config");
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", c->data_dir ? c->data_dir : "data");
+    cfg->node_id = (uint16_t)c->node_id;
+    cfg->group_commit_ms = c->group_commit_ms ? c->group_commit_ms : 2;
+    cfg->batch_max = 4096;
+    cfg->reorder_max = 100000;
+    cfg->shutdown_ms = c->shutdown_timeout_ms ? c->shutdown_timeout_ms : 30000;
+    if (c->n_feeds > sizeof cfg->feeds / sizeof cfg->feeds[0])
+        return tr_errorf(err, TR_ECONFIG, "%s: %zu feeds, at most %zu", cfg->path, c->n_feeds,
+                         sizeof cfg->feeds / sizeof cfg->feeds[0]);
+    for (size_t i = 0; i < c->n_feeds; i++) {
+        const struct tr_feed_cfg *fc = &c->feeds[i];
+        struct pipe_feed_cfg *f = &cfg->feeds[cfg->n_feeds++];
+        snprintf(f->name, sizeof f->name, "%s", fc->name);
+        snprintf(f->provider, sizeof f->provider, "%s", fc->provider_name);
+        if (fc->ws.tls || fc->rest.tls)
+            return tr_errorf(err, TR_ECONFIG, "%s: feed %s: TLS endpoints are not built yet",
+                             cfg->path, fc->name);
+        int rc = resolve(fc->ws.host, f->host, sizeof f->host, err);
+        if (rc)
+            return tr_error_wrap(err, rc, "%s: feed %s", cfg->path, fc->name);
+        f->port = fc->ws.port;
+        snprintf(f->ws_path, sizeof f->ws_path, "%s", fc->ws.path);
+        /* REST shares the WebSocket's host and port (the simulator's
+         * layout); its URL path is the prefix of every request */
+        if (fc->rest_url && strcmp(fc->rest.path, "/") != 0)
+            snprintf(f->rest_prefix, sizeof f->rest_prefix, "%s", fc->rest.path);
+        if (fc->rest_url && (strcmp(fc->rest.host, fc->ws.host) || fc->rest.port != fc->ws.port))
+            return tr_errorf(err, TR_ECONFIG,
+                             "%s: feed %s: rest_url must share ws_url's host and port "
+                             "(separate REST hosts are not built yet)",
+                             cfg->path, fc->name);
+        if (fc->n_instruments > PIPE_MAX_INST)
+            return tr_errorf(err, TR_ECONFIG, "%s: feed %s: more than %d instruments", cfg->path,
+                             fc->name, PIPE_MAX_INST);
+        for (size_t k = 0; k < fc->n_instruments; k++)
+            f->instruments[k] = fc->instruments[k];
+        f->n_instruments = fc->n_instruments;
+        f->channels = fc->channels;
+        f->backoff_base_ms = fc->ws_backoff.base_ms ? fc->ws_backoff.base_ms : 1000;
+        f->backoff_max_ms = fc->ws_backoff.max_ms ? fc->ws_backoff.max_ms : 300000;
+        f->rest_backoff_max_ms = fc->rest_backoff.max_ms ? fc->rest_backoff.max_ms : 60000;
+        f->ping_s = secs_ceil(fc->ping_interval_ms, 1);
+        f->hangup_s = secs_ceil(fc->ping_timeout_ms, 3);
+        if (f->hangup_s <= f->ping_s)
+            f->hangup_s = f->ping_s + 1;
+        f->rotate_s = (uint32_t)(fc->rotate_ms / 1000);
+        /* the simulator's history covers its whole run: collect it all */
+        f->backfill_initial = fc->provider == TR_PROV_SIM;
+    }
+    return 0;
+}

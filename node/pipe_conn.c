@@ -1,0 +1,463 @@
+/* A feed's WebSocket connections: libwebsockets clients on the node's libuv
+ * loop. A connection subscribes, parses each frame with the provider
+ * adapter and hands the events to the deduplicator. When it ends it is
+ * replaced per the reference policy for its close code (shared/reference,
+ * tr_policy_for_close): 1000 reconnect at once; 1001/1006/1011 and refused
+ * connections back off exponentially (base..max per feed, 0-25 % jitter);
+ * 1008 alerts (credentials) and backs off. A silent peer is detected by
+ * lws's ping/hang-up policy (ping after ping_s idle, hang up after
+ * hangup_s), never by the absence of trades.
+ *
+ * Close codes: on Debian's lws 4.1.6 libuv backend returning -1 from a
+ * callback drops the socket without a close frame (FACTS.md), so a close we
+ * start is lws_close_reason + a 1 us wsi timer + -1 from the timer. */
+#include "pipe_feed.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "nlog.h"
+#include "tickraft/actor_sup.h"
+
+const char *pc_cause_name(int c)
+{
+    static const char *const n[PC_C_MAX] = {"close_1000", "close_1001", "close_1006",
+                                             "close_1008", "close_1011", "close_other",
+                                             "refused",    "ping_timeout", "rotate"};
+    return c >= 0 && c < PC_C_MAX ? n[c] : "unknown";
+}
+
+static int cause_of(int code)
+{
+    switch (code) {
+    case 1000: return PC_C_CLOSE_1000;
+    case 1001: return PC_C_CLOSE_1001;
+    case 1006: return PC_C_CLOSE_1006;
+    case 1008: return PC_C_CLOSE_1008;
+    case 1011: return PC_C_CLOSE_1011;
+    default: return PC_C_CLOSE_OTHER;
+    }
+}
+
+static const lws_retry_bo_t *retry_policy(const struct pipe_feed_cfg *cfg)
+{
+    /* lws keeps a pointer: one static policy per (ping, hangup) pair used */
+    static lws_retry_bo_t pol[8];
+    static int n;
+    for (int i = 0; i < n; i++)
+        if (pol[i].secs_since_valid_ping == cfg->ping_s &&
+            pol[i].secs_since_valid_hangup == cfg->hangup_s)
+            return &pol[i];
+    if (n == 8)
+        return &pol[7];
+    pol[n] = (lws_retry_bo_t){.secs_since_valid_ping = (uint16_t)cfg->ping_s,
+                              .secs_since_valid_hangup = (uint16_t)cfg->hangup_s};
+    return &pol[n++];
+}
+
+int pipe_conn_open(struct pipe_feed *f, int slot)
+{
+    struct pipe_conn *c = &f->conn[slot];
+    struct tr_error err;
+    tr_error_clear(&err);
+    if (!c->prov_ok) {
+        if (tr_provider_init(&c->prov, f->ops, &err))
+            return err.code;
+        c->prov_ok = 1;
+        tr_frame_init(&c->frame);
+        tr_buf_init(&c->rx);
+        tr_buf_init(&c->tx);
+    }
+    c->feed = f;
+    c->slot = slot;
+    c->peer_code = c->close_code = c->retiring = c->subscribed = 0;
+    c->frames = c->data_frames = 0;
+    c->first_data_ns = 0;
+    c->rx.len = 0;
+    c->tx_len = 0;
+    c->opened_ns = pipe_now_ns();
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.context = pipe_node_lws(f->node);
+    ci.address = f->cfg->host;
+    ci.port = f->cfg->port;
+    ci.path = f->cfg->ws_path;
+    ci.host = f->cfg->host;
+    ci.origin = f->cfg->host;
+    ci.local_protocol_name = "tr-ws";
+    ci.userdata = c;
+    ci.pwsi = &c->wsi;
+    ci.retry_and_idle_policy = retry_policy(f->cfg);
+    c->state = PC_CONNECTING;
+    if (!lws_client_connect_via_info(&ci)) {
+        /* the failure callback already ran (or will not): treat as refused */
+        if (c->state == PC_CONNECTING) {
+            c->state = PC_IDLE;
+            c->wsi = NULL;
+            return TR_ECONNREFUSED;
+        }
+    }
+    return 0;
+}
+
+void pipe_conn_close(struct pipe_conn *c, int code)
+{
+    if (!c->wsi || c->state == PC_CLOSING || c->state == PC_IDLE)
+        return;
+    c->close_code = code;
+    c->state = PC_CLOSING;
+    lws_close_reason(c->wsi, (enum lws_close_status)code, NULL, 0);
+    lws_set_timer_usecs(c->wsi, 1);
+}
+
+/* ---- reconnect policy ---- */
+
+static void retry_cb(uv_timer_t *t)
+{
+    struct pipe_feed *f = t->data;
+    if (pipe_node_stopping(f->node) || f->halted_ws)
+        return;
+    struct pipe_conn *c = &f->conn[f->active];
+    if (c->state != PC_IDLE)
+        return;
+    if (pipe_conn_open(f, f->active) < 0) {
+        f->reconnects[PC_C_REFUSED]++;
+        uint64_t d = tr_backoff_ms(f->cfg->backoff_base_ms, f->cfg->backoff_max_ms, f->attempt++,
+                                   pipe_node_rand(f->node));
+        f->retry_at_ns = pipe_now_ns() + (int64_t)d * 1000000;
+        uv_timer_start(&f->retry_timer, retry_cb, d, 0);
+    }
+}
+
+static void schedule_reconnect(struct pipe_feed *f, int cause, int code)
+{
+    struct tr_nlog *lg = pipe_node_log(f->node);
+    f->reconnects[cause]++;
+    int policy = cause == PC_C_REFUSED || cause == PC_C_PING_TIMEOUT ? TR_POLICY_BACKOFF
+                                                                      : tr_policy_for_close(code);
+    uint64_t delay = 0;
+    if (policy == TR_POLICY_RECONNECT_NOW) {
+        f->attempt = 0;
+    } else {
+        if (policy == TR_POLICY_CHECK_CREDENTIALS) {
+            f->alerts++;
+            tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: policy violation, check credentials",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_INT("code", code));
+        }
+        delay = tr_backoff_ms(f->cfg->backoff_base_ms, f->cfg->backoff_max_ms, f->attempt++,
+                              pipe_node_rand(f->node));
+    }
+    tr_nlog(lg, TR_NLOG_WARN, "conn", "reconnecting", TR_KV_STR("feed", f->cfg->name),
+            TR_KV_STR("cause", pc_cause_name(cause)), TR_KV_INT("code", code),
+            TR_KV_STR("policy", tr_policy_name(policy)), TR_KV_UINT("delay_ms", delay),
+            TR_KV_UINT("attempt", f->attempt));
+    f->retry_at_ns = pipe_now_ns() + (int64_t)delay * 1000000;
+    uv_timer_start(&f->retry_timer, retry_cb, delay, 0);
+}
+
+/* A connection ended (closed, failed or hung up). */
+static void conn_ended(struct pipe_conn *c, int cause, int code)
+{
+    struct pipe_feed *f = c->feed;
+    c->wsi = NULL;
+    c->state = PC_IDLE;
+    c->subscribed = 0;
+    int was_active = c->slot == f->active;
+    int retiring = c->retiring;
+    struct pipe_conn *o = &f->conn[1 - c->slot];
+    if (pipe_node_stopping(f->node) || retiring)
+        return;
+    if (!was_active) { /* the incoming connection of a rotation failed */
+        f->reconnects[cause]++;
+        return;
+    }
+    if (o->state == PC_OPEN) { /* a rotation was under way: promote it */
+        f->active = o->slot;
+        f->reconnects[cause]++;
+        return;
+    }
+    f->connected = 0;
+    schedule_reconnect(f, cause, code);
+}
+
+/* ---- subscribe ---- */
+
+static int send_subscribe(struct pipe_conn *c)
+{
+    struct pipe_feed *f = c->feed;
+    const char *inst[PIPE_MAX_INST];
+    size_t n = 0;
+    for (size_t i = 0; i < f->cfg->n_instruments; i++)
+        if (!f->dropped[i])
+            inst[n++] = f->cfg->instruments[i];
+    if (!n)
+        return 0;
+    struct tr_sub_req req = {.channels = f->cfg->channels,
+                             .instruments = inst,
+                             .n_instruments = n,
+                             .req_id = 1};
+    struct tr_error err;
+    tr_error_clear(&err);
+    c->tx.len = 0;
+    if (tr_buf_reserve(&c->tx, LWS_PRE))
+        return TR_ENOMEM;
+    c->tx.len = LWS_PRE;
+    int rc = f->ops->subscribe(&req, &c->tx, &err);
+    if (rc) {
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn", "cannot build subscribe",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));
+        return rc;
+    }
+    c->tx_len = c->tx.len - LWS_PRE;
+    if (tr_buf_reserve(&c->tx, 1))
+        return TR_ENOMEM;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static int inst_index(const struct pipe_feed *f, const char *name)
+{
+    for (size_t i = 0; i < f->cfg->n_instruments; i++)
+        if (strcmp(f->cfg->instruments[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Every stream the feed subscribes: resume them (backfill since the
+ * checkpoint) once a connection is subscribed. */
+static void resume_streams(struct pipe_feed *f)
+{
+    struct pipe_dedup *d = pipe_node_dedup(f->node);
+    for (size_t i = 0; i < f->cfg->n_instruments; i++) {
+        if (f->dropped[i] || !(f->cfg->channels & TR_CH_TRADES))
+            continue;
+        const struct tr_stream_desc *desc = f->ops->stream(TR_KIND_TRADE);
+        struct pd_stream *s =
+            pipe_dedup_stream(d, f->ops->name, TR_KIND_TRADE, f->cfg->instruments[i], desc);
+        if (s) {
+            s->feed = f;
+            pipe_dedup_resume(d, s);
+        }
+    }
+}
+
+static void handle_ctl(struct pipe_conn *c)
+{
+    struct pipe_feed *f = c->feed;
+    struct tr_nlog *lg = pipe_node_log(f->node);
+    const struct tr_ctl *ctl = &c->frame.ctl;
+    switch (ctl->kind) {
+    case TR_CTL_SUBSCRIBED:
+        if (!c->subscribed) {
+            c->subscribed = 1;
+            f->connected = 1;
+            tr_nlog(lg, TR_NLOG_INFO, "conn", "subscribed", TR_KV_STR("feed", f->cfg->name),
+                    TR_KV_INT("slot", c->slot));
+            resume_streams(f);
+        }
+        break;
+    case TR_CTL_SUB_ERROR: {
+        f->sub_errors++;
+        int policy = tr_policy_for_sub_error(ctl->sub_error);
+        int i = ctl->instrument[0] ? inst_index(f, ctl->instrument) : -1;
+        if (policy == TR_POLICY_DROP_MARKET && i >= 0) {
+            f->dropped[i] = 1;
+            tr_nlog(lg, TR_NLOG_WARN, "conn", "unknown market dropped",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", ctl->instrument));
+        } else if (policy == TR_POLICY_SHED) {
+            f->alerts++;
+            if (i >= 0)
+                f->dropped[i] = 1;
+            tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: subscription limit, shedding",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", ctl->instrument),
+                    TR_KV_STR("text", ctl->text));
+        } else {
+            f->alerts++;
+            tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: subscribe refused, not retrying",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_STR("policy", tr_policy_name(policy)),
+                    TR_KV_STR("text", ctl->text));
+        }
+        if (!c->subscribed) { /* the rest of the subscription stands */
+            c->subscribed = 1;
+            f->connected = 1;
+            resume_streams(f);
+        }
+        break;
+    }
+    case TR_CTL_HEARTBEAT: {
+        struct pipe_dedup *d = pipe_node_dedup(f->node);
+        for (size_t i = 0; i < c->frame.n_marks; i++) {
+            const struct tr_ctl_mark *m = &c->frame.marks[i];
+            if (!m->last_trade_id)
+                continue;
+            struct pd_stream *s = pipe_dedup_stream(d, f->ops->name, TR_KIND_TRADE, m->instrument,
+                                                    f->ops->stream(TR_KIND_TRADE));
+            if (s) {
+                s->feed = f;
+                pipe_dedup_mark(d, s, m->last_trade_id);
+            }
+        }
+        break;
+    }
+    case TR_CTL_SERVER_ERROR:
+        tr_nlog(lg, TR_NLOG_WARN, "conn", "server error", TR_KV_STR("feed", f->cfg->name),
+                TR_KV_STR("text", ctl->text));
+        break;
+    default: break;
+    }
+}
+
+static void on_frame(struct pipe_conn *c, const char *p, size_t len)
+{
+    struct pipe_feed *f = c->feed;
+    struct tr_error err;
+    tr_error_clear(&err);
+    int64_t now = pipe_now_ns();
+    c->frames++;
+    f->frames++;
+    c->last_rx_ns = now;
+    if (tr_provider_parse(&c->prov, p, len, now, &c->frame, &err)) {
+        f->malformed++;
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn", "malformed frame",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));
+        return;
+    }
+    if (c->frame.ctl.kind != TR_CTL_DATA) {
+        handle_ctl(c);
+        return;
+    }
+    if (!pipe_node_accepting(f->node))
+        return;
+    c->data_frames++;
+    if (!c->first_data_ns)
+        c->first_data_ns = now;
+    struct pipe_dedup *d = pipe_node_dedup(f->node);
+    for (size_t i = 0; i < c->frame.n_events; i++) {
+        const struct tr_event *ev = &c->frame.events[i];
+        if (ev->kind == TR_KIND_GAP || ev->kind == TR_KIND_NONE)
+            continue;
+        const struct tr_stream_desc *desc = f->ops->stream(ev->kind);
+        struct pd_stream *s = pipe_dedup_stream(d, ev->provider, ev->kind, ev->instrument, desc);
+        if (!s) {
+            d->rejected++;
+            continue;
+        }
+        s->feed = f;
+        f->events++;
+        int rc = pipe_dedup_offer(d, s, ev);
+        if (rc < 0) {
+            pipe_node_fatal(f->node, rc, "deduplicate/write");
+            return;
+        }
+    }
+    /* make-before-break: the incoming connection overlaps; retire the old */
+    if (c->slot != f->active && c->subscribed && c->data_frames >= 2) {
+        struct pipe_conn *old = &f->conn[f->active];
+        f->active = c->slot;
+        f->rotations++;
+        old->retiring = 1;
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "rotated",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot));
+        pipe_conn_close(old, 1000);
+    }
+}
+
+int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len)
+{
+    struct pipe_conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (!c)
+            return -1;
+        c->state = PC_OPEN;
+        c->wsi = wsi;
+        if (pipe_node_stopping(c->feed->node)) {
+            pipe_conn_close(c, 1001);
+            return 0;
+        }
+        return send_subscribe(c) < 0 ? -1 : 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (c && c->tx_len && c->state == PC_OPEN) {
+            int n = lws_write(wsi, c->tx.data + LWS_PRE, c->tx_len, LWS_WRITE_TEXT);
+            c->tx_len = 0;
+            if (n < 0)
+                return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!c)
+            return 0;
+        if (lws_is_first_fragment(wsi))
+            c->rx.len = 0;
+        if (lws_is_final_fragment(wsi) && c->rx.len == 0) {
+            on_frame(c, in, len);
+            return 0;
+        }
+        if (tr_buf_append(&c->rx, in, len))
+            return -1;
+        if (lws_is_final_fragment(wsi)) {
+            on_frame(c, (const char *)c->rx.data, c->rx.len);
+            c->rx.len = 0;
+        }
+        return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (c && len >= 2) {
+            const uint8_t *b = in;
+            c->peer_code = (b[0] << 8) | b[1];
+        } else if (c) {
+            c->peer_code = 1005;
+        }
+        return 0;
+    case LWS_CALLBACK_TIMER:
+        return c && c->state == PC_CLOSING ? -1 : 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (c && c->state != PC_IDLE) {
+            int was = c->state;
+            conn_ended(c, was == PC_CONNECTING ? PC_C_REFUSED : PC_C_CLOSE_1006, 1006);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c && c->state != PC_IDLE) {
+            int code = c->peer_code ? c->peer_code : 1006;
+            int cause = c->peer_code ? cause_of(code) : PC_C_CLOSE_1006;
+            /* no close frame from a peer that stopped answering pings: the
+             * hang-up policy closed it */
+            if (!c->peer_code && !c->close_code &&
+                pipe_now_ns() - c->last_rx_ns >= (int64_t)c->feed->cfg->hangup_s * 1000000000)
+                cause = PC_C_PING_TIMEOUT;
+            conn_ended(c, cause, code);
+        }
+        return 0;
+    default: return 0;
+    }
+}
+
+static void rotate_cb(uv_timer_t *t)
+{
+    pipe_feed_rotate(t->data);
+}
+
+void pipe_feed_rotate(struct pipe_feed *f)
+{
+    if (pipe_node_stopping(f->node))
+        return;
+    int other = 1 - f->active;
+    if (f->conn[f->active].state != PC_OPEN || f->conn[other].state != PC_IDLE)
+        return;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "rotation: opening new connection",
+            TR_KV_STR("feed", f->cfg->name));
+    f->reconnects[PC_C_ROTATE]++;
+    pipe_conn_open(f, other);
+}
+
+void pipe_feed_start(struct pipe_feed *f)
+{
+    /* timers were initialised with the feed (pipe_node.c) */
+    if (f->cfg->rotate_s)
+        uv_timer_start(&f->rotate_timer, rotate_cb, (uint64_t)f->cfg->rotate_s * 1000,
+                       (uint64_t)f->cfg->rotate_s * 1000);
+    if (pipe_conn_open(f, f->active) < 0)
+        schedule_reconnect(f, PC_C_REFUSED, 0);
+}

@@ -1,0 +1,515 @@
+/* The deduplicator: one canonical stream per (provider, kind, instrument).
+ *
+ * Each stream keeps the last native sequence handed to the writer. An event
+ * at or below it is a duplicate (replays, duplicate frames, the overlap of a
+ * make-before-break rotation, a REST page that overlaps live data) and is
+ * dropped. The next one in order is emitted at once (the hot path: no copy,
+ * no allocation). One that leaves a hole goes into a bounded reorder buffer
+ * (encoded copies, sorted by sequence) and starts a repair:
+ *   - trade streams (TR_RESYNC_BACKFILL_*): a REST backfill from the last
+ *     stored id; pages fill the hole, the buffer drains behind them; what
+ *     REST cannot supply becomes an explicit gap event;
+ *   - book streams (TR_RESYNC_SNAPSHOT): deltas are buffered until a
+ *     snapshot arrives; deltas it supersedes become a gap event, the
+ *     snapshot is written, buffered deltas that follow it are replayed;
+ *   - streams without repair: the hole becomes a gap event at once.
+ * Sequences are per stream: trades by numeric trade id (contiguous at every
+ * supported provider), books by update id with Binance's U/u chain rule. */
+#include "pipe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *stream_kind_name(int kind)
+{
+    switch (kind) {
+    case TR_KIND_TRADE: return "trade";
+    case TR_KIND_BOOK_DELTA:
+    case TR_KIND_BOOK_SNAPSHOT: return "book";
+    case TR_KIND_TICKER: return "ticker";
+    case TR_KIND_STATUS: return "status";
+    default: return "other";
+    }
+}
+
+int pipe_stream_key(const char *provider, int kind, const char *instrument, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/%s/%s", provider, stream_kind_name(kind), instrument);
+    if (n < 0 || (size_t)n >= cap || n > TR_LOG_STREAM_MAX)
+        return TR_ETOOBIG;
+    return n;
+}
+
+static uint64_t fnv(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
+    return h;
+}
+
+int pipe_dedup_init(struct pipe_dedup *d, const struct pd_ops *ops, uint32_t reorder_max,
+                    uint16_t origin)
+{
+    memset(d, 0, sizeof *d);
+    d->ops = *ops;
+    d->reorder_max = reorder_max ? reorder_max : 100000;
+    d->origin = origin;
+    d->n_slots = 64;
+    d->slots = calloc(d->n_slots, sizeof *d->slots);
+    tr_buf_init(&d->scratch);
+    return d->slots ? 0 : TR_ENOMEM;
+}
+
+static void items_free(struct pd_stream *s)
+{
+    for (size_t i = s->head; i < s->n; i++)
+        free(s->buf[i].enc);
+    s->head = s->n = 0;
+}
+
+void pipe_dedup_close(struct pipe_dedup *d)
+{
+    struct pd_stream *s = d->all;
+    while (s) {
+        struct pd_stream *nx = s->next_all;
+        items_free(s);
+        free(s->buf);
+        free(s);
+        s = nx;
+    }
+    free(d->slots);
+    tr_buf_free(&d->scratch);
+    memset(d, 0, sizeof *d);
+}
+
+static struct pd_stream **slot_of(struct pipe_dedup *d, const char *key, size_t len)
+{
+    size_t mask = d->n_slots - 1, i = (size_t)fnv(key, len) & mask;
+    for (;;) {
+        struct pd_stream *s = d->slots[i];
+        if (!s || (s->key_len == len && memcmp(s->key, key, len) == 0))
+            return &d->slots[i];
+        i = (i + 1) & mask;
+    }
+}
+
+static int grow(struct pipe_dedup *d)
+{
+    size_t n = d->n_slots * 2;
+    struct pd_stream **ns = calloc(n, sizeof *ns);
+    if (!ns)
+        return TR_ENOMEM;
+    free(d->slots);
+    d->slots = ns;
+    d->n_slots = n;
+    for (struct pd_stream *s = d->all; s; s = s->next_all)
+        *slot_of(d, s->key, s->key_len) = s;
+    return 0;
+}
+
+/* Finds or creates a stream by key; provider/instrument parsed from it. */
+static struct pd_stream *by_key(struct pipe_dedup *d, const char *key, size_t len)
+{
+    if (len > TR_LOG_STREAM_MAX)
+        return NULL;
+    struct pd_stream **sl = slot_of(d, key, len);
+    if (*sl)
+        return *sl;
+    if ((d->n_streams + 1) * 2 > d->n_slots) {
+        if (grow(d))
+            return NULL;
+        sl = slot_of(d, key, len);
+    }
+    struct pd_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    memcpy(s->key, key, len);
+    s->key_len = len;
+    const char *a = memchr(key, '/', len);
+    const char *b = a ? memchr(a + 1, '/', len - (size_t)(a + 1 - key)) : NULL;
+    if (a && b) {
+        snprintf(s->provider, sizeof s->provider, "%.*s", (int)(a - key), key);
+        snprintf(s->instrument, sizeof s->instrument, "%.*s", (int)(len - (size_t)(b + 1 - key)),
+                 b + 1);
+        size_t kl = (size_t)(b - a - 1);
+        s->kind = kl == 5 && !memcmp(a + 1, "trade", 5)  ? TR_KIND_TRADE
+                  : kl == 4 && !memcmp(a + 1, "book", 4) ? TR_KIND_BOOK_DELTA
+                  : kl == 6 && !memcmp(a + 1, "ticker", 6) ? TR_KIND_TICKER
+                                                           : TR_KIND_STATUS;
+    }
+    s->mode = PD_MODE_PASS;
+    *sl = s;
+    s->next_all = d->all;
+    d->all = s;
+    d->n_streams++;
+    return s;
+}
+
+struct pd_stream *pipe_dedup_stream(struct pipe_dedup *d, const char *provider, int kind,
+                                    const char *instrument, const struct tr_stream_desc *desc)
+{
+    char key[TR_LOG_STREAM_MAX + 1];
+    int n = pipe_stream_key(provider, kind, instrument, key, sizeof key);
+    if (n < 0)
+        return NULL;
+    struct pd_stream *s = by_key(d, key, (size_t)n);
+    if (s && !s->configured && desc) {
+        s->configured = 1;
+        s->resync = desc->resync;
+        s->mode = desc->gaps == TR_GAP_CONTIGUOUS || desc->gaps == TR_GAP_CHAIN ||
+                          desc->gaps == TR_GAP_CONNECTION ||
+                          desc->identity == TR_IDENT_TRADE_ID
+                      ? PD_MODE_SEQ
+                      : PD_MODE_PASS;
+        if (kind == TR_KIND_TICKER)
+            s->mode = PD_MODE_PASS;
+        if (s->mode == PD_MODE_SEQ && s->kind == TR_KIND_BOOK_DELTA && !s->have)
+            s->state = PD_BUFFERING;
+    }
+    return s;
+}
+
+void pipe_dedup_restore(struct pipe_dedup *d, const char *key, size_t key_len, uint64_t seq,
+                        uint64_t lsn)
+{
+    struct pd_stream *s = by_key(d, key, key_len);
+    if (!s)
+        return;
+    if (!s->have || seq > s->last)
+        s->last = seq;
+    s->have = 1;
+    s->last_lsn = lsn;
+    if (s->state == PD_BUFFERING)
+        s->state = PD_LIVE; /* a live book continues from the log; a hole resyncs */
+}
+
+/* ---- sequences of an event ---- */
+
+static int parse_u64(const char *p, uint64_t *out)
+{
+    if (!*p)
+        return -1;
+    uint64_t v = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* [first, last] an event covers; -1 if it has no usable sequence. */
+static int ev_range(const struct tr_event *ev, uint64_t *first, uint64_t *last)
+{
+    if (ev->kind == TR_KIND_TRADE) {
+        if ((ev->fields & TR_F_ID) && parse_u64(ev->id, last) == 0) {
+            *first = *last;
+            return 0;
+        }
+        if (!(ev->fields & TR_F_SEQ))
+            return -1;
+        *first = *last = ev->seq;
+        return 0;
+    }
+    if (!(ev->fields & TR_F_SEQ))
+        return -1;
+    *last = ev->seq;
+    *first = (ev->fields & TR_F_FIRST_SEQ) && ev->first_seq <= ev->seq ? ev->first_seq : ev->seq;
+    return 0;
+}
+
+/* ---- emission ---- */
+
+static int emit(struct pipe_dedup *d, struct pd_stream *s, uint64_t last, const struct tr_event *ev,
+                const uint8_t *enc, size_t len)
+{
+    int rc;
+    if (ev) {
+        struct tr_event c = *ev;
+        c.origin = d->origin;
+        c.fields |= TR_F_ORIGIN;
+        c.fields &= ~(uint32_t)TR_F_RAW;
+        c.raw = NULL;
+        c.raw_len = 0;
+        rc = d->ops.emit(d->ops.arg, s, last, &c, NULL, 0);
+    } else {
+        rc = d->ops.emit(d->ops.arg, s, last, NULL, enc, len);
+    }
+    if (rc)
+        return rc;
+    if (!s->have || last > s->last)
+        s->last = last;
+    s->have = 1;
+    s->written++;
+    return 0;
+}
+
+static int emit_gap(struct pipe_dedup *d, struct pd_stream *s, uint64_t from, uint64_t to,
+                    const char *why)
+{
+    struct tr_event g;
+    tr_event_init(&g);
+    g.kind = TR_KIND_GAP;
+    snprintf(g.provider, sizeof g.provider, "%s", s->provider);
+    snprintf(g.instrument, sizeof g.instrument, "%s", s->instrument);
+    g.from_seq = from;
+    g.to_seq = to;
+    g.seq = to;
+    snprintf(g.text, sizeof g.text, "%s", why);
+    g.fields = TR_F_GAP | TR_F_TEXT | TR_F_SEQ;
+    g.ts_exchange = s->last_ts_exchange;
+    if (g.ts_exchange)
+        g.fields |= TR_F_TS_EXCHANGE;
+    return emit(d, s, to, &g, NULL, 0);
+}
+
+/* Inserts an encoded copy into the reorder buffer; 1 if it was there. */
+static int buffer_put(struct pipe_dedup *d, struct pd_stream *s, uint64_t first, uint64_t last,
+                      const struct tr_event *ev)
+{
+    /* find position (usually the end) */
+    size_t i = s->n;
+    while (i > s->head && s->buf[i - 1].first > first)
+        i--;
+    if (i > s->head && s->buf[i - 1].first == first)
+        return 1;
+    if (s->n - s->head >= d->reorder_max) {
+        /* full: drop the oldest buffered item's hole by force */
+        s->overflow++;
+        return -1;
+    }
+    if (s->head > 0 && s->n == s->cap) {
+        memmove(s->buf, s->buf + s->head, (s->n - s->head) * sizeof *s->buf);
+        i -= s->head;
+        s->n -= s->head;
+        s->head = 0;
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
+        struct pd_item *nb = realloc(s->buf, nc * sizeof *nb);
+        if (!nb)
+            return TR_ENOMEM;
+        s->buf = nb;
+        s->cap = nc;
+    }
+    struct tr_event c = *ev;
+    c.origin = d->origin;
+    c.fields |= TR_F_ORIGIN;
+    c.fields &= ~(uint32_t)TR_F_RAW;
+    d->scratch.len = 0;
+    if (tr_event_encode(&c, &d->scratch))
+        return TR_ENOMEM;
+    uint8_t *enc = malloc(d->scratch.len);
+    if (!enc)
+        return TR_ENOMEM;
+    memcpy(enc, d->scratch.data, d->scratch.len);
+    memmove(s->buf + i + 1, s->buf + i, (s->n - i) * sizeof *s->buf);
+    s->buf[i] = (struct pd_item){first, last, ev->ts_exchange, enc, d->scratch.len};
+    s->n++;
+    return 0;
+}
+
+/* Emits buffered items that now continue the stream; drops stale ones. */
+static int drain(struct pipe_dedup *d, struct pd_stream *s)
+{
+    while (s->head < s->n) {
+        struct pd_item *it = &s->buf[s->head];
+        if (s->have && it->last <= s->last) {
+            free(it->enc);
+            s->head++;
+            continue;
+        }
+        if (s->have && it->first > s->last + 1)
+            break;
+        int rc = emit(d, s, it->last, NULL, it->enc, it->len);
+        free(it->enc);
+        s->head++;
+        if (rc)
+            return rc;
+    }
+    if (s->head == s->n)
+        s->head = s->n = 0;
+    return 0;
+}
+
+static size_t buffered(const struct pd_stream *s)
+{
+    return s->n - s->head;
+}
+
+static void start_repair(struct pipe_dedup *d, struct pd_stream *s)
+{
+    if (s->req_out)
+        return;
+    if (s->resync == TR_RESYNC_SNAPSHOT) {
+        s->state = PD_BUFFERING;
+        d->ops.want_snapshot(d->ops.arg, s);
+    } else {
+        s->state = PD_REPAIRING;
+        d->ops.want_backfill(d->ops.arg, s);
+    }
+}
+
+/* Without repair (or after it failed): every hole in the buffer is a gap. */
+static int give_up_holes(struct pipe_dedup *d, struct pd_stream *s, const char *why)
+{
+    int rc = 0;
+    while (!rc && buffered(s)) {
+        struct pd_item *it = &s->buf[s->head];
+        if (s->have && it->first > s->last + 1) {
+            if ((rc = emit_gap(d, s, s->last + 1, it->first - 1, why)))
+                break;
+            s->gaps_unfilled++;
+            d->gaps_unfilled++;
+        }
+        rc = drain(d, s);
+    }
+    return rc;
+}
+
+int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev)
+{
+    uint64_t first, last;
+    if (ev->fields & TR_F_TS_EXCHANGE)
+        s->last_ts_exchange = ev->ts_exchange;
+    if (ev->kind == TR_KIND_BOOK_SNAPSHOT)
+        return pipe_dedup_snapshot(d, s, ev);
+    if (s->mode == PD_MODE_PASS || ev_range(ev, &first, &last) < 0)
+        return emit(d, s, (ev->fields & TR_F_SEQ) ? ev->seq : (s->have ? s->last : 0), ev,
+                    NULL, 0);
+    if (s->have && last <= s->last) {
+        s->dups++;
+        d->dups++;
+        return 0;
+    }
+    /* the hot path: next in order on a live stream */
+    if (s->state == PD_LIVE && (!s->have || first <= s->last + 1) && !buffered(s))
+        return emit(d, s, last, ev, NULL, 0);
+    int rc = buffer_put(d, s, first, last, ev);
+    if (rc == 1) {
+        s->dups++;
+        d->dups++;
+        return 0;
+    }
+    if (rc == -1) { /* reorder buffer full: what is missing is lost */
+        if ((rc = give_up_holes(d, s, "reorder buffer overflow")))
+            return rc;
+        s->state = PD_LIVE;
+        return pipe_dedup_offer(d, s, ev);
+    }
+    if (rc)
+        return rc;
+    if (s->state == PD_BUFFERING) {
+        if (!s->req_out)
+            start_repair(d, s);
+        return 0;
+    }
+    if ((rc = drain(d, s)))
+        return rc;
+    if (!buffered(s) || s->state != PD_LIVE)
+        return 0;
+    /* a hole opened on a live stream */
+    s->gaps++;
+    d->gaps++;
+    if (s->resync == TR_RESYNC_SNAPSHOT || s->resync == TR_RESYNC_BACKFILL_ID ||
+        s->resync == TR_RESYNC_BACKFILL_CURSOR) {
+        start_repair(d, s);
+        return 0;
+    }
+    return give_up_holes(d, s, "sequence gap (no repair for this stream)");
+}
+
+int pipe_dedup_backfill(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *evs,
+                        size_t n, int more, int failed)
+{
+    int rc = 0;
+    s->req_out = 0;
+    uint64_t before = s->last;
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint64_t first, last;
+        if (ev_range(&evs[i], &first, &last) < 0 || (s->have && last <= s->last))
+            continue;
+        if (!s->have || first <= s->last + 1) {
+            rc = emit(d, s, last, &evs[i], NULL, 0);
+            s->backfilled++;
+            if (!rc)
+                rc = drain(d, s);
+        } else {
+            rc = buffer_put(d, s, first, last, &evs[i]);
+            rc = (rc == 1 || rc == -1) ? 0 : rc; /* dup / buffer full */
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if ((rc = drain(d, s)))
+        return rc;
+    int progressed = s->last > before || n > 0;
+    if (!failed && more && progressed) {
+        d->ops.want_backfill(d->ops.arg, s); /* next page */
+        return 0;
+    }
+    if (buffered(s)) {
+        if ((rc = give_up_holes(d, s, failed ? "backfill failed" : "not in provider history")))
+            return rc;
+    } else if (s->gaps_filled + s->gaps_unfilled < s->gaps) {
+        s->gaps_filled++;
+        d->gaps_filled++;
+    }
+    s->state = PD_LIVE;
+    return 0;
+}
+
+int pipe_dedup_snapshot(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *snap)
+{
+    int rc;
+    s->req_out = 0;
+    if (!snap) /* fetch failed for good: keep buffering (bounded) */
+        return 0;
+    uint64_t L = snap->seq;
+    /* drop deltas the snapshot already contains */
+    while (buffered(s) && s->buf[s->head].last <= L) {
+        free(s->buf[s->head].enc);
+        s->head++;
+    }
+    if (buffered(s) && s->buf[s->head].first > L + 1) {
+        s->resyncs++; /* snapshot older than the buffer: fetch a newer one */
+        d->ops.want_snapshot(d->ops.arg, s);
+        return 0;
+    }
+    if (s->have && L <= s->last) {
+        s->state = PD_LIVE;
+        return drain(d, s);
+    }
+    if (s->have && L > s->last) {
+        if ((rc = emit_gap(d, s, s->last + 1, L, "book resync: deltas superseded by snapshot")))
+            return rc;
+        s->gaps_filled++;
+        d->gaps_filled++;
+    }
+    s->resyncs++;
+    if ((rc = emit(d, s, L, snap, NULL, 0)))
+        return rc;
+    s->state = PD_LIVE;
+    return drain(d, s);
+}
+
+void pipe_dedup_mark(struct pipe_dedup *d, struct pd_stream *s, uint64_t seq)
+{
+    if (s->mode != PD_MODE_SEQ || s->state != PD_LIVE || !s->have || seq <= s->last ||
+        buffered(s) || s->resync != TR_RESYNC_BACKFILL_ID)
+        return;
+    s->gaps++;
+    d->gaps++;
+    start_repair(d, s);
+}
+
+void pipe_dedup_resume(struct pipe_dedup *d, struct pd_stream *s)
+{
+    if (s->mode != PD_MODE_SEQ || s->state != PD_LIVE || !s->have ||
+        (s->resync != TR_RESYNC_BACKFILL_ID && s->resync != TR_RESYNC_BACKFILL_CURSOR))
+        return;
+    start_repair(d, s);
+}

@@ -1,0 +1,105 @@
+/* A feed's connections and REST poller (pipe_conn.c, pipe_rest.c) and the
+ * node that owns them (pipe_node.c). Internal to node/. */
+#ifndef TR_NODE_PIPE_FEED_H
+#define TR_NODE_PIPE_FEED_H
+
+#include "pipe.h"
+
+struct pipe_node;
+struct pipe_feed;
+
+enum pc_state { PC_IDLE = 0, PC_CONNECTING, PC_OPEN, PC_CLOSING };
+
+/* Reconnect causes counted per feed (metrics: reconnects by cause). */
+enum pc_cause {
+    PC_C_CLOSE_1000 = 0, PC_C_CLOSE_1001, PC_C_CLOSE_1006, PC_C_CLOSE_1008, PC_C_CLOSE_1011,
+    PC_C_CLOSE_OTHER, PC_C_REFUSED, PC_C_PING_TIMEOUT, PC_C_ROTATE, PC_C_MAX
+};
+const char *pc_cause_name(int c);
+
+struct pipe_conn {
+    struct pipe_feed *feed;
+    int slot;                 /* index in feed->conn */
+    struct lws *wsi;
+    int state;                /* enum pc_state */
+    int peer_code;            /* close code the peer sent (0: none) */
+    int close_code;           /* close we initiated (0: none) */
+    int retiring;             /* rotation: old connection being replaced */
+    int subscribed;
+    struct tr_provider prov;
+    int prov_ok;
+    struct tr_frame frame;
+    struct tr_buf rx;         /* fragment reassembly */
+    struct tr_buf tx;         /* LWS_PRE + pending subscribe text */
+    size_t tx_len;
+    int64_t opened_ns, last_rx_ns, first_data_ns;
+    uint64_t frames, data_frames;
+};
+
+struct pipe_rest_req {
+    uint8_t kind;             /* TR_REST_TRADES / BOOK / STATUS */
+    struct pd_stream *s;
+    struct pipe_rest_req *next;
+};
+
+#define PIPE_HTTP_CODES 8 /* counted statuses: 2xx 400 401 403 404 429 5xx other */
+
+struct pipe_feed {
+    struct pipe_node *node;
+    const struct pipe_feed_cfg *cfg;
+    const struct tr_provider_ops *ops;
+    int idx;
+    struct pipe_conn conn[2]; /* active + the incoming one of a rotation */
+    int active;
+    uv_timer_t retry_timer, rotate_timer;
+    uint32_t attempt;
+    int64_t retry_at_ns;
+    uint8_t dropped[PIPE_MAX_INST];
+    int halted_ws;            /* unknown channel / 1008 repeated: needs an operator */
+    /* REST */
+    struct lws *rwsi;
+    struct pipe_rest_req *rq_head, *rq_tail, *inflight;
+    struct tr_buf rbody;
+    int rstatus, rdone;
+    int retry_after_s;
+    uv_timer_t rest_timer;
+    int rest_waiting;
+    uint32_t rest_attempt;
+    int halted_rest;
+    int maintenance;
+    int64_t resume_ns;
+    struct tr_frame rframe;
+    /* figures */
+    uint64_t reconnects[PC_C_MAX];
+    uint64_t frames, events, malformed, sub_errors, alerts, rotations;
+    uint64_t rest_ok, rest_codes[PIPE_HTTP_CODES], rest_conn_errors;
+    int connected;
+};
+
+/* pipe_conn.c */
+int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len);
+/* Opens connection `slot` of the feed (async). */
+int pipe_conn_open(struct pipe_feed *f, int slot);
+/* Starts a clean close of a connection with `code` (sent as a close frame). */
+void pipe_conn_close(struct pipe_conn *c, int code);
+void pipe_feed_start(struct pipe_feed *f);
+/* Rotation: open a second connection, retire the first once it overlaps. */
+void pipe_feed_rotate(struct pipe_feed *f);
+
+/* pipe_rest.c */
+int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len);
+void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s);
+void pipe_rest_pump(struct pipe_feed *f);
+int pipe_rest_busy(const struct pipe_feed *f);
+
+/* pipe_node.c: services the feeds use */
+struct lws_context *pipe_node_lws(struct pipe_node *n);
+struct pipe_dedup *pipe_node_dedup(struct pipe_node *n);
+struct tr_nlog *pipe_node_log(struct pipe_node *n);
+int pipe_node_stopping(struct pipe_node *n);
+int pipe_node_accepting(struct pipe_node *n); /* still taking data frames */
+uint64_t pipe_node_rand(struct pipe_node *n);
+int64_t pipe_now_ns(void); /* CLOCK_REALTIME */
+void pipe_node_fatal(struct pipe_node *n, int code, const char *what);
+
+#endif

@@ -1,0 +1,578 @@
+/* The pipeline of one node: the lws context on the data-path loop, one
+ * struct pipe_feed per configured feed, the deduplicator, the writer and
+ * the durable log, plus the once-a-second housekeeping (checkpoint file,
+ * status snapshot) and the graceful stop.
+ *
+ * Stop order (shared/reference high-availability guide, "Graceful
+ * shutdown"), bounded at 30 s:
+ *   1. stop accepting subscriptions (no reconnects, rotations, new feeds);
+ *   2. flush the pipeline: wait for REST repairs in flight (<= 30 s), then
+ *      append everything queued;
+ *   3. commit the log (tr_log_flush) and write the checkpoint file;
+ *   4. close provider connections (close frame 1001 "going away");
+ *   5. close sinks (none yet) and the log (pipe_node_close). */
+#include "pipe_feed.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "nlog.h"
+
+#define STOP_BOUND_MS 30000
+
+struct pipe_node {
+    uv_loop_t *loop;
+    const struct pipe_cfg *cfg;
+    struct tr_nlog *lg;
+    struct lws_context *lws;
+    struct tr_log *log;
+    struct pipe_writer w;
+    struct pipe_dedup dd;
+    struct pipe_feed *feeds;
+    size_t n_feeds;
+    uv_check_t flush_check;
+    uv_timer_t second, stop_timer;
+    uv_poll_t durable_poll;
+    int notify_fd;
+    uint64_t durable_lsn, ckpt_lsn;
+    int stopping;     /* 1: stop requested */
+    int accepting;    /* data frames still processed */
+    int64_t stop_start_ns, start_ns;
+    void (*done_cb)(void *arg, int rc);
+    void *done_arg;
+    int fatal;
+    uint64_t rnd;
+    uint64_t restored_records;
+    /* rates */
+    uint64_t last_appended, last_events;
+    double rate_written, rate_events;
+    struct tr_buf status;
+};
+
+int64_t pipe_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct lws_context *pipe_node_lws(struct pipe_node *n) { return n->lws; }
+struct pipe_dedup *pipe_node_dedup(struct pipe_node *n) { return &n->dd; }
+struct tr_nlog *pipe_node_log(struct pipe_node *n) { return n->lg; }
+int pipe_node_stopping(struct pipe_node *n) { return n->stopping; }
+int pipe_node_accepting(struct pipe_node *n) { return n->accepting; }
+
+uint64_t pipe_node_rand(struct pipe_node *n)
+{
+    uint64_t x = n->rnd += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static void stop_now(struct pipe_node *n, int rc);
+
+void pipe_node_fatal(struct pipe_node *n, int code, const char *what)
+{
+    if (n->fatal)
+        return;
+    n->fatal = code ? code : TR_EINTERNAL;
+    tr_nlog(n->lg, TR_NLOG_ERROR, "node", "fatal error, stopping", TR_KV_STR("what", what),
+            TR_KV_STR("code", tr_err_name(code)));
+    pipe_node_stop(n, n->done_cb, n->done_arg);
+}
+
+/* ---- deduplicator callbacks ---- */
+
+static int emit_cb(void *arg, struct pd_stream *s, uint64_t seq, const struct tr_event *ev,
+                   const uint8_t *enc, size_t enc_len)
+{
+    struct pipe_node *n = arg;
+    struct tr_error err;
+    tr_error_clear(&err);
+    int64_t ts = ev ? ev->ts_exchange : 0;
+    if (!ev && s->n > s->head)
+        ts = s->buf[s->head].ts;
+    if (!ts)
+        ts = pipe_now_ns();
+    /* latency samples: live events only (received on a WebSocket just now);
+     * backfilled and buffered ones measure the repair, not the path */
+    int64_t lat_ts = ev && (ev->fields & TR_F_TS_RECEIVE) && (ev->fields & TR_F_TS_EXCHANGE) &&
+                             ev->kind != TR_KIND_GAP
+                         ? ev->ts_exchange
+                         : 0;
+    int rc = pipe_writer_add(&n->w, s->key, s->key_len, seq, ts, lat_ts, ev, enc, enc_len,
+                             &s->last_lsn, &err);
+    if (rc) {
+        tr_nlog(n->lg, TR_NLOG_ERROR, "writer", "append failed", TR_KV_ERR(&err));
+        return rc;
+    }
+    s->last_write_ns = pipe_now_ns();
+    return 0;
+}
+
+static void want_backfill_cb(void *arg, struct pd_stream *s)
+{
+    (void)arg;
+    if (s->feed)
+        pipe_rest_enqueue(s->feed, TR_REST_TRADES, s);
+}
+
+static void want_snapshot_cb(void *arg, struct pd_stream *s)
+{
+    (void)arg;
+    if (s->feed)
+        pipe_rest_enqueue(s->feed, TR_REST_BOOK, s);
+}
+
+/* ---- loop handles ---- */
+
+static void flush_cb(uv_check_t *h)
+{
+    struct pipe_node *n = h->data;
+    struct tr_error err;
+    tr_error_clear(&err);
+    int rc = pipe_writer_flush(&n->w, &err);
+    if (rc && rc != TR_ENOSPACE) {
+        tr_nlog(n->lg, TR_NLOG_ERROR, "writer", "append failed", TR_KV_ERR(&err));
+        pipe_node_fatal(n, rc, "append to the log");
+    }
+}
+
+static void durable_cb(uv_poll_t *h, int status, int events)
+{
+    struct pipe_node *n = h->data;
+    (void)status;
+    (void)events;
+    uint64_t v;
+    while (read(n->notify_fd, &v, sizeof v) == (ssize_t)sizeof v)
+        ;
+    n->durable_lsn = tr_log_durable_lsn(n->log);
+    pipe_writer_durable(&n->w, n->durable_lsn, pipe_now_ns());
+}
+
+static void write_status_file(struct pipe_node *n)
+{
+    char path[1100], tmp[1200];
+    snprintf(path, sizeof path, "%s/status.json", n->cfg->data_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    n->status.len = 0;
+    if (pipe_node_status_json(n, &n->status))
+        return;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fwrite(n->status.data, 1, n->status.len, f);
+    fputc('\n', f);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
+static void save_checkpoint(struct pipe_node *n)
+{
+    struct tr_error err;
+    tr_error_clear(&err);
+    if (n->w.n || tr_log_last_lsn(n->log) > tr_log_durable_lsn(n->log))
+        return; /* positions past the durable LSN: wait for the next second */
+    uint64_t lsn = tr_log_durable_lsn(n->log);
+    if (lsn == n->ckpt_lsn)
+        return;
+    if (pipe_ckpt_save(n->cfg->data_dir, &n->dd, lsn, &err) == 0)
+        n->ckpt_lsn = lsn;
+    else
+        tr_nlog(n->lg, TR_NLOG_WARN, "writer", "checkpoint not saved", TR_KV_ERR(&err));
+}
+
+static void second_cb(uv_timer_t *t)
+{
+    struct pipe_node *n = t->data;
+    uint64_t ev = 0;
+    for (size_t i = 0; i < n->n_feeds; i++)
+        ev += n->feeds[i].events;
+    n->rate_written = (double)(n->w.appended - n->last_appended);
+    n->rate_events = (double)(ev - n->last_events);
+    n->last_appended = n->w.appended;
+    n->last_events = ev;
+    durable_cb(&n->durable_poll, 0, 0);
+    save_checkpoint(n);
+    write_status_file(n);
+}
+
+/* ---- status ---- */
+
+static int putf(struct tr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int putf(struct tr_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        int k = vsnprintf((char *)b->data + b->len, room, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+            return TR_EINVAL;
+        if ((size_t)k < room) {
+            b->len += (size_t)k;
+            return 0;
+        }
+        if (tr_buf_reserve(b, (size_t)k + 1))
+            return TR_ENOMEM;
+    }
+}
+
+int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
+{
+    int64_t now = pipe_now_ns();
+    struct tr_log_stats ls;
+    tr_log_stats(n->log, &ls);
+    if (tr_buf_reserve(b, 4096))
+        return TR_ENOMEM;
+    putf(b,
+         "{\"node_id\":%u,\"uptime_s\":%.1f,\"stopping\":%d,\"events_per_s\":%.0f,"
+         "\"written_per_s\":%.0f,\"written\":%llu,\"batches\":%llu,\"dups\":%llu,"
+         "\"gaps\":%llu,\"gaps_filled\":%llu,\"gaps_unfilled\":%llu,\"restored_records\":%llu,"
+         "\"log\":{\"last_lsn\":%llu,\"durable_lsn\":%llu,\"segments\":%llu,\"disk_bytes\":%llu,"
+         "\"syncs\":%llu},"
+         "\"latency_us\":{\"provider_to_durable_p50\":%llu,\"provider_to_durable_p99\":%llu,"
+         "\"samples\":%llu,\"append_p50\":%llu,\"append_p99\":%llu},\"feeds\":[",
+         n->cfg->node_id, (double)(now - n->start_ns) / 1e9, n->stopping, n->rate_events,
+         n->rate_written, (unsigned long long)n->w.appended, (unsigned long long)n->w.batches,
+         (unsigned long long)n->dd.dups, (unsigned long long)n->dd.gaps,
+         (unsigned long long)n->dd.gaps_filled, (unsigned long long)n->dd.gaps_unfilled,
+         (unsigned long long)n->restored_records, (unsigned long long)ls.last_lsn,
+         (unsigned long long)ls.durable_lsn, (unsigned long long)ls.segments,
+         (unsigned long long)ls.disk_bytes, (unsigned long long)ls.syncs,
+         (unsigned long long)pipe_lat_pct(&n->w.lat, 0.5),
+         (unsigned long long)pipe_lat_pct(&n->w.lat, 0.99), (unsigned long long)n->w.lat.n,
+         (unsigned long long)pipe_lat_pct(&n->w.append_lat, 0.5),
+         (unsigned long long)pipe_lat_pct(&n->w.append_lat, 0.99));
+    for (size_t i = 0; i < n->n_feeds; i++) {
+        struct pipe_feed *f = &n->feeds[i];
+        uint64_t rc = 0;
+        for (int k = 0; k < PC_C_MAX; k++)
+            if (k != PC_C_ROTATE)
+                rc += f->reconnects[k];
+        putf(b,
+             "%s{\"name\":\"%s\",\"provider\":\"%s\",\"connected\":%d,\"maintenance\":%d,"
+             "\"rest_halted\":%d,\"frames\":%llu,\"events\":%llu,\"malformed\":%llu,"
+             "\"sub_errors\":%llu,\"alerts\":%llu,\"rotations\":%llu,\"reconnects\":%llu,"
+             "\"reconnects_by_cause\":{",
+             i ? "," : "", f->cfg->name, f->ops->name, f->connected, f->maintenance,
+             f->halted_rest, (unsigned long long)f->frames, (unsigned long long)f->events,
+             (unsigned long long)f->malformed, (unsigned long long)f->sub_errors,
+             (unsigned long long)f->alerts, (unsigned long long)f->rotations,
+             (unsigned long long)rc);
+        for (int k = 0; k < PC_C_MAX; k++)
+            putf(b, "%s\"%s\":%llu", k ? "," : "", pc_cause_name(k),
+                 (unsigned long long)f->reconnects[k]);
+        static const char *const cn[PIPE_HTTP_CODES] = {"2xx", "400", "401", "403",
+                                                          "404", "429", "5xx", "other"};
+        putf(b, "},\"rest\":{\"conn_errors\":%llu", (unsigned long long)f->rest_conn_errors);
+        for (int k = 0; k < PIPE_HTTP_CODES; k++)
+            putf(b, ",\"%s\":%llu", cn[k], (unsigned long long)f->rest_codes[k]);
+        putf(b, "}}");
+    }
+    putf(b, "],\"streams\":[");
+    int first = 1;
+    for (struct pd_stream *s = n->dd.all; s; s = s->next_all) {
+        double lag = s->last_ts_exchange ? (double)(now - s->last_ts_exchange) / 1e6 : -1;
+        putf(b,
+             "%s{\"key\":\"%.*s\",\"last_seq\":%llu,\"state\":\"%s\",\"written\":%llu,"
+             "\"dups\":%llu,\"gaps\":%llu,\"gaps_filled\":%llu,\"gaps_unfilled\":%llu,"
+             "\"backfilled\":%llu,\"buffered\":%zu,\"lag_ms\":%.1f,\"last_event_ns\":%lld}",
+             first ? "" : ",", (int)s->key_len, s->key, (unsigned long long)s->last,
+             s->state == PD_LIVE ? "live" : s->state == PD_REPAIRING ? "repairing" : "buffering",
+             (unsigned long long)s->written, (unsigned long long)s->dups,
+             (unsigned long long)s->gaps, (unsigned long long)s->gaps_filled,
+             (unsigned long long)s->gaps_unfilled, (unsigned long long)s->backfilled,
+             s->n - s->head, lag, (long long)s->last_ts_exchange);
+        first = 0;
+    }
+    return putf(b, "]}");
+}
+
+/* ---- open ---- */
+
+static const struct lws_protocols protocols[] = {
+    {"tr-ws", (lws_callback_function *)(void *)pipe_conn_protocol_cb, 0, 65536, 0, NULL, 0},
+    {"tr-http", (lws_callback_function *)(void *)pipe_rest_protocol_cb, 0, 8192, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cfg *cfg,
+                   struct tr_nlog *lg, struct tr_error *err)
+{
+    struct pipe_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return tr_errorf(err, TR_ENOMEM, "allocate node");
+    n->loop = loop;
+    n->cfg = cfg;
+    n->lg = lg;
+    n->accepting = 1;
+    n->notify_fd = -1;
+    n->start_ns = pipe_now_ns();
+    tr_buf_init(&n->status);
+    if (getrandom(&n->rnd, sizeof n->rnd, 0) != (ssize_t)sizeof n->rnd)
+        n->rnd = (uint64_t)n->start_ns;
+    int rc;
+    struct tr_log_options lo;
+    tr_log_options_init(&lo);
+    lo.sync = TR_LOG_SYNC_GROUP;
+    lo.group_commit_ms = cfg->group_commit_ms ? cfg->group_commit_ms : 2;
+    if ((rc = tr_log_open(&n->log, cfg->data_dir, &lo, err))) {
+        free(n);
+        return tr_error_wrap(err, rc, "open log %s", cfg->data_dir);
+    }
+    struct pd_ops ops = {.arg = n,
+                         .emit = emit_cb,
+                         .want_backfill = want_backfill_cb,
+                         .want_snapshot = want_snapshot_cb};
+    if ((rc = pipe_writer_init(&n->w, n->log, cfg->batch_max)) ||
+        (rc = pipe_dedup_init(&n->dd, &ops, cfg->reorder_max, cfg->node_id))) {
+        tr_errorf(err, rc, "allocate writer/deduplicator");
+        goto fail;
+    }
+    /* streams of the configured feeds first, so their descriptors apply */
+    n->feeds = calloc(cfg->n_feeds ? cfg->n_feeds : 1, sizeof *n->feeds);
+    if (!n->feeds) {
+        rc = tr_errorf(err, TR_ENOMEM, "allocate feeds");
+        goto fail;
+    }
+    n->n_feeds = cfg->n_feeds;
+    for (size_t i = 0; i < cfg->n_feeds; i++) {
+        struct pipe_feed *f = &n->feeds[i];
+        f->node = n;
+        f->cfg = &cfg->feeds[i];
+        f->idx = (int)i;
+        f->ops = tr_provider_find(f->cfg->provider);
+        if (!f->ops) {
+            rc = tr_errorf(err, TR_ECONFIG, "%s: feed %s: unknown provider '%s'", cfg->path,
+                           f->cfg->name, f->cfg->provider);
+            goto fail;
+        }
+        tr_buf_init(&f->rbody);
+        tr_frame_init(&f->rframe);
+        uv_timer_init(loop, &f->retry_timer);
+        uv_timer_init(loop, &f->rotate_timer);
+        uv_timer_init(loop, &f->rest_timer);
+        f->retry_timer.data = f->rotate_timer.data = f->rest_timer.data = f;
+    }
+    uint64_t scanned = 0;
+    if ((rc = pipe_ckpt_restore(n->log, cfg->data_dir, &n->dd, &scanned, err)))
+        goto fail;
+    n->restored_records = scanned;
+    n->ckpt_lsn = 0;
+    for (size_t i = 0; i < cfg->n_feeds; i++) {
+        struct pipe_feed *f = &n->feeds[i];
+        static const int kinds[3] = {TR_KIND_TRADE, TR_KIND_BOOK_DELTA, TR_KIND_TICKER};
+        static const uint32_t chs[3] = {TR_CH_TRADES, TR_CH_BOOK, TR_CH_TICKER};
+        for (size_t k = 0; k < 3; k++) {
+            if (!(f->cfg->channels & chs[k]))
+                continue;
+            for (size_t j = 0; j < f->cfg->n_instruments; j++) {
+                struct pd_stream *s = pipe_dedup_stream(&n->dd, f->ops->name, kinds[k],
+                                                        f->cfg->instruments[j],
+                                                        f->ops->stream(kinds[k]));
+                if (!s) {
+                    rc = tr_errorf(err, TR_ENOMEM, "create stream");
+                    goto fail;
+                }
+                s->feed = f;
+                if (kinds[k] == TR_KIND_TRADE && f->cfg->backfill_initial && !s->have &&
+                    s->mode == PD_MODE_SEQ) {
+                    s->have = 1; /* first start: everything from the first trade id */
+                    s->last = 0;
+                }
+            }
+        }
+    }
+    tr_nlog(lg, TR_NLOG_INFO, "node", "log opened", TR_KV_STR("dir", cfg->data_dir),
+            TR_KV_UINT("last_lsn", tr_log_last_lsn(n->log)), TR_KV_UINT("scanned", scanned),
+            TR_KV_UINT("streams", n->dd.n_streams));
+
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *loops[1] = {loop};
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = loops;
+    info.user = n;
+    n->lws = lws_create_context(&info);
+    if (!n->lws) {
+        rc = tr_errorf(err, TR_EIO,
+                       "create lws context (is libwebsockets-evlib-uv installed?)");
+        goto fail;
+    }
+    if ((rc = tr_log_notify_fd_open(n->log, &n->notify_fd, err)))
+        goto fail;
+    uv_poll_init(loop, &n->durable_poll, n->notify_fd);
+    n->durable_poll.data = n;
+    uv_poll_start(&n->durable_poll, UV_READABLE, durable_cb);
+    uv_check_init(loop, &n->flush_check);
+    n->flush_check.data = n;
+    uv_check_start(&n->flush_check, flush_cb);
+    uv_timer_init(loop, &n->second);
+    n->second.data = n;
+    uv_timer_start(&n->second, second_cb, 1000, 1000);
+    uv_timer_init(loop, &n->stop_timer);
+    n->stop_timer.data = n;
+    for (size_t i = 0; i < n->n_feeds; i++)
+        pipe_feed_start(&n->feeds[i]);
+    *out = n;
+    return 0;
+fail:
+    if (n->lws)
+        lws_context_destroy(n->lws);
+    for (size_t i = 0; i < n->n_feeds; i++) {
+        tr_buf_free(&n->feeds[i].rbody);
+        tr_frame_free(&n->feeds[i].rframe);
+    }
+    free(n->feeds);
+    pipe_dedup_close(&n->dd);
+    pipe_writer_close(&n->w);
+    tr_log_close(n->log, NULL);
+    free(n);
+    return rc;
+}
+
+/* ---- stop ---- */
+
+static void close_handles(struct pipe_node *n)
+{
+    uv_check_stop(&n->flush_check);
+    uv_close((uv_handle_t *)&n->flush_check, NULL);
+    uv_timer_stop(&n->second);
+    uv_close((uv_handle_t *)&n->second, NULL);
+    uv_close((uv_handle_t *)&n->stop_timer, NULL);
+    uv_poll_stop(&n->durable_poll);
+    uv_close((uv_handle_t *)&n->durable_poll, NULL);
+    for (size_t i = 0; i < n->n_feeds; i++) {
+        struct pipe_feed *f = &n->feeds[i];
+        uv_close((uv_handle_t *)&f->retry_timer, NULL);
+        uv_close((uv_handle_t *)&f->rotate_timer, NULL);
+        uv_close((uv_handle_t *)&f->rest_timer, NULL);
+    }
+}
+
+static void conns_closed_cb(uv_timer_t *t)
+{
+    struct pipe_node *n = t->data;
+    int open = 0;
+    for (size_t i = 0; i < n->n_feeds; i++)
+        for (int k = 0; k < 2; k++)
+            open += n->feeds[i].conn[k].state != PC_IDLE;
+    if (open && pipe_now_ns() - n->stop_start_ns < (int64_t)(STOP_BOUND_MS + 2000) * 1000000)
+        return; /* wait for close frames to go out (bounded) */
+    uv_timer_stop(t);
+    stop_now(n, n->fatal);
+}
+
+static void stop_poll_cb(uv_timer_t *t)
+{
+    struct pipe_node *n = t->data;
+    int busy = 0;
+    for (size_t i = 0; i < n->n_feeds; i++)
+        busy |= pipe_rest_busy(&n->feeds[i]) && !n->feeds[i].maintenance;
+    int64_t el = (pipe_now_ns() - n->stop_start_ns) / 1000000;
+    if (busy && el < STOP_BOUND_MS && !n->fatal)
+        return;
+    uv_timer_stop(t);
+    /* 2-3: flush and commit */
+    n->accepting = 0;
+    struct tr_error err;
+    tr_error_clear(&err);
+    int rc = pipe_writer_flush(&n->w, &err);
+    if (!rc && !n->w.failed)
+        rc = tr_log_flush(n->log, &err);
+    if (rc)
+        tr_nlog(n->lg, TR_NLOG_ERROR, "node", "final flush failed", TR_KV_ERR(&err));
+    else
+        save_checkpoint(n);
+    tr_nlog(n->lg, TR_NLOG_INFO, "node", "pipeline flushed",
+            TR_KV_UINT("durable_lsn", tr_log_durable_lsn(n->log)), TR_KV_INT("waited_ms", el),
+            TR_KV_BOOL("repairs_pending", busy));
+    if (rc && !n->fatal)
+        n->fatal = rc;
+    /* 4: provider connections, with a close frame */
+    for (size_t i = 0; i < n->n_feeds; i++)
+        for (int k = 0; k < 2; k++)
+            pipe_conn_close(&n->feeds[i].conn[k], 1001);
+    uv_timer_start(&n->stop_timer, conns_closed_cb, 10, 10);
+}
+
+static void stop_now(struct pipe_node *n, int rc)
+{
+    write_status_file(n);
+    close_handles(n);
+    for (size_t i = 0; i < n->n_feeds; i++) {
+        struct pipe_feed *f = &n->feeds[i];
+        struct pipe_rest_req *r = f->rq_head;
+        while (r) {
+            struct pipe_rest_req *nx = r->next;
+            free(r);
+            r = nx;
+        }
+        f->rq_head = f->rq_tail = NULL;
+        free(f->inflight);
+        f->inflight = NULL;
+    }
+    lws_context_destroy(n->lws); /* first call; the second after uv_run returns */
+    if (n->done_cb)
+        n->done_cb(n->done_arg, rc);
+}
+
+void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg)
+{
+    n->done_cb = done_cb;
+    n->done_arg = arg;
+    if (n->stopping)
+        return;
+    n->stopping = 1;
+    n->stop_start_ns = pipe_now_ns();
+    tr_nlog(n->lg, TR_NLOG_INFO, "node", "stopping: no new subscriptions");
+    /* 1: no reconnects, rotations or subscriptions */
+    for (size_t i = 0; i < n->n_feeds; i++) {
+        uv_timer_stop(&n->feeds[i].retry_timer);
+        uv_timer_stop(&n->feeds[i].rotate_timer);
+    }
+    uv_timer_start(&n->stop_timer, stop_poll_cb, 0, 50);
+}
+
+int pipe_node_close(struct pipe_node *n, struct tr_error *err)
+{
+    if (!n)
+        return 0;
+    lws_context_destroy(n->lws);
+    if (n->notify_fd >= 0)
+        tr_log_notify_fd_close(n->log, n->notify_fd);
+    for (size_t i = 0; i < n->n_feeds; i++) {
+        struct pipe_feed *f = &n->feeds[i];
+        for (int k = 0; k < 2; k++)
+            if (f->conn[k].prov_ok) {
+                tr_provider_close(&f->conn[k].prov);
+                tr_frame_free(&f->conn[k].frame);
+                tr_buf_free(&f->conn[k].rx);
+                tr_buf_free(&f->conn[k].tx);
+            }
+        tr_buf_free(&f->rbody);
+        tr_frame_free(&f->rframe);
+    }
+    free(n->feeds);
+    int rc = pipe_writer_flush(&n->w, err);
+    int rc2 = tr_log_close(n->log, rc ? NULL : err);
+    pipe_writer_close(&n->w);
+    pipe_dedup_close(&n->dd);
+    tr_buf_free(&n->status);
+    int fatal = n->fatal;
+    free(n);
+    return rc ? rc : rc2 ? rc2 : fatal;
+}

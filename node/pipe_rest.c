@@ -1,0 +1,364 @@
+/* A feed's REST poller: trade backfills and book snapshots the
+ * deduplicator asks for, one request at a time per feed (providers rate
+ * limit per client), over the lws HTTP client on the node's loop.
+ *
+ * HTTP statuses follow the reference policies (tr_policy_for_http):
+ *   200        parse and hand to the deduplicator
+ *   400        no retry: the repair fails (an explicit gap for trades)
+ *   401/403    halt this feed's REST and alert; pending repairs fail
+ *   404        skip the resource (the repair fails)
+ *   429, 5xx   retry with backoff (Retry-After honoured when longer)
+ *   503        poll the exchange status endpoint until it is open again,
+ *              sleeping until the announced resume time (capped at 30 s
+ *              per poll so a cancelled maintenance is noticed)
+ * Connection errors and unparsable bodies retry with backoff, 5 times for
+ * bodies. lws needs lws_http_client_read in RECEIVE_CLIENT_HTTP or the body
+ * never arrives (FACTS.md). */
+#include "pipe_feed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "nlog.h"
+#include "tickraft/actor_sup.h"
+
+#define BODY_RETRIES 5
+
+int pipe_rest_busy(const struct pipe_feed *f)
+{
+    return f->inflight != NULL || f->rq_head != NULL;
+}
+
+void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s)
+{
+    struct pipe_rest_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        pipe_node_fatal(f->node, TR_ENOMEM, "queue REST request");
+        return;
+    }
+    r->kind = (uint8_t)kind;
+    r->s = s;
+    if (s)
+        s->req_out = 1;
+    if (kind == TR_REST_STATUS) { /* status polls jump the queue */
+        r->next = f->rq_head;
+        f->rq_head = r;
+        if (!f->rq_tail)
+            f->rq_tail = r;
+    } else {
+        if (f->rq_tail)
+            f->rq_tail->next = r;
+        else
+            f->rq_head = r;
+        f->rq_tail = r;
+    }
+    pipe_rest_pump(f);
+}
+
+static void requeue_front(struct pipe_feed *f, struct pipe_rest_req *r)
+{
+    r->next = f->rq_head;
+    f->rq_head = r;
+    if (!f->rq_tail)
+        f->rq_tail = r;
+}
+
+static void wait_cb(uv_timer_t *t)
+{
+    struct pipe_feed *f = t->data;
+    f->rest_waiting = 0;
+    pipe_rest_pump(f);
+}
+
+static void wait_ms(struct pipe_feed *f, uint64_t ms)
+{
+    f->rest_waiting = 1;
+    uv_timer_start(&f->rest_timer, wait_cb, ms, 0);
+}
+
+/* The repair behind `r` cannot be done: tell the deduplicator. */
+static void fail_req(struct pipe_feed *f, struct pipe_rest_req *r)
+{
+    struct pipe_dedup *d = pipe_node_dedup(f->node);
+    int rc = 0;
+    if (r->s && r->kind == TR_REST_TRADES)
+        rc = pipe_dedup_backfill(d, r->s, NULL, 0, 0, 1);
+    else if (r->s && r->kind == TR_REST_BOOK)
+        rc = pipe_dedup_snapshot(d, r->s, NULL);
+    if (rc < 0)
+        pipe_node_fatal(f->node, rc, "deduplicate/write");
+}
+
+static void fail_all(struct pipe_feed *f)
+{
+    while (f->rq_head) {
+        struct pipe_rest_req *r = f->rq_head;
+        f->rq_head = r->next;
+        fail_req(f, r);
+        free(r);
+    }
+    f->rq_tail = NULL;
+}
+
+void pipe_rest_pump(struct pipe_feed *f)
+{
+    if (f->inflight || f->rest_waiting || !f->rq_head || f->rwsi)
+        return;
+    if (f->halted_rest) {
+        fail_all(f);
+        return;
+    }
+    struct pipe_rest_req *r = f->rq_head;
+    f->rq_head = r->next;
+    if (!f->rq_head)
+        f->rq_tail = NULL;
+    r->next = NULL;
+    f->inflight = r;
+    struct tr_rest_req q = {.kind = r->kind,
+                            .prefix = f->cfg->rest_prefix[0] ? f->cfg->rest_prefix : NULL,
+                            .instrument = r->s ? r->s->instrument : NULL,
+                            .limit = 1000};
+    if (r->kind == TR_REST_TRADES && r->s && r->s->have) {
+        q.after_id = r->s->last;
+        q.has_after_id = 1;
+    }
+    static char path[1024];
+    struct tr_error err;
+    tr_error_clear(&err);
+    if (f->ops->rest_path(&q, path, sizeof path, &err)) {
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "rest", "cannot build request",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));
+        f->inflight = NULL;
+        fail_req(f, r);
+        free(r);
+        pipe_rest_pump(f);
+        return;
+    }
+    f->rbody.len = 0;
+    f->rstatus = 0;
+    f->rdone = 0;
+    f->retry_after_s = 0;
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.context = pipe_node_lws(f->node);
+    ci.address = f->cfg->host;
+    ci.port = f->cfg->port;
+    ci.path = path;
+    ci.host = f->cfg->host;
+    ci.origin = f->cfg->host;
+    ci.method = "GET";
+    ci.local_protocol_name = "tr-http";
+    ci.userdata = f;
+    ci.pwsi = &f->rwsi;
+    if (!lws_client_connect_via_info(&ci) && !f->rdone) {
+        f->rwsi = NULL;
+        f->rest_conn_errors++;
+        f->inflight = NULL;
+        requeue_front(f, r);
+        wait_ms(f, tr_backoff_ms(1000, f->cfg->rest_backoff_max_ms, f->rest_attempt++,
+                                 pipe_node_rand(f->node)));
+    }
+}
+
+static int code_slot(int st)
+{
+    if (st >= 200 && st < 300)
+        return 0;
+    switch (st) {
+    case 400: return 1;
+    case 401: return 2;
+    case 403: return 3;
+    case 404: return 4;
+    case 429: return 5;
+    default: return st >= 500 && st < 600 ? 6 : 7;
+    }
+}
+
+static void backoff_retry(struct pipe_feed *f, struct pipe_rest_req *r)
+{
+    uint64_t d = tr_backoff_ms(1000, f->cfg->rest_backoff_max_ms, f->rest_attempt++,
+                               pipe_node_rand(f->node));
+    if (f->retry_after_s > 0 && (uint64_t)f->retry_after_s * 1000 > d)
+        d = (uint64_t)f->retry_after_s * 1000;
+    requeue_front(f, r);
+    wait_ms(f, d);
+}
+
+static void handle_status_body(struct pipe_feed *f, const struct tr_rest_result *res)
+{
+    struct tr_nlog *lg = pipe_node_log(f->node);
+    if (res->status == TR_XSTATUS_MAINTENANCE) {
+        int64_t now = pipe_now_ns();
+        int64_t wait = res->resume_ns > now ? (res->resume_ns - now) / 1000000 : 1000;
+        if (wait < 500)
+            wait = 500;
+        if (wait > 30000)
+            wait = 30000;
+        f->maintenance = 1;
+        f->resume_ns = res->resume_ns;
+        tr_nlog(lg, TR_NLOG_WARN, "rest", "exchange in maintenance",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("resume_ns", res->resume_ns),
+                TR_KV_INT("wait_ms", wait));
+        pipe_rest_enqueue(f, TR_REST_STATUS, NULL);
+        f->rest_waiting = 1;
+        uv_timer_start(&f->rest_timer, wait_cb, (uint64_t)wait, 0);
+        return;
+    }
+    if (f->maintenance)
+        tr_nlog(lg, TR_NLOG_INFO, "rest", "exchange open again", TR_KV_STR("feed", f->cfg->name));
+    f->maintenance = 0;
+}
+
+/* The request in flight finished with HTTP status st (<0: no response). */
+static void req_done(struct pipe_feed *f)
+{
+    struct pipe_rest_req *r = f->inflight;
+    struct tr_nlog *lg = pipe_node_log(f->node);
+    f->inflight = NULL;
+    if (!r)
+        return;
+    int st = f->rstatus;
+    if (st <= 0) {
+        f->rest_conn_errors++;
+        backoff_retry(f, r);
+        return;
+    }
+    f->rest_codes[code_slot(st)]++;
+    if (st >= 200 && st < 300) {
+        struct tr_rest_req q = {.kind = r->kind, .limit = 1000};
+        struct tr_rest_result res;
+        struct tr_error err;
+        tr_error_clear(&err);
+        tr_rest_result_init(&res);
+        int rc = f->ops->rest_parse(&q, (const char *)f->rbody.data, f->rbody.len, &f->rframe,
+                                    &res, &err);
+        if (rc) {
+            tr_nlog(lg, TR_NLOG_WARN, "rest", "unparsable body", TR_KV_STR("feed", f->cfg->name),
+                    TR_KV_ERR(&err));
+            tr_rest_result_free(&res);
+            if (f->rest_attempt < BODY_RETRIES) {
+                backoff_retry(f, r);
+            } else {
+                f->rest_attempt = 0;
+                fail_req(f, r);
+                free(r);
+                pipe_rest_pump(f);
+            }
+            return;
+        }
+        f->rest_ok++;
+        f->rest_attempt = 0;
+        struct pipe_dedup *d = pipe_node_dedup(f->node);
+        if (r->kind == TR_REST_TRADES && r->s) {
+            rc = pipe_dedup_backfill(d, r->s, f->rframe.events, f->rframe.n_events, res.more, 0);
+        } else if (r->kind == TR_REST_BOOK && r->s) {
+            rc = f->rframe.n_events ? pipe_dedup_snapshot(d, r->s, &f->rframe.events[0])
+                                    : pipe_dedup_snapshot(d, r->s, NULL);
+        } else if (r->kind == TR_REST_STATUS) {
+            handle_status_body(f, &res);
+        }
+        tr_rest_result_free(&res);
+        free(r);
+        if (rc < 0)
+            pipe_node_fatal(f->node, rc, "deduplicate/write");
+        pipe_rest_pump(f);
+        return;
+    }
+    int policy = tr_policy_for_http(st);
+    tr_nlog(lg, st == 429 || st >= 500 ? TR_NLOG_WARN : TR_NLOG_ERROR, "rest", "http error",
+            TR_KV_STR("feed", f->cfg->name), TR_KV_INT("status", st),
+            TR_KV_STR("policy", tr_policy_name(policy)));
+    switch (policy) {
+    case TR_POLICY_BACKOFF: backoff_retry(f, r); return;
+    case TR_POLICY_CHECK_STATUS:
+        requeue_front(f, r);
+        f->maintenance = 1;
+        pipe_rest_enqueue(f, TR_REST_STATUS, NULL);
+        return;
+    case TR_POLICY_HALT:
+        f->halted_rest = 1;
+        f->alerts++;
+        tr_nlog(lg, TR_NLOG_ERROR, "rest", "alert: authentication failure, REST halted",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("status", st));
+        fail_req(f, r);
+        free(r);
+        fail_all(f);
+        return;
+    default: /* NO_RETRY, SKIP */
+        if (r->kind == TR_REST_STATUS) { /* no status endpoint: just wait */
+            f->maintenance = 0;
+            free(r);
+            wait_ms(f, 5000);
+            return;
+        }
+        fail_req(f, r);
+        free(r);
+        pipe_rest_pump(f);
+    }
+}
+
+static void finish(struct pipe_feed *f)
+{
+    if (f->rdone)
+        return;
+    f->rdone = 1;
+    f->rwsi = NULL;
+    req_done(f);
+}
+
+int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len)
+{
+    struct pipe_feed *f = user;
+    /* a finished request's connection may still call back while the next
+     * request runs: only the current one counts */
+    if (f && f->rwsi && wsi != f->rwsi)
+        return reason == LWS_CALLBACK_RECEIVE_CLIENT_HTTP ? -1 : 0;
+    if (f && !f->rwsi && reason != LWS_CALLBACK_CLIENT_CONNECTION_ERROR)
+        f = NULL;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP: {
+        if (!f)
+            return -1;
+        f->rstatus = (int)lws_http_client_http_response(wsi);
+        char ra[32];
+        if (lws_hdr_copy(wsi, ra, sizeof ra, WSI_TOKEN_HTTP_RETRY_AFTER) > 0)
+            f->retry_after_s = atoi(ra);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+        char buf[LWS_PRE + 8192];
+        char *p = buf + LWS_PRE;
+        int n = (int)sizeof buf - LWS_PRE;
+        return lws_http_client_read(wsi, &p, &n) < 0 ? -1 : 0;
+    }
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+        if (f && tr_buf_append(&f->rbody, in, len))
+            return -1;
+        return 0;
+    case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+        if (f) {
+            f->rwsi = NULL;
+            finish(f);
+        }
+        return -1; /* one request per connection */
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (f) {
+            f->rstatus = -1;
+            finish(f);
+        }
+        return 0;
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+        if (f && !f->rdone) {
+            if (f->rstatus > 0 && f->rbody.len == 0 && f->rstatus != 200)
+                ; /* an error status without a body is still an answer */
+            else
+                f->rstatus = f->rstatus > 0 && f->rstatus != 200 ? f->rstatus : -1;
+            finish(f);
+        }
+        return 0;
+    default: return 0;
+    }
+}

@@ -1,0 +1,260 @@
+/* The writer: queues the deduplicator's records and appends them to the
+ * durable log in batches (one tr_log_append_many per batch), and the
+ * per-stream checkpoints that let a restarted node resume.
+ *
+ * Batch policy: a batch is flushed when it holds batch_max records, and in
+ * any case at the end of every loop iteration (the node's uv_check handle),
+ * so a record waits at most for the frames read in the same iteration. The
+ * log's group commit then makes it durable within group_commit_ms.
+ *
+ * Checkpoint file DIR/checkpoint (text, rewritten atomically):
+ *   tickraft-checkpoint 1\n
+ *   lsn <durable lsn>\n
+ *   <seq> <stream key>\n   (one line per stream)
+ * It only shortens the startup scan: positions are always re-derived from
+ * the log records after `lsn`, so a lost or stale file costs time, never
+ * data. */
+#include "pipe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- latency histogram: 8 linear sub-buckets per power of two ---- */
+
+static size_t lat_bucket(uint64_t us)
+{
+    if (us < 8)
+        return (size_t)us;
+    int p = 63 - __builtin_clzll(us);
+    size_t sub = (size_t)((us >> (p - 3)) & 7);
+    size_t b = (size_t)(p - 2) * 8 + sub;
+    return b < 64 * 8 ? b : 64 * 8 - 1;
+}
+
+static uint64_t lat_value(size_t b)
+{
+    if (b < 8)
+        return b;
+    size_t p = b / 8 + 2, sub = b % 8;
+    return ((uint64_t)8 + sub) << (p - 3);
+}
+
+void pipe_lat_add(struct pipe_lat *h, uint64_t us)
+{
+    h->b[lat_bucket(us)]++;
+    h->n++;
+}
+
+uint64_t pipe_lat_pct(const struct pipe_lat *h, double p)
+{
+    if (!h->n)
+        return 0;
+    uint64_t want = (uint64_t)(p * (double)h->n), acc = 0;
+    if (want >= h->n)
+        want = h->n - 1;
+    for (size_t i = 0; i < 64 * 8; i++) {
+        acc += h->b[i];
+        if (acc > want)
+            return lat_value(i);
+    }
+    return lat_value(64 * 8 - 1);
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- writer ---- */
+
+int pipe_writer_init(struct pipe_writer *w, struct tr_log *log, uint32_t batch_max)
+{
+    memset(w, 0, sizeof *w);
+    w->log = log;
+    w->batch_max = batch_max ? batch_max : 4096;
+    w->cap = w->batch_max;
+    w->recs = calloc(w->cap, sizeof *w->recs);
+    w->offs = calloc(w->cap, sizeof *w->offs);
+    tr_buf_init(&w->arena);
+    w->samp_cap = 1 << 16;
+    w->samp = calloc(w->samp_cap, sizeof *w->samp);
+    w->samp_every = 8;
+    if (!w->recs || !w->offs || !w->samp) {
+        pipe_writer_close(w);
+        return TR_ENOMEM;
+    }
+    return 0;
+}
+
+void pipe_writer_close(struct pipe_writer *w)
+{
+    free(w->recs);
+    free(w->offs);
+    free(w->samp);
+    tr_buf_free(&w->arena);
+    w->recs = NULL;
+    w->offs = NULL;
+    w->samp = NULL;
+}
+
+int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len, uint64_t seq,
+                    int64_t ts, int64_t lat_ts, const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
+                    uint64_t *lsn_hint, struct tr_error *err)
+{
+    int rc;
+    if (w->n == w->cap && (rc = pipe_writer_flush(w, err)))
+        return rc == TR_ENOSPACE ? TR_EOVERLOADED : rc;
+    size_t off = w->arena.len;
+    if (enc)
+        rc = tr_buf_append(&w->arena, enc, enc_len);
+    else
+        rc = tr_event_encode(ev, &w->arena);
+    if (rc) {
+        w->arena.len = off;
+        return tr_errorf(err, rc, "encode record for %.*s", (int)stream_len, stream);
+    }
+    w->recs[w->n] = (struct tr_log_record){.stream = stream,
+                                           .stream_len = stream_len,
+                                           .seq = seq,
+                                           .ts_ns = ts,
+                                           .payload_len = w->arena.len - off};
+    w->offs[w->n] = off;
+    w->n++;
+    uint64_t lsn = tr_log_last_lsn(w->log) + w->n; /* LSNs have no holes */
+    if (lsn_hint)
+        *lsn_hint = lsn;
+    if (lat_ts > 0 && ++w->samp_ctr >= w->samp_every && w->samp_len < w->samp_cap) {
+        w->samp_ctr = 0;
+        size_t i = (w->samp_head + w->samp_len) % w->samp_cap;
+        w->samp[i].lsn = lsn;
+        w->samp[i].ts = lat_ts;
+        w->samp_len++;
+    }
+    if (w->n >= w->batch_max)
+        return pipe_writer_flush(w, err) == TR_ENOSPACE ? 0 : (w->failed ? TR_EIO : 0);
+    return 0;
+}
+
+int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err)
+{
+    if (!w->n)
+        return 0;
+    for (size_t i = 0; i < w->n; i++)
+        w->recs[i].payload = w->arena.data + w->offs[i];
+    uint64_t last = 0;
+    int64_t t0 = wall_ns();
+    int rc = tr_log_append_many(w->log, w->recs, w->n, &last, err);
+    pipe_lat_add(&w->append_lat, (uint64_t)(wall_ns() - t0) / 1000);
+    if (rc) {
+        w->append_errors++;
+        if (rc == TR_ENOSPACE)
+            return rc; /* kept queued; retried on the next flush */
+        w->failed = 1;
+        return tr_error_wrap(err, rc, "append batch of %zu records", w->n);
+    }
+    w->appended += w->n;
+    w->batches++;
+    w->n = 0;
+    w->arena.len = 0;
+    return 0;
+}
+
+void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t now_ns)
+{
+    while (w->samp_len && w->samp[w->samp_head].lsn <= durable_lsn) {
+        int64_t d = now_ns - w->samp[w->samp_head].ts;
+        pipe_lat_add(&w->lat, d > 0 ? (uint64_t)d / 1000 : 0);
+        w->samp_head = (w->samp_head + 1) % w->samp_cap;
+        w->samp_len--;
+    }
+}
+
+/* ---- checkpoints ---- */
+
+int pipe_ckpt_save(const char *dir, struct pipe_dedup *d, uint64_t lsn, struct tr_error *err)
+{
+    char path[1024], tmp[1100];
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tr_errorf(err, tr_err_from_errno(errno), "open %s: %s", tmp, strerror(errno));
+    fprintf(f, "tickraft-checkpoint 1\nlsn %llu\n", (unsigned long long)lsn);
+    for (struct pd_stream *s = d->all; s; s = s->next_all)
+        if (s->have)
+            fprintf(f, "%llu %.*s\n", (unsigned long long)s->last, (int)s->key_len, s->key);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int e = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad || rename(tmp, path) != 0) {
+        e = bad ? e : errno;
+        unlink(tmp);
+        return tr_errorf(err, tr_err_from_errno(e), "write %s: %s", path, strerror(e));
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+static uint64_t ckpt_load(const char *dir, struct pipe_dedup *d)
+{
+    char path[1024], line[600];
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    unsigned long long lsn = 0;
+    if (!fgets(line, sizeof line, f) || strcmp(line, "tickraft-checkpoint 1\n") != 0 ||
+        !fgets(line, sizeof line, f) || sscanf(line, "lsn %llu", &lsn) != 1) {
+        fclose(f);
+        return 0;
+    }
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long seq;
+        int pos = 0;
+        size_t n = strlen(line);
+        if (n && line[n - 1] == '\n')
+            line[--n] = 0;
+        if (sscanf(line, "%llu %n", &seq, &pos) >= 1 && pos > 0 && line[pos])
+            pipe_dedup_restore(d, line + pos, n - (size_t)pos, seq, 0);
+    }
+    fclose(f);
+    return lsn;
+}
+
+int pipe_ckpt_restore(struct tr_log *log, const char *dir, struct pipe_dedup *d,
+                      uint64_t *scanned, struct tr_error *err)
+{
+    uint64_t from = ckpt_load(dir, d);
+    struct tr_log_reader_options o = {.from = TR_LOG_FROM_LSN, .lsn = from + 1};
+    if (from + 1 < tr_log_first_lsn(log)) {
+        o.from = TR_LOG_FROM_START; /* retention passed the file: scan all */
+    }
+    struct tr_log_reader *r;
+    int rc = tr_log_reader_alloc(log, &o, &r, err);
+    if (rc)
+        return tr_error_wrap(err, rc, "restore checkpoints");
+    struct tr_log_record rec;
+    uint64_t n = 0;
+    while ((rc = tr_log_reader_next(r, &rec, err)) == 1) {
+        pipe_dedup_restore(d, rec.stream, rec.stream_len, rec.seq, rec.lsn);
+        n++;
+    }
+    tr_log_reader_free(r);
+    if (scanned)
+        *scanned = n;
+    return rc < 0 ? tr_error_wrap(err, rc, "restore checkpoints: scan log") : 0;
+}

@@ -1,0 +1,365 @@
+/* tr-e2e-check: compares what a node stored with the simulator's truth.
+ *
+ *   tr-e2e-check --truth TRUTH.jsonl (--dump DUMP.jsonl | --dir DATA)
+ *                [--kinds trade,book]
+ *
+ * DUMP is `tickraft-ctl log dump` output (JSON lines); --dir reads a
+ * stopped node's log directly with the storage API. Per stream (provider,
+ * trade|book, instrument) it checks:
+ *   - no duplicates and strict order by native sequence;
+ *   - trades: every truth trade up to the last stored one is stored with
+ *     identical content, except those the truth marks unrecoverable, which
+ *     must be covered by an explicit gap event; a gap may cover nothing else;
+ *   - books: from the first snapshot on, every truth delta is stored or
+ *     covered by a gap that a snapshot at the gap's end follows (book deltas
+ *     are never backfilled: a snapshot supersedes them);
+ *   - nothing stored that the truth does not have.
+ * Prints a JSON summary last; exit 0 when every count is zero. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tickraft/event.h"
+#include "tickraft/log.h"
+
+struct tev { /* one truth event by seq */
+    char *sig;
+    uint8_t lost, seen, gapped;
+};
+
+struct stream {
+    char key[160];
+    int book;
+    struct tev *t;      /* indexed by seq */
+    size_t cap;         /* seq capacity */
+    uint64_t tmax;      /* highest truth seq */
+    uint64_t last;      /* last stored data seq */
+    int have;
+    uint64_t first_snap; /* books: seq of the first snapshot + 1 */
+    int snapped;
+    uint64_t pend_gap_to; int pend_gap; /* books: gap awaiting its snapshot */
+    uint64_t stored, dups, order, mismatch, phantom, gaps, bad_gaps, lost_unmarked, missing;
+    uint64_t snaps, book_unsnapped;
+};
+
+static struct stream *streams;
+static size_t n_streams, cap_streams;
+static int want_trade = 1, want_book = 1;
+
+static struct stream *get(const struct tr_event *ev)
+{
+    int book = ev->kind == TR_KIND_BOOK_DELTA || ev->kind == TR_KIND_BOOK_SNAPSHOT;
+    char key[160];
+    snprintf(key, sizeof key, "%s/%s/%s", ev->provider, book ? "book" : "trade", ev->instrument);
+    for (size_t i = 0; i < n_streams; i++)
+        if (!strcmp(streams[i].key, key))
+            return &streams[i];
+    if (n_streams == cap_streams) {
+        cap_streams = cap_streams ? cap_streams * 2 : 16;
+        streams = realloc(streams, cap_streams * sizeof *streams);
+    }
+    struct stream *s = &streams[n_streams++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->key, sizeof s->key, "%s", key);
+    s->book = book;
+    return s;
+}
+
+static struct tev *at(struct stream *s, uint64_t seq)
+{
+    if (seq >= s->cap) {
+        size_t nc = s->cap ? s->cap : 1024;
+        while (nc <= seq)
+            nc *= 2;
+        s->t = realloc(s->t, nc * sizeof *s->t);
+        memset(s->t + s->cap, 0, (nc - s->cap) * sizeof *s->t);
+        s->cap = nc;
+    }
+    return &s->t[seq];
+}
+
+/* Content signature: the JSON form without what differs by collector. */
+static char *sig_of(const struct tr_event *ev)
+{
+    struct tr_event c = *ev;
+    c.fields &= ~(uint32_t)(TR_F_ORIGIN | TR_F_TS_RECEIVE | TR_F_RAW);
+    c.origin = 0;
+    c.ts_receive = 0;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    tr_event_to_json(&c, &b);
+    tr_buf_append(&b, "", 1);
+    return (char *)b.data;
+}
+
+static int relevant(const struct tr_event *ev)
+{
+    if (ev->kind == TR_KIND_TRADE)
+        return want_trade;
+    if (ev->kind == TR_KIND_BOOK_DELTA || ev->kind == TR_KIND_BOOK_SNAPSHOT)
+        return want_book;
+    return 0;
+}
+
+static int load_truth(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    struct tr_event_scratch sc;
+    tr_event_scratch_init(&sc);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        struct tr_event ev;
+        struct tr_error err;
+        const char *p = line;
+        size_t len = (size_t)n;
+        int lost = 0;
+        if (strstr(line, "\"marker\"")) {
+            if (!strstr(line, "\"unrecoverable\""))
+                continue;
+            p = strstr(line, "\"event\":");
+            if (!p)
+                continue;
+            p += 8;
+            len = strlen(p);
+            while (len && (p[len - 1] == '\n' || p[len - 1] == '}'))
+                len--;
+            len++; /* keep the event's own closing brace */
+            lost = 1;
+        }
+        tr_event_scratch_reset(&sc);
+        if (tr_event_from_json(p, len, &ev, &sc, &err) || !relevant(&ev) ||
+            ev.kind == TR_KIND_BOOK_SNAPSHOT || !(ev.fields & TR_F_SEQ))
+            continue;
+        struct stream *s = get(&ev);
+        struct tev *t = at(s, ev.seq);
+        free(t->sig);
+        t->sig = sig_of(&ev);
+        t->lost = (uint8_t)lost;
+        if (ev.seq > s->tmax)
+            s->tmax = ev.seq;
+    }
+    free(line);
+    tr_event_scratch_free(&sc);
+    fclose(f);
+    return 0;
+}
+
+static void stored(const struct tr_event *ev)
+{
+    if (ev->kind == TR_KIND_GAP) {
+        /* gap events live in the stream they interrupt: find it by key */
+        int book = strstr(ev->text, "book") != NULL;
+        if ((book && !want_book) || (!book && !want_trade))
+            return;
+        struct tr_event k = *ev;
+        k.kind = book ? TR_KIND_BOOK_DELTA : TR_KIND_TRADE;
+        struct stream *s = get(&k);
+        s->gaps++;
+        for (uint64_t q = ev->from_seq; q <= ev->to_seq && q < ev->from_seq + 10000000; q++) {
+            struct tev *t = at(s, q);
+            t->gapped = 1;
+            if (!s->book && !t->lost && t->sig)
+                s->bad_gaps++; /* a trade gap over something the truth has */
+        }
+        if (s->book) {
+            s->pend_gap = 1;
+            s->pend_gap_to = ev->to_seq;
+        }
+        if (ev->to_seq > s->last || !s->have)
+            s->last = ev->to_seq;
+        s->have = 1;
+        return;
+    }
+    if (!relevant(ev))
+        return;
+    struct stream *s = get(ev);
+    uint64_t seq = ev->kind == TR_KIND_TRADE ? strtoull(ev->id, NULL, 10) : ev->seq;
+    if (ev->kind == TR_KIND_TRADE && !seq)
+        seq = ev->seq;
+    if (ev->kind == TR_KIND_BOOK_SNAPSHOT) {
+        s->snaps++;
+        if (s->pend_gap && ev->seq != s->pend_gap_to)
+            s->book_unsnapped++;
+        s->pend_gap = 0;
+        if (!s->snapped) {
+            s->snapped = 1;
+            s->first_snap = ev->seq + 1;
+        }
+        if (s->have && ev->seq < s->last)
+            s->order++;
+        s->last = ev->seq;
+        s->have = 1;
+        return;
+    }
+    if (s->book && s->pend_gap) {
+        s->book_unsnapped++;
+        s->pend_gap = 0;
+    }
+    s->stored++;
+    if (s->have && seq <= s->last) {
+        struct tev *t = at(s, seq);
+        if (t->seen)
+            s->dups++;
+        else
+            s->order++;
+    }
+    if (!s->have || seq > s->last)
+        s->last = seq;
+    s->have = 1;
+    struct tev *t = at(s, seq);
+    if (!t->sig) {
+        s->phantom++;
+    } else {
+        char *g = sig_of(ev);
+        if (strcmp(g, t->sig) != 0) {
+            if (s->mismatch < 3)
+                fprintf(stderr, "mismatch %s seq %llu:\n  stored %s\n  truth  %s\n", s->key,
+                        (unsigned long long)seq, g, t->sig);
+            s->mismatch++;
+        }
+        free(g);
+    }
+    t->seen = 1;
+}
+
+static int read_dump(const char *path)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    struct tr_event_scratch sc;
+    tr_event_scratch_init(&sc);
+    while ((n = getline(&line, &cap, f)) > 0) {
+        struct tr_event ev;
+        struct tr_error err;
+        const char *p = strstr(line, "{\"provider\"");
+        if (!p)
+            p = line;
+        tr_event_scratch_reset(&sc);
+        if (tr_event_from_json(p, strlen(p), &ev, &sc, &err) == 0)
+            stored(&ev);
+    }
+    free(line);
+    tr_event_scratch_free(&sc);
+    if (f != stdin)
+        fclose(f);
+    return 0;
+}
+
+static int read_dir(const char *dir)
+{
+    struct tr_log_options o;
+    tr_log_options_init(&o);
+    o.no_create = 1;
+    struct tr_log *log;
+    struct tr_error err;
+    if (tr_log_open(&log, dir, &o, &err)) {
+        fprintf(stderr, "open log %s: %s\n", dir, err.msg);
+        return -1;
+    }
+    struct tr_log_reader_options ro = {.from = TR_LOG_FROM_START};
+    struct tr_log_reader *r;
+    if (tr_log_reader_alloc(log, &ro, &r, &err)) {
+        fprintf(stderr, "reader: %s\n", err.msg);
+        tr_log_close(log, NULL);
+        return -1;
+    }
+    struct tr_log_record rec;
+    struct tr_event_scratch sc;
+    tr_event_scratch_init(&sc);
+    int rc;
+    while ((rc = tr_log_reader_next(r, &rec, &err)) == 1) {
+        struct tr_event ev;
+        size_t used;
+        tr_event_scratch_reset(&sc);
+        if (tr_event_decode(rec.payload, rec.payload_len, &used, &ev, &sc, &err) == 0)
+            stored(&ev);
+    }
+    tr_event_scratch_free(&sc);
+    tr_log_reader_free(r);
+    tr_log_close(log, NULL);
+    return rc < 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *truth = NULL, *dump = NULL, *dir = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--truth"))
+            truth = argv[i + 1];
+        else if (!strcmp(argv[i], "--dump"))
+            dump = argv[i + 1];
+        else if (!strcmp(argv[i], "--dir"))
+            dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--kinds")) {
+            want_trade = strstr(argv[i + 1], "trade") != NULL;
+            want_book = strstr(argv[i + 1], "book") != NULL;
+        }
+    }
+    if (!truth || (!dump && !dir)) {
+        fprintf(stderr, "usage: tr-e2e-check --truth FILE (--dump FILE|- | --dir DATA) "
+                        "[--kinds trade,book]\n");
+        return 2;
+    }
+    if (load_truth(truth) || (dump ? read_dump(dump) : read_dir(dir)))
+        return 2;
+    uint64_t tot[12] = {0};
+    for (size_t i = 0; i < n_streams; i++) {
+        struct stream *s = &streams[i];
+        uint64_t from = s->book ? (s->snapped ? s->first_snap : UINT64_MAX) : 1;
+        for (uint64_t q = from; q <= s->last && q < s->cap; q++) {
+            struct tev *t = &s->t[q];
+            if (!t->sig || t->seen)
+                continue;
+            if (t->lost && !t->gapped)
+                s->lost_unmarked++;
+            else if (!t->lost && !t->gapped)
+                s->missing++; /* (gapped but not lost: counted in bad_gaps for trades) */
+        }
+        printf("{\"stream\":\"%s\",\"stored\":%llu,\"truth_max\":%llu,\"last\":%llu,"
+               "\"missing\":%llu,\"dups\":%llu,\"order\":%llu,\"mismatch\":%llu,\"phantom\":%llu,"
+               "\"gaps\":%llu,\"bad_gaps\":%llu,\"lost_unmarked\":%llu,\"snapshots\":%llu,"
+               "\"gap_without_snapshot\":%llu}\n",
+               s->key, (unsigned long long)s->stored, (unsigned long long)s->tmax,
+               (unsigned long long)s->last, (unsigned long long)s->missing,
+               (unsigned long long)s->dups, (unsigned long long)s->order,
+               (unsigned long long)s->mismatch, (unsigned long long)s->phantom,
+               (unsigned long long)s->gaps, (unsigned long long)s->bad_gaps,
+               (unsigned long long)s->lost_unmarked, (unsigned long long)s->snaps,
+               (unsigned long long)s->book_unsnapped);
+        tot[0] += s->stored;
+        tot[1] += s->missing;
+        tot[2] += s->dups;
+        tot[3] += s->order;
+        tot[4] += s->mismatch;
+        tot[5] += s->phantom;
+        tot[6] += s->gaps;
+        tot[7] += s->bad_gaps;
+        tot[8] += s->lost_unmarked;
+        tot[9] += s->book_unsnapped;
+        tot[10] += s->book ? 0 : s->stored;
+    }
+    int ok = !tot[1] && !tot[2] && !tot[3] && !tot[4] && !tot[5] && !tot[7] && !tot[8] &&
+             !tot[9] && tot[0] > 0;
+    printf("{\"ok\":%s,\"streams\":%zu,\"stored\":%llu,\"trades_stored\":%llu,\"missing\":%llu,"
+           "\"duplicates\":%llu,\"out_of_order\":%llu,\"mismatched\":%llu,\"phantom\":%llu,"
+           "\"gaps\":%llu,\"unexplained_gaps\":%llu,\"lost_not_marked\":%llu,"
+           "\"book_gap_without_snapshot\":%llu}\n",
+           ok ? "true" : "false", n_streams, (unsigned long long)tot[0],
+           (unsigned long long)tot[10], (unsigned long long)tot[1], (unsigned long long)tot[2],
+           (unsigned long long)tot[3], (unsigned long long)tot[4], (unsigned long long)tot[5],
+           (unsigned long long)tot[6], (unsigned long long)tot[7], (unsigned long long)tot[8],
+           (unsigned long long)tot[9]);
+    return ok ? 0 : 1;
+}

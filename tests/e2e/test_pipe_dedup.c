@@ -1,0 +1,239 @@
+/* Unit tests of the node's deduplicator (node/pipe_dedup.c): order, native-
+ * id dedup, trade repair by backfill, unrecoverable holes as explicit gap
+ * events, book resync from a snapshot with buffered deltas. The callbacks
+ * record what would reach the writer; no I/O, no clock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pipe.h"
+
+struct rec {
+    uint8_t kind;
+    uint64_t seq, from, to;
+};
+
+struct fx {
+    struct pipe_dedup d;
+    struct rec out[256];
+    size_t n;
+    int backfills, snapshots;
+    struct tr_event_scratch sc;
+};
+
+static int emit_cb(void *arg, struct pd_stream *s, uint64_t seq, const struct tr_event *ev,
+                   const uint8_t *enc, size_t len)
+{
+    struct fx *f = arg;
+    (void)s;
+    struct tr_event e;
+    if (!ev) {
+        size_t used;
+        struct tr_error err;
+        assert_int_equal(tr_event_decode(enc, len, &used, &e, &f->sc, &err), 0);
+        ev = &e;
+    }
+    assert_true(f->n < 256);
+    f->out[f->n++] = (struct rec){ev->kind, seq, ev->from_seq, ev->to_seq};
+    return 0;
+}
+
+static void want_backfill(void *arg, struct pd_stream *s)
+{
+    struct fx *f = arg;
+    s->req_out = 1;
+    f->backfills++;
+}
+
+static void want_snapshot(void *arg, struct pd_stream *s)
+{
+    struct fx *f = arg;
+    s->req_out = 1;
+    f->snapshots++;
+}
+
+static const struct tr_stream_desc trade_desc = {TR_KIND_TRADE, TR_IDENT_TRADE_ID,
+                                                 TR_GAP_CONTIGUOUS, TR_RESYNC_BACKFILL_ID};
+static const struct tr_stream_desc book_desc = {TR_KIND_BOOK_DELTA, TR_IDENT_EXCHANGE_SEQ,
+                                                TR_GAP_CHAIN, TR_RESYNC_SNAPSHOT};
+
+static int setup(void **state)
+{
+    static struct fx f;
+    memset(&f, 0, sizeof f);
+    struct pd_ops ops = {&f, emit_cb, want_backfill, want_snapshot};
+    assert_int_equal(pipe_dedup_init(&f.d, &ops, 1000, 7), 0);
+    tr_event_scratch_init(&f.sc);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    pipe_dedup_close(&f->d);
+    tr_event_scratch_free(&f->sc);
+    return 0;
+}
+
+static struct tr_event trade(uint64_t id)
+{
+    struct tr_event e;
+    tr_event_init(&e);
+    e.kind = TR_KIND_TRADE;
+    strcpy(e.provider, "sim");
+    strcpy(e.instrument, "X");
+    snprintf(e.id, sizeof e.id, "%llu", (unsigned long long)id);
+    e.seq = id;
+    e.fields = TR_F_ID | TR_F_SEQ;
+    return e;
+}
+
+static struct tr_event delta(uint64_t seq, int snapshot)
+{
+    struct tr_event e;
+    tr_event_init(&e);
+    e.kind = snapshot ? TR_KIND_BOOK_SNAPSHOT : TR_KIND_BOOK_DELTA;
+    strcpy(e.provider, "sim");
+    strcpy(e.instrument, "X");
+    e.seq = seq;
+    e.fields = TR_F_SEQ;
+    return e;
+}
+
+static void trades_in_order_and_duplicates_dropped(void **state)
+{
+    struct fx *f = *state;
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &trade_desc);
+    assert_non_null(s);
+    uint64_t ids[] = {1, 2, 2, 3, 1, 4};
+    for (size_t i = 0; i < 6; i++) {
+        struct tr_event e = trade(ids[i]);
+        assert_int_equal(pipe_dedup_offer(&f->d, s, &e), 0);
+    }
+    assert_int_equal(f->n, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(f->out[i].seq, i + 1);
+    assert_int_equal(s->dups, 2);
+    assert_int_equal(f->backfills, 0);
+}
+
+static void trade_hole_is_backfilled_then_buffer_drains(void **state)
+{
+    struct fx *f = *state;
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &trade_desc);
+    struct tr_event e = trade(1);
+    pipe_dedup_offer(&f->d, s, &e);
+    e = trade(5);
+    pipe_dedup_offer(&f->d, s, &e);
+    e = trade(6);
+    pipe_dedup_offer(&f->d, s, &e);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->backfills, 1);
+    assert_int_equal(s->state, PD_REPAIRING);
+    struct tr_event page[4] = {trade(2), trade(3), trade(4), trade(5)};
+    assert_int_equal(pipe_dedup_backfill(&f->d, s, page, 4, 0, 0), 0);
+    assert_int_equal(f->n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(f->out[i].kind, TR_KIND_TRADE);
+        assert_int_equal(f->out[i].seq, i + 1);
+    }
+    assert_int_equal(s->state, PD_LIVE);
+    assert_int_equal(s->gaps_filled, 1);
+}
+
+static void unrecoverable_trades_become_one_gap_event(void **state)
+{
+    struct fx *f = *state;
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &trade_desc);
+    struct tr_event e = trade(1);
+    pipe_dedup_offer(&f->d, s, &e);
+    e = trade(10);
+    pipe_dedup_offer(&f->d, s, &e);
+    /* REST has 2..4 but 5..9 are gone */
+    struct tr_event page[3] = {trade(2), trade(3), trade(4)};
+    assert_int_equal(pipe_dedup_backfill(&f->d, s, page, 3, 0, 0), 0);
+    assert_int_equal(f->n, 6); /* 1, 2, 3, 4, gap 5-9, 10 */
+    assert_int_equal(f->out[4].kind, TR_KIND_GAP);
+    assert_int_equal(f->out[4].from, 5);
+    assert_int_equal(f->out[4].to, 9);
+    assert_int_equal(f->out[5].seq, 10);
+    assert_int_equal(s->gaps_unfilled, 1);
+}
+
+static void book_buffers_until_snapshot_and_resyncs_after_gap(void **state)
+{
+    struct fx *f = *state;
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_BOOK_DELTA, "X", &book_desc);
+    struct tr_event e = delta(5, 0);
+    pipe_dedup_offer(&f->d, s, &e);
+    e = delta(6, 0);
+    pipe_dedup_offer(&f->d, s, &e);
+    assert_int_equal(f->n, 0);
+    assert_int_equal(f->snapshots, 1);
+    /* a snapshot at 5: delta 5 is in it, 6 follows */
+    e = delta(5, 1);
+    assert_int_equal(pipe_dedup_snapshot(&f->d, s, &e), 0);
+    assert_int_equal(f->n, 2);
+    assert_int_equal(f->out[0].kind, TR_KIND_BOOK_SNAPSHOT);
+    assert_int_equal(f->out[1].seq, 6);
+    e = delta(7, 0);
+    pipe_dedup_offer(&f->d, s, &e);
+    e = delta(12, 0); /* 8..11 lost */
+    pipe_dedup_offer(&f->d, s, &e);
+    assert_int_equal(f->snapshots, 2);
+    /* too old a snapshot is refused and another one asked for */
+    e = delta(9, 1);
+    pipe_dedup_snapshot(&f->d, s, &e);
+    assert_int_equal(f->snapshots, 3);
+    assert_int_equal(f->n, 3);
+    e = delta(13, 0);
+    pipe_dedup_offer(&f->d, s, &e);
+    e = delta(12, 1);
+    assert_int_equal(pipe_dedup_snapshot(&f->d, s, &e), 0);
+    /* gap 8..12, snapshot 12, delta 13 */
+    assert_int_equal(f->n, 6);
+    assert_int_equal(f->out[3].kind, TR_KIND_GAP);
+    assert_int_equal(f->out[3].from, 8);
+    assert_int_equal(f->out[3].to, 12);
+    assert_int_equal(f->out[4].kind, TR_KIND_BOOK_SNAPSHOT);
+    assert_int_equal(f->out[5].seq, 13);
+}
+
+static void restored_position_makes_replays_duplicates(void **state)
+{
+    struct fx *f = *state;
+    pipe_dedup_restore(&f->d, "sim/trade/X", 11, 40, 0);
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &trade_desc);
+    assert_int_equal(s->last, 40);
+    struct tr_event e = trade(40);
+    pipe_dedup_offer(&f->d, s, &e);
+    assert_int_equal(f->n, 0);
+    pipe_dedup_resume(&f->d, s); /* new connection: backfill the downtime */
+    assert_int_equal(f->backfills, 1);
+    struct tr_event page[2] = {trade(41), trade(42)};
+    pipe_dedup_backfill(&f->d, s, page, 2, 0, 0);
+    assert_int_equal(f->n, 2);
+    assert_int_equal(f->out[1].seq, 42);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(trades_in_order_and_duplicates_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(trade_hole_is_backfilled_then_buffer_drains, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(unrecoverable_trades_become_one_gap_event, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(book_buffers_until_snapshot_and_resyncs_after_gap, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(restored_position_makes_replays_duplicates, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

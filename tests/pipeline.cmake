@@ -1,0 +1,25 @@
+# The node's collection pipeline (node/pipe_*.c): the end-to-end checker,
+# the deduplicator's unit test, the end-to-end fault test and the ingest
+# benchmark's libraries.
+if(TARGET tr_storage)
+  add_executable(tr-e2e-check e2e/e2e_check.c)
+  target_link_libraries(tr-e2e-check PRIVATE tr_storage tr_core)
+  set_target_properties(tr-e2e-check PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+endif()
+
+if(TARGET tr_node)
+  tr_unit_test(test_pipeline_dedup SOURCES e2e/test_pipe_dedup.c LIBS tr_node TIMEOUT 60)
+  target_include_directories(test_pipeline_dedup PRIVATE ${CMAKE_SOURCE_DIR}/node)
+endif()
+
+if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
+  add_test(NAME e2e_pipeline_faults_kill9_no_loss_no_dup
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_pipeline.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_pipeline_faults_kill9_no_loss_no_dup PROPERTIES TIMEOUT 240
+                       RUN_SERIAL TRUE)
+endif()
+
+if(TARGET tr_node)
+  list(APPEND TR_BENCH_LIBS tr_node)
+endif()

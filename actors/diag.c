@@ -60,6 +60,17 @@ static int diag_handle(struct tr_actor *self, void *state, const struct tr_msg *
     }
     case TR_DIAG_EXIT:
         return TR_ACTOR_STOP;
+    case TR_DIAG_FORWARD: {
+        char url[256];
+        if (msg->len == 0 || msg->len >= sizeof url)
+            return 0;
+        memcpy(url, msg->payload, msg->len);
+        url[msg->len] = '\0';
+        int rc = tr_actor_send(self, url, TR_DIAG_FORWARD + 100, "fwd", 3, 5000);
+        if (msg->corr)
+            rc ? tr_actor_reply_error(self, msg, rc) : tr_actor_reply(self, msg, NULL, 0);
+        return 0;
+    }
     default:
         return 0;
     }

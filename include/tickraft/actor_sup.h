@@ -122,13 +122,16 @@ int tr_actor_host_main(int argc, char **argv, const struct tr_actor_def *const *
 
 /* The diagnostic kind "diag" (tests, benchmarks, smoke checks): ECHO replies
  * with the payload, SEGV raises SIGSEGV, HANG blocks forever, BATCH counts
- * batch items, COUNT replies [msgs u64 BE, items u64 BE], EXIT stops. */
+ * batch items, COUNT replies [msgs u64 BE, items u64 BE], EXIT stops,
+ * FORWARD sends type FORWARD+100 "fwd" to the URL in its payload (and
+ * replies with the send's result when called). */
 #define TR_DIAG_ECHO  1
 #define TR_DIAG_SEGV  2
 #define TR_DIAG_HANG  3
 #define TR_DIAG_BATCH 4
 #define TR_DIAG_COUNT 5
 #define TR_DIAG_EXIT  6
+#define TR_DIAG_FORWARD 7
 extern const struct tr_actor_def tr_actor_diag_def;
 
 #endif

@@ -155,6 +155,37 @@ static void shutdown_stops_process_child_gracefully(void **st)
     assert_int_equal(kill((pid_t)pid, 0), -1);
 }
 
+static _Atomic int g_fwd;
+
+static int col_handle(struct tr_actor *self, void *state, const struct tr_msg *m)
+{
+    (void)self;
+    (void)state;
+    if (m->type == TR_DIAG_FORWARD + 100 && m->len == 3 && memcmp(m->payload, "fwd", 3) == 0)
+        atomic_fetch_add(&g_fwd, 1);
+    return 0;
+}
+
+static const struct tr_actor_def coldef = {"collector", NULL, col_handle, NULL};
+
+/* Location transparency the other way: the process actor sends to a thread
+ * actor of the node that also listens on ipc://, by its URL. */
+static void process_actor_reaches_node_actor_over_ipc(void **st)
+{
+    struct fx *f = *st;
+    struct tr_actor *col;
+    struct tr_actor_opts o = {.listen_ipc = 1};
+    assert_int_equal(tr_actor_spawn(f->sys, "collector", &coldef, NULL, &o, &col, NULL), 0);
+    char url[256];
+    assert_int_equal(tr_system_ipc_url(f->sys, "collector", url, sizeof url), 0);
+    struct tr_reply r;
+    assert_int_equal(tr_actor_call(f->client, "parser", TR_DIAG_FORWARD, url, strlen(url), 10000, &r), 0);
+    tr_reply_free(&r);
+    assert_true(POLL_UNTIL(atomic_load(&g_fwd) == 1));
+    tr_actor_stop(col, 1);
+    tr_actor_join(col);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -163,6 +194,7 @@ int main(void)
         T(process_child_killed_by_sigkill_is_restarted),
         T(hung_process_child_is_sigkilled_and_restarted),
         T(shutdown_stops_process_child_gracefully),
+        T(process_actor_reaches_node_actor_over_ipc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

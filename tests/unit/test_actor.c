@@ -8,10 +8,12 @@
 #include <cmocka.h>
 
 #include "test_actor_util.h"
+#include "tickraft/event.h"
 
 #define T_BLOCK 100   /* handler waits on the gate */
 #define T_CRASH 101   /* handler returns TR_EIO */
 #define T_GET   102   /* reply with the test actor's counters */
+#define T_EVENTS 103  /* a tr_batch of tr_event_encode'd events: decode all */
 
 struct tstate {
     struct gate *gate;
@@ -51,6 +53,23 @@ static int t_handle(struct tr_actor *self, void *state, const struct tr_msg *m)
             s->downs++;
             s->last_down_reason = ev.reason;
         }
+    } else if (m->type == T_EVENTS) {
+        uint32_t n;
+        size_t used, off;
+        assert_int_equal(tr_event_batch_header(m->payload, m->len, &n, &used, NULL), 0);
+        off = used;
+        struct tr_event_scratch sc;
+        tr_event_scratch_init(&sc);
+        for (uint32_t i = 0; i < n; i++) {
+            struct tr_event ev;
+            assert_int_equal(tr_event_decode(m->payload + off, m->len - off, &used, &ev, &sc, NULL), 0);
+            assert_string_equal(ev.instrument, "BTC-USD");
+            assert_int_equal(ev.seq, s->ticks + 1);
+            s->ticks++; /* events decoded, in order */
+            off += used;
+        }
+        assert_int_equal(off, m->len);
+        tr_event_scratch_free(&sc);
     } else if (m->type == T_GET) {
         uint64_t v[4] = {s->handled - 1, s->ticks, s->ups, s->downs};
         tr_actor_reply(self, m, v, sizeof v);
@@ -271,6 +290,45 @@ static void batch_carries_many_items_per_message(void **st)
     tr_actor_join(a);
 }
 
+/* The runtime's batch framing is the event model's batch format: the
+ * receiver reads it with tr_event_batch_header + tr_event_decode. */
+static void batch_of_encoded_events_decodes_with_event_batch_reader(void **st)
+{
+    struct fx *f = *st;
+    struct tr_actor *a;
+    assert_int_equal(tr_actor_spawn(f->sys, "decoder", &tdef, NULL, NULL, &a, NULL), 0);
+    struct tr_batch b;
+    assert_int_equal(tr_batch_init(&b, f->client, "decoder", T_EVENTS, 8192, -1), 0);
+    struct tr_buf buf;
+    tr_buf_init(&buf);
+    for (uint64_t i = 1; i <= 500; i++) {
+        struct tr_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = TR_KIND_TRADE;
+        ev.side = TR_SIDE_BUY;
+        ev.fields = TR_F_SEQ | TR_F_ID | TR_F_PRICE | TR_F_SIZE | TR_F_TS_RECEIVE;
+        strcpy(ev.provider, "sim");
+        strcpy(ev.instrument, "BTC-USD");
+        ev.seq = i;
+        snprintf(ev.id, sizeof ev.id, "%llu", (unsigned long long)(1000 + i));
+        ev.ts_receive = 1700000000000000000ll + (int64_t)i;
+        assert_int_equal(tr_decimal_parse("64123.45", 8, &ev.price), 0);
+        assert_int_equal(tr_decimal_parse("0.0125", 6, &ev.size), 0);
+        buf.len = 0;
+        assert_int_equal(tr_event_encode(&ev, &buf), 0);
+        assert_int_equal(tr_batch_add(&b, buf.data, buf.len), 0);
+    }
+    assert_int_equal(tr_batch_flush(&b), 0);
+    assert_true(b.batches_sent > 1);
+    tr_batch_close(&b);
+    tr_buf_free(&buf);
+    uint64_t v[4];
+    get_counts(f, "decoder", v);
+    assert_int_equal(v[1], 500);
+    tr_actor_stop(a, 1);
+    tr_actor_join(a);
+}
+
 static void spawning_a_running_name_fails(void **st)
 {
     struct fx *f = *st;
@@ -295,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(timer_delivers_messages_to_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(monitor_sees_up_and_down_with_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_carries_many_items_per_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_of_encoded_events_decodes_with_event_batch_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(spawning_a_running_name_fails, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -420,6 +420,27 @@ static void threaded_root_restarts_and_returns_zero_on_stop(void **st)
     assert_int_equal(tr_sup_run(f->sup), 0);
 }
 
+/* Threaded root: past its intensity it stops everything and tr_sup_run
+ * returns the distinct exit code the node exits with. */
+static void threaded_root_escalation_returns_distinct_exit_code(void **st)
+{
+    struct fx *f = *st;
+    tr_actor_client_close(f->client);
+    tr_system_free(f->sys);
+    assert_int_equal(tr_system_alloc(&(struct tr_system_opts){.name = "e"}, &f->sys, NULL), 0);
+    assert_int_equal(tr_actor_client_open(f->sys, "client", &f->client, NULL), 0);
+    struct tr_child_spec kids[2] = {worker("y1", TR_PERMANENT), worker("y2", TR_PERMANENT)};
+    struct tr_sup_spec spec = {.name = "root", .strategy = TR_ONE_FOR_ONE, .intensity = 0,
+                               .period_ms = 30000, .children = kids, .n_children = 2, .tick_ms = 1};
+    assert_int_equal(tr_sup_start(f->sys, &spec, &f->sup, NULL), 0);
+    g_log.buf[0] = '\0';
+    assert_int_equal(tr_actor_send(f->client, "y1", W_CRASH, NULL, 0, -1), 0);
+    assert_int_equal(tr_sup_run(f->sup), TR_SUP_EXIT_ESCALATED);
+    char log[256];
+    evlog_take(&g_log, log, sizeof log);
+    assert_string_equal(log, "-y1 -y2 ");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -437,6 +458,7 @@ int main(void)
         T(dynamic_child_and_terminate_child),
         T(shutdown_stops_in_reverse_order_and_drains),
         T(threaded_root_restarts_and_returns_zero_on_stop),
+        T(threaded_root_escalation_returns_distinct_exit_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

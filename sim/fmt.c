@@ -48,6 +48,8 @@ struct tr_decimal sim_size_dec(int dialect, int64_t units)
 
 int sim_putn(struct tr_buf *b, const char *s, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (b->cap - b->len < n && tr_buf_reserve(b, n) != 0)
         return TR_ENOMEM;
     memcpy(b->data + b->len, s, n);

@@ -13,3 +13,9 @@ target_include_directories(test_node_config PRIVATE ${TR_NODEOPS_DIR})
 tr_unit_test(test_node_nlog SOURCES unit/test_config_nlog.c ${TR_NODEOPS_DIR}/nlog.c
              LIBS tr_core TIMEOUT 30)
 target_include_directories(test_node_nlog PRIVATE ${TR_NODEOPS_DIR})
+tr_unit_test(test_node_metrics SOURCES unit/test_metrics.c ${TR_NODEOPS_DIR}/metrics.c
+             LIBS tr_core m TIMEOUT 60)
+target_include_directories(test_node_metrics PRIVATE ${TR_NODEOPS_DIR})
+tr_unit_test(test_node_http SOURCES unit/test_http.c ${TR_NODEOPS_DIR}/http.c
+             ${TR_NODEOPS_DIR}/metrics.c LIBS tr_core PkgConfig::UV m TIMEOUT 60)
+target_include_directories(test_node_http PRIVATE ${TR_NODEOPS_DIR})

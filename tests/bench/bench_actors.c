@@ -19,6 +19,7 @@
 
 #include "benchutil.h"
 #include "tickraft/actor_sup.h"
+#include "tickraft/event.h"
 
 const char bench_actors_help[] =
     "actor runtime vs raw nng: msgs/s, batched events/s, call RTT (inproc, ipc) "
@@ -28,6 +29,51 @@ const char bench_actors_help[] =
 #define EVENT 150
 
 static uint8_t g_event[EVENT];
+static int g_event_real;
+
+/* Fills g_event with a real tr_event_encode'd trade (16-digit trade id plus
+ * a short raw frame kept for audit, sized so the encoding is exactly EVENT
+ * bytes); falls back to an opaque msgpack bin of EVENT bytes. */
+static void make_event(void)
+{
+    memset(g_event, 0x5a, sizeof g_event);
+    g_event[0] = 0xc4; /* msgpack bin8 of 148 bytes */
+    g_event[1] = EVENT - 2;
+    static const uint8_t raw[EVENT] = "{\"type\":\"match\",\"trade_id\":1234567890123456,\"side\":\"sell\"}"
+                                      "..........................................................";
+    struct tr_buf buf;
+    tr_buf_init(&buf);
+    for (uint32_t raw_len = 0; raw_len < EVENT; raw_len++) {
+        struct tr_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = TR_KIND_TRADE;
+        ev.side = TR_SIDE_SELL;
+        ev.fields = TR_F_SEQ | TR_F_ID | TR_F_PRICE | TR_F_SIZE | TR_F_TS_EXCHANGE |
+                    TR_F_TS_RECEIVE | TR_F_ORIGIN | TR_F_RAW;
+        strcpy(ev.provider, "coinbase");
+        strcpy(ev.instrument, "BTC-USD");
+        ev.seq = 81234567890ull;
+        strcpy(ev.id, "1234567890123456");
+        ev.ts_exchange = 1763900000123456789ll;
+        ev.ts_receive = 1763900000124456789ll;
+        ev.origin = 2;
+        ev.raw = raw;
+        ev.raw_len = raw_len;
+        tr_decimal_parse("64123.45", 8, &ev.price);
+        tr_decimal_parse("0.01250000", 10, &ev.size);
+        buf.len = 0;
+        if (tr_event_encode(&ev, &buf) != 0)
+            break;
+        if (buf.len == EVENT) {
+            memcpy(g_event, buf.data, EVENT);
+            g_event_real = 1;
+            break;
+        }
+        if (buf.len > EVENT)
+            break;
+    }
+    tr_buf_free(&buf);
+}
 
 /* ---------- raw nng, same shapes ---------- */
 struct raw_rx {
@@ -206,9 +252,7 @@ int bench_actors_main(int argc, char **argv)
     double secs = (double)bench_arg_long(argc, argv, "--seconds", 2);
     size_t batch_bytes = (size_t)bench_arg_long(argc, argv, "--batch-bytes", 65536);
     long rtt_n = bench_arg_long(argc, argv, "--rtt-n", 20000);
-    memset(g_event, 0x5a, sizeof g_event);
-    g_event[0] = 0xc4; /* msgpack bin8 of 148 bytes: an opaque 150-byte event */
-    g_event[1] = EVENT - 2;
+    make_event();
     int per_batch = (int)((batch_bytes - 64) / EVENT);
 
     struct tr_error err;
@@ -239,8 +283,8 @@ int bench_actors_main(int argc, char **argv)
     }
     double spawn_ms = (double)(bench_now_ns() - t_spawn) / 1e6;
 
-    printf("actors: one sender thread, one receiver; %zu-byte batches of %d x %d-byte events\n",
-           batch_bytes, per_batch, EVENT);
+    printf("actors: one sender thread, one receiver; %zu-byte batches of %d x %d-byte events (%s)\n",
+           batch_bytes, per_batch, EVENT, g_event_real ? "encoded trades" : "opaque msgpack");
     /* raw nng with the runtime's sender queue (16), and without (nng's default) */
     double raw_msgs = raw_oneway("inproc://bench.raw.m", for_secs(secs, 100000), PAYLOAD, 16);
     double raw_msgs_nobuf = raw_oneway("inproc://bench.raw.m0", for_secs(secs, 30000), PAYLOAD, 0);
@@ -290,7 +334,7 @@ int bench_actors_main(int argc, char **argv)
     tr_actor_client_close(client);
     tr_system_free(sys);
 
-    printf("{\"bench\":\"actors\",\"batch_bytes\":%zu,\"events_per_batch\":%d,\"event_bytes\":%d,"
+    printf("{\"bench\":\"actors\",\"event_kind\":\"%s\",\"batch_bytes\":%zu,\"events_per_batch\":%d,\"event_bytes\":%d,"
            "\"inproc_msgs_per_s\":%.0f,\"inproc_events_per_s\":%.0f,"
            "\"inproc_rtt_p50_us\":%.1f,\"inproc_rtt_p99_us\":%.1f,"
            "\"ipc_events_per_s\":%.0f,\"ipc_rtt_p50_us\":%.1f,\"ipc_rtt_p99_us\":%.1f,"
@@ -300,7 +344,7 @@ int bench_actors_main(int argc, char **argv)
            "\"raw_nng_inproc_rtt_p50_us\":%.1f,\"raw_nng_inproc_rtt_p99_us\":%.1f,"
            "\"raw_nng_ipc_events_per_s\":%.0f,\"raw_nng_ipc_rtt_p50_us\":%.1f,"
            "\"raw_nng_ipc_rtt_p99_us\":%.1f}\n",
-           batch_bytes, per_batch, EVENT, msgs, events, p50, p99, ipc_events, ipc_p50, ipc_p99,
+           g_event_real ? "encoded_trade" : "opaque", batch_bytes, per_batch, EVENT, msgs, events, p50, p99, ipc_events, ipc_p50, ipc_p99,
            ipc_msgs, spawn_ms, raw_msgs, raw_msgs_nobuf, raw_batch_msgs * per_batch, raw_p50, raw_p99,
            raw_ipc_batch_msgs * per_batch, raw_ipc_p50, raw_ipc_p99);
     return 0;

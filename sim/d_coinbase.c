@@ -105,7 +105,6 @@ static void cb_rx(struct sim_conn *c, const char *m, size_t len)
     uint8_t *want = calloc(c->x->n_inst, 1);
     if (!want)
         return;
-    uint8_t top_bits = 0;
     int prods = tr_json_get(m, t, 0, "product_ids");
     int ch = tr_json_get(m, t, 0, "channels");
     if (ch < 0 || t[ch].type != TR_JSON_ARRAY)
@@ -126,8 +125,6 @@ static void cb_rx(struct sim_conn *c, const char *m, size_t len)
             cb_error(c, m + t[name].start, t[name].len, " is not a valid channel");
             goto out;
         }
-        if (plist == prods)
-            top_bits |= bit;
         if (plist < 0 || t[plist].type != TR_JSON_ARRAY)
             continue;
         for (uint32_t p = 0; p < t[plist].count; p++) {
@@ -141,7 +138,6 @@ static void cb_rx(struct sim_conn *c, const char *m, size_t len)
                 want[idx] |= bit;
         }
     }
-    (void)top_bits;
     if (unsub) {
         for (uint32_t i = 0; i < c->x->n_inst; i++)
             if (want[i])

@@ -19,3 +19,7 @@ target_include_directories(test_node_metrics PRIVATE ${TR_NODEOPS_DIR})
 tr_unit_test(test_node_http SOURCES unit/test_http.c ${TR_NODEOPS_DIR}/http.c
              ${TR_NODEOPS_DIR}/metrics.c LIBS tr_core PkgConfig::UV m TIMEOUT 60)
 target_include_directories(test_node_http PRIVATE ${TR_NODEOPS_DIR})
+if(TARGET tr_storage)
+  tr_unit_test(test_node_log_dump SOURCES unit/test_config_logdump.c ${TR_NODEOPS_DIR}/ctl_log.c
+               LIBS tr_storage tr_core TIMEOUT 60)
+endif()

@@ -70,6 +70,7 @@ struct tr_system {
     char name[32];
     char run_dir[160];
     char host_path[512];
+    char host_subcommand[64];
     const struct tr_actor_clock *clock;
     pthread_mutex_t mu;
     struct reg_entry *entries;

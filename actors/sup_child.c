@@ -91,9 +91,14 @@ static int process_start(struct tr_sup *sup, struct child *c, struct tr_error *e
     snprintf(parent, sizeof parent, "%ld", (long)getpid());
     char hwm[16];
     snprintf(hwm, sizeof hwm, "%u", c->spec.start.opts.mailbox_hwm ? c->spec.start.opts.mailbox_hwm : 1024);
-    char *argv[] = {sys->host_path, "--kind", c->process_kind, "--name", c->id, "--url", url,
-                    "--ctl", ctl, "--arg", c->process_arg, "--parent", parent, "--hwm", hwm,
-                    "--run-dir", sys->run_dir, NULL};
+    char *args[] = {sys->host_path, sys->host_subcommand, "--kind", c->process_kind, "--name",
+                    c->id, "--url", url, "--ctl", ctl, "--arg", c->process_arg, "--parent", parent,
+                    "--hwm", hwm, "--run-dir", sys->run_dir, NULL};
+    char **argv = args;
+    if (!sys->host_subcommand[0]) { /* no subcommand: drop that slot */
+        args[1] = args[0];
+        argv = args + 1;
+    }
     pid_t pid;
     rv = posix_spawn(&pid, sys->host_path, NULL, NULL, argv, environ);
     if (rv) {

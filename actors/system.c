@@ -101,6 +101,8 @@ int tr_system_alloc(const struct tr_system_opts *opts, struct tr_system **out,
         snprintf(sys->host_path, sizeof sys->host_path, "%s", o.host_path);
     else
         default_host_path(sys->host_path, sizeof sys->host_path);
+    if (o.host_subcommand)
+        snprintf(sys->host_subcommand, sizeof sys->host_subcommand, "%s", o.host_subcommand);
     pthread_mutex_init(&sys->mu, NULL);
     pthread_cond_init(&sys->threads_cv, NULL);
     *out = sys;

@@ -95,6 +95,11 @@ struct tr_system_opts {
     const char *host_path;   /* tickraft-actor-host for process actors;
                                 default $TR_BIN_DIR/tickraft-actor-host, else
                                 next to /proc/self/exe */
+    const char *host_subcommand; /* if set, inserted as argv[1] of the host,
+                                e.g. a node that is its own host: host_path
+                                "/proc/self/exe", subcommand "--actor-host",
+                                and its main calls tr_actor_host_main(argc - 1,
+                                argv + 1, kinds) when it sees that flag */
 };
 /* Allocates a system; caller owns it and frees it with tr_system_free after
  * every actor and supervisor of it has stopped. */

@@ -186,6 +186,32 @@ static void process_actor_reaches_node_actor_over_ipc(void **st)
     tr_actor_join(col);
 }
 
+/* A node that is its own host: the supervisor passes a subcommand first. */
+static void host_subcommand_is_passed_first(void **st)
+{
+    (void)st;
+    struct tr_system *sys;
+    assert_int_equal(tr_system_alloc(&(struct tr_system_opts){.name = "sub",
+                                                              .host_subcommand = "--actor-host"},
+                                     &sys, NULL), 0);
+    struct tr_actor *c;
+    assert_int_equal(tr_actor_client_open(sys, "c", &c, NULL), 0);
+    struct tr_child_spec kid = {.id = "p2", .start = {.process_kind = "diag"},
+                                .restart = TR_PERMANENT, .shutdown = TR_SHUTDOWN_BRUTAL_KILL,
+                                .type = TR_WORKER};
+    struct tr_sup_spec spec = {.name = "r", .children = &kid, .n_children = 1, .manual = 1};
+    struct tr_sup *sup;
+    assert_int_equal(tr_sup_start(sys, &spec, &sup, NULL), 0);
+    struct tr_reply r;
+    assert_int_equal(tr_actor_call(c, "p2", TR_DIAG_ECHO, "x", 1, 10000, &r), 0);
+    tr_reply_free(&r);
+    tr_sup_stop(sup);
+    assert_int_equal(tr_sup_wait(sup), 0);
+    tr_sup_free(sup);
+    tr_actor_client_close(c);
+    tr_system_free(sys);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -195,6 +221,7 @@ int main(void)
         T(hung_process_child_is_sigkilled_and_restarted),
         T(shutdown_stops_process_child_gracefully),
         T(process_actor_reaches_node_actor_over_ipc),
+        cmocka_unit_test(host_subcommand_is_passed_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

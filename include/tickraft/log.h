@@ -51,7 +51,8 @@ enum tr_log_sync {
  * each time the durable LSN advances. It may run just after waiters in
  * tr_log_wait_durable have woken, and, when tr_log_flush races the sync
  * thread, two calls may arrive out of order: keep the maximum. Must be
- * quick and must not call tr_log_append*. */
+ * quick; it may call only tr_log_durable_lsn / tr_log_committed_lsn (the
+ * writer lock may be held: anything else can deadlock). */
 typedef void (*tr_log_durable_cb)(void *arg, uint64_t durable_lsn);
 
 struct tr_log_options {

@@ -30,6 +30,7 @@ static const char *const instruments[] = {
 
 struct corpus {
     struct tr_buf enc;         /* all encoded events back to back */
+    uint64_t json_bytes;       /* the same events as JSON lines, for comparison */
     struct tr_log_record *recs;
     char (*keys)[64];
     size_t n;
@@ -62,6 +63,8 @@ static int make_corpus(struct corpus *c, size_t n, size_t n_instr)
     for (size_t i = 0; i < n_instr; i++)
         snprintf(c->keys[i], sizeof c->keys[i], "coinbase/trade/%s", instruments[i]);
     int64_t ts = 1700000000000000000;
+    struct tr_buf json;
+    tr_buf_init(&json);
     for (size_t i = 0; i < n; i++) {
         size_t k = rng_next(&rng) % n_instr;
         int64_t step = (int64_t)(rng_next(&rng) % 21) - 10;
@@ -94,11 +97,20 @@ static int make_corpus(struct corpus *c, size_t n, size_t n_instr)
         off[i] = c->enc.len;
         if (tr_event_encode(&ev, &c->enc) != 0)
             return -1;
+        if (i < 100000) { /* JSON size from a sample, scaled below */
+            json.len = 0;
+            if (tr_event_to_json(&ev, &json) != 0)
+                return -1;
+            c->json_bytes += json.len + 1;
+        }
         c->recs[i] = (struct tr_log_record){.stream = c->keys[k], .stream_len = strlen(c->keys[k]),
                                             .seq = ev.seq, .ts_ns = ts};
         c->recs[i].payload_len = 0;
     }
     off[n] = c->enc.len;
+    if (n > 100000)
+        c->json_bytes = c->json_bytes * n / 100000;
+    tr_buf_free(&json);
     for (size_t i = 0; i < n; i++) { /* the buffer moved while growing */
         c->recs[i].payload = c->enc.data + off[i];
         c->recs[i].payload_len = off[i + 1] - off[i];
@@ -235,6 +247,7 @@ int bench_storage_main(int argc, char **argv)
     double bpe = (double)st.disk_bytes / (double)n;
     double ratio = st.disk_bytes ? (double)st.raw_bytes / (double)st.disk_bytes : 0;
     double payload_ratio = (double)c.enc.len / (double)st.disk_bytes;
+    double json_ratio = (double)c.json_bytes / (double)st.disk_bytes;
     printf("events %zu, batch %zu, %zu instruments, payload %.1f B/event (msgpack tr_event)\n",
            n, batch, n_instr, payload_avg);
     printf("append group commit (%u ms): %.0f events/s, %" PRIu64 " fsyncs\n", window, group,
@@ -243,15 +256,17 @@ int bench_storage_main(int argc, char **argv)
     printf("read (all, fresh open):      %.0f events/s (open %.1f ms, checksum %" PRIu64 ")\n",
            read, open_ms, sum);
     printf("on disk: %.1f B/event, %" PRIu64 " segments; compression %.2fx of framed records, "
-           "%.2fx of msgpack payloads\n", bpe, st.segments, ratio, payload_ratio);
+           "%.2fx of msgpack payloads, %.2fx of the JSON-lines form (%.1f B/event)\n", bpe,
+           st.segments, ratio, payload_ratio, json_ratio, (double)c.json_bytes / (double)n);
     printf("append group commit, LZ4HC level %d: %.0f events/s, %.1f B/event, compression %.2fx\n",
            hc_level, group_hc, bpe_hc, ratio_hc);
     printf("{\"events\":%zu,\"batch\":%zu,\"instruments\":%zu,\"payload_bytes_per_event\":%.1f,"
            "\"append_events_per_s\":%.0f,\"append_events_per_s_nosync\":%.0f,"
            "\"read_events_per_s\":%.0f,\"bytes_per_event\":%.1f,\"compression_ratio\":%.2f,"
-           "\"payload_compression_ratio\":%.2f,\"open_ms\":%.1f,\"group_commit_ms\":%u,\"hc_level\":%d,"
+           "\"payload_compression_ratio\":%.2f,\"json_compression_ratio\":%.2f,\"open_ms\":%.1f,\"group_commit_ms\":%u,\"hc_level\":%d,"
            "\"append_events_per_s_hc\":%.0f,\"bytes_per_event_hc\":%.1f,\"compression_ratio_hc\":%.2f}\n",
-           n, batch, n_instr, payload_avg, group, nosync, read, bpe, ratio, payload_ratio, open_ms,
+           n, batch, n_instr, payload_avg, group, nosync, read, bpe, ratio, payload_ratio, json_ratio,
+           open_ms,
            window, hc_level, group_hc, bpe_hc, ratio_hc);
     tr_buf_free(&c.enc);
     free(c.recs);

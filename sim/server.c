@@ -417,14 +417,17 @@ static int native_json(struct sim_server *s, const struct sim_exch *x, size_t n)
 
 static void truth_native(struct sim_server *s, size_t n)
 {
-    FILE *f = s->truth.f;
+    /* one fwrite per tick: the event texts are already encoded */
+    struct tr_buf *b = &s->truth.line;
+    b->len = 0;
     for (size_t i = 0; i < n; i++) {
         int lost = s->evbuf[i].flags & SIM_EV_LOST;
         if (lost)
-            fputs("{\"marker\":\"unrecoverable\",\"event\":", f);
-        fwrite(s->njson.data + s->noff[i], 1, s->noff[i + 1] - s->noff[i], f);
-        fputs(lost ? "}\n" : "\n", f);
+            sim_put(b, "{\"marker\":\"unrecoverable\",\"event\":");
+        sim_putn(b, (const char *)s->njson.data + s->noff[i], s->noff[i + 1] - s->noff[i]);
+        sim_putn(b, lost ? "}\n" : "\n", lost ? 2 : 1);
     }
+    fwrite(b->data, 1, b->len, s->truth.f);
     s->truth.lines += n;
 }
 

@@ -50,6 +50,29 @@ void sim_kalshi_trade_id(const struct sim_exch *x, uint32_t inst, uint64_t n, ch
              (unsigned long long)(b & 0xffffffffffffull));
 }
 
+/* Decimal text of v into out (cap >= 21); snprintf costs too much per event. */
+static void u64_text(uint64_t v, char *out)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = 0;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 void sim_ev_to_event(const struct sim_exch *x, const struct sim_ev *ev, struct tr_event *out,
                      struct tr_level *lv)
 {
@@ -57,8 +80,8 @@ void sim_ev_to_event(const struct sim_exch *x, const struct sim_ev *ev, struct t
     int dl = x->dialect;
     tr_event_init(out);
     out->kind = ev->kind;
-    snprintf(out->provider, sizeof out->provider, "%s", d->provider);
-    snprintf(out->instrument, sizeof out->instrument, "%s", x->inst[ev->inst].name);
+    copy_str(out->provider, sizeof out->provider, d->provider);
+    copy_str(out->instrument, sizeof out->instrument, x->inst[ev->inst].name);
     /* the dialect's clock resolution (Kalshi deltas carry ISO microseconds,
      * its trades and tickers whole seconds) */
     int64_t unit = dl == SIM_D_KALSHI && ev->kind == TR_KIND_BOOK_DELTA ? 1000 : d->ts_unit;
@@ -73,7 +96,7 @@ void sim_ev_to_event(const struct sim_exch *x, const struct sim_ev *ev, struct t
         if (dl == SIM_D_KALSHI) {
             sim_kalshi_trade_id(x, ev->inst, ev->trade_id, out->id, sizeof out->id);
         } else {
-            snprintf(out->id, sizeof out->id, "%llu", (unsigned long long)ev->trade_id);
+            u64_text(ev->trade_id, out->id);
             out->seq = ev->seq; /* trade id: contiguous per instrument */
             out->fields |= TR_F_SEQ;
         }
@@ -118,7 +141,7 @@ void sim_ev_to_event(const struct sim_exch *x, const struct sim_ev *ev, struct t
         if (dl == SIM_D_COINBASE) {
             out->seq = ev->xseq;
             out->side = ev->side; /* side and trade_id of the last match */
-            snprintf(out->id, sizeof out->id, "%llu", (unsigned long long)ev->trade_id);
+            u64_text(ev->trade_id, out->id);
             out->fields |= TR_F_SEQ | TR_F_ID;
         } else if (dl == SIM_D_BINANCE) {
             out->seq = ev->seq;

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -747,6 +748,72 @@ static void follower_wakes_on_new_records_through_wait_and_eventfd(void **state)
     free(dir);
 }
 
+struct follower {
+    struct tr_log *log;
+    uint64_t want;
+    long got, bad;
+    int rc;
+};
+
+static void *follow_main(void *arg)
+{
+    struct follower *f = arg;
+    struct tr_log_reader *r;
+    struct tr_log_reader_options ro = {.from = TR_LOG_FROM_START};
+    struct tr_error err = {0};
+    if ((f->rc = tr_log_reader_alloc(f->log, &ro, &r, &err)) != 0)
+        return NULL;
+    uint64_t expect = 1;
+    while (expect <= f->want) {
+        struct tr_log_record rec;
+        int rc = tr_log_reader_next(r, &rec, &err);
+        if (rc < 0) {
+            f->rc = rc;
+            break;
+        }
+        if (rc == 0) {
+            if ((rc = tr_log_reader_wait(r, 30000)) != 0) {
+                f->rc = rc;
+                break;
+            }
+            continue;
+        }
+        if (rec.lsn != expect++ || !tl_check(&rec))
+            f->bad++;
+        f->got++;
+    }
+    tr_log_reader_free(r);
+    return NULL;
+}
+
+static void followers_read_everything_in_order_while_the_writer_appends(void **state)
+{
+    char *dir = tl_mkdtemp();
+    struct tr_log_options o = opts_small(TR_LOG_SYNC_GROUP);
+    o.segment_bytes = 64 << 10;
+    o.group_commit_ms = 1;
+    struct tr_log *log = open_ok(dir, &o);
+    struct follower f[2] = {{log, 30000, 0, 0, 0}, {log, 30000, 0, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, follow_main, &f[i]), 0);
+    struct tr_error err = {0};
+    for (uint64_t l = 1; l <= 30000; l += 100) {
+        assert_int_equal(tl_append_range(log, l, l + 99, 100, &err), 0);
+        if (l % 10000 == 1)
+            tr_log_retain(log, 0, NULL, &err); /* no limits set: drops nothing */
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(f[i].rc, 0);
+        assert_int_equal(f[i].got, 30000);
+        assert_int_equal(f[i].bad, 0);
+    }
+    close_ok(log);
+    tl_rmdir(dir);
+    free(dir);
+}
+
 static void no_sync_mode_makes_records_readable_once_written(void **state)
 {
     char *dir = tl_mkdtemp();
@@ -816,6 +883,7 @@ int main(void)
         cmocka_unit_test(file_size_limit_gives_nospace),
         cmocka_unit_test(group_commit_acknowledges_after_fsync_and_batches_syncs),
         cmocka_unit_test(follower_wakes_on_new_records_through_wait_and_eventfd),
+        cmocka_unit_test(followers_read_everything_in_order_while_the_writer_appends),
         cmocka_unit_test(no_sync_mode_makes_records_readable_once_written),
         cmocka_unit_test(torn_segment_header_of_a_new_segment_is_restarted),
     };

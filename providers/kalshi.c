@@ -310,18 +310,21 @@ static int error_msg(struct pctx *c, int m)
         tr_json_i64(c->text, c->t, i, &ctl->code);
     if ((i = pj_opt(c, m, "msg")) >= 0 && c->t[i].type == TR_JSON_STRING)
         tr_json_str(c->text, c->t, i, ctl->text, sizeof ctl->text);
-    switch (ctl->code) {
-    case 8: ctl->sub_error = TR_SUBERR_UNKNOWN_CHANNEL; break; /* INVALID_CHANNEL */
-    case 16: ctl->sub_error = TR_SUBERR_UNKNOWN_MARKET; break; /* INVALID_MARKET */
-    case 18: ctl->sub_error = TR_SUBERR_LIMIT; break; /* SUBSCRIPTION_LIMIT (sim) */
-    default:
-        if (strcasestr(ctl->text, "limit"))
-            ctl->sub_error = TR_SUBERR_LIMIT;
-        else if (ctl->code == 17 || ctl->code == 1) /* internal / unable to process */
-            ctl->kind = TR_CTL_SERVER_ERROR;
-        else
-            ctl->sub_error = TR_SUBERR_OTHER;
-    }
+    /* Codes from Kalshi's WebSocket error table (asyncapi.yaml): 8 unknown
+     * channel name, 16 market not found (older table), 26 subscription
+     * market limit exceeded. 18 is "command timeout" there but the
+     * simulator's dialect uses 18 for a subscription limit, so the text
+     * decides for 18. */
+    if (ctl->code == 8)
+        ctl->sub_error = TR_SUBERR_UNKNOWN_CHANNEL;
+    else if (ctl->code == 16)
+        ctl->sub_error = TR_SUBERR_UNKNOWN_MARKET;
+    else if (ctl->code == 26 || strcasestr(ctl->text, "limit"))
+        ctl->sub_error = TR_SUBERR_LIMIT;
+    else if (ctl->code == 1 || ctl->code == 17 || ctl->code == 18)
+        ctl->kind = TR_CTL_SERVER_ERROR; /* processing error / timeout: retry */
+    else
+        ctl->sub_error = TR_SUBERR_OTHER;
     return 0;
 }
 

@@ -168,17 +168,27 @@ static void control_messages(void **state)
     assert_string_equal(x->f.ctl.subs[0].channel, "orderbook_delta");
     static const struct {
         int code, want;
-    } errs[] = {{8, TR_SUBERR_UNKNOWN_CHANNEL}, {16, TR_SUBERR_UNKNOWN_MARKET},
-                {18, TR_SUBERR_LIMIT}, {6, TR_SUBERR_OTHER}};
-    for (int i = 0; i < 4; i++) {
+        const char *msg;
+    } errs[] = {{8, TR_SUBERR_UNKNOWN_CHANNEL, "Unknown channel name"},
+                {16, TR_SUBERR_UNKNOWN_MARKET, "Market not found"},
+                {18, TR_SUBERR_LIMIT, "Subscription limit exceeded"}, /* the simulator's */
+                {26, TR_SUBERR_LIMIT, "Subscription market limit exceeded"},
+                {11, TR_SUBERR_OTHER, "Invalid parameter"}};
+    for (int i = 0; i < 5; i++) {
         char m[256];
-        snprintf(m, sizeof m, "{\"id\":3,\"type\":\"error\",\"msg\":{\"code\":%d,\"msg\":\"x\"}}",
-                 errs[i].code);
+        snprintf(m, sizeof m, "{\"id\":3,\"type\":\"error\",\"msg\":{\"code\":%d,\"msg\":\"%s\"}}",
+                 errs[i].code, errs[i].msg);
         assert_int_equal(tp_parse(&x->p, &x->f, m, &x->err), 0);
         assert_int_equal(x->f.ctl.kind, TR_CTL_SUB_ERROR);
         assert_int_equal(x->f.ctl.sub_error, errs[i].want);
         assert_int_equal(x->f.ctl.req_id, 3);
     }
+    assert_int_equal(tp_parse(&x->p, &x->f,
+                              "{\"id\":4,\"type\":\"error\",\"msg\":{\"code\":18,\"msg\":"
+                              "\"Command timeout\"}}",
+                              &x->err),
+                     0);
+    assert_int_equal(x->f.ctl.kind, TR_CTL_SERVER_ERROR);
     assert_int_equal(tp_parse(&x->p, &x->f, "{\"type\":\"trade\",\"sid\":1,\"seq\":1}", &x->err),
                      TR_EPARSE);
     assert_string_equal(x->err.msg, "kalshi message: field 'msg': missing or not an object");

@@ -439,31 +439,59 @@ static double scaled(uint64_t v, double scale)
     return (double)v * scale;
 }
 
+static int puts_(struct tr_buf *b, const char *s)
+{
+    return tr_buf_append(b, s, strlen(s));
+}
+
+/* " 123\n" without printf: rendering is mostly this. */
+static int put_u64_line(struct tr_buf *b, uint64_t v)
+{
+    char tmp[24];
+    int i = sizeof tmp;
+    tmp[--i] = '\n';
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    tmp[--i] = ' ';
+    return tr_buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
 /* name{a="x",b="y"[,le="..."]} */
 static int put_series_name(struct tr_buf *b, const struct family *f, const struct series *s,
                            const char *suffix, const char *le)
 {
-    int rc = put(b, "%s%s", f->d.name, suffix);
-    if (f->n_labels == 0 && !le)
+    int rc = puts_(b, f->d.name);
+    rc = rc ? rc : puts_(b, suffix);
+    if (rc || (f->n_labels == 0 && !le))
         return rc;
-    rc = rc ? rc : tr_buf_append(b, "{", 1);
+    rc = tr_buf_append(b, "{", 1);
     for (int i = 0; i < f->n_labels && rc == 0; i++) {
-        rc = put(b, "%s%s=\"", i ? "," : "", f->d.labels[i]);
+        rc = i ? tr_buf_append(b, ",", 1) : 0;
+        rc = rc ? rc : puts_(b, f->d.labels[i]);
+        rc = rc ? rc : tr_buf_append(b, "=\"", 2);
         rc = rc ? rc : put_escaped(b, s->values[i], 1);
         rc = rc ? rc : tr_buf_append(b, "\"", 1);
     }
-    if (le && rc == 0)
-        rc = put(b, "%sle=\"%s\"", f->n_labels ? "," : "", le);
+    if (le && rc == 0) {
+        rc = tr_buf_append(b, f->n_labels ? ",le=\"" : "le=\"", f->n_labels ? 5 : 4);
+        rc = rc ? rc : puts_(b, le);
+        rc = rc ? rc : tr_buf_append(b, "\"", 1);
+    }
     return rc ? rc : tr_buf_append(b, "}", 1);
 }
 
-static int render_series(struct tr_buf *b, const struct family *f, const struct series *s)
+typedef char le_text[32];
+
+static int render_series(struct tr_buf *b, const struct family *f, const struct series *s,
+                         le_text *les)
 {
     char num[64];
     int rc;
     if (f->d.type == TR_METRIC_COUNTER) {
         rc = put_series_name(b, f, s, "", NULL);
-        return rc ? rc : put(b, " %" PRIu64 "\n", atomic_load(&((struct series *)s)->u));
+        return rc ? rc : put_u64_line(b, atomic_load(&((struct series *)s)->u));
     }
     if (f->d.type == TR_METRIC_GAUGE) {
         rc = put_series_name(b, f, s, "", NULL);
@@ -474,18 +502,14 @@ static int render_series(struct tr_buf *b, const struct family *f, const struct 
     rc = 0;
     for (int i = 0; i <= s->n_bounds && rc == 0; i++) {
         cum += atomic_load(&s->buckets[i]);
-        if (i < s->n_bounds)
-            fmt_double(num, sizeof num, scaled(s->bounds[i], f->d.scale));
-        else
-            snprintf(num, sizeof num, "+Inf");
-        rc = put_series_name(b, f, s, "_bucket", num);
-        rc = rc ? rc : put(b, " %" PRIu64 "\n", cum);
+        rc = put_series_name(b, f, s, "_bucket", les[i]);
+        rc = rc ? rc : put_u64_line(b, cum);
     }
     fmt_double(num, sizeof num, scaled(atomic_load(&((struct series *)s)->sum), f->d.scale));
     rc = rc ? rc : put_series_name(b, f, s, "_sum", NULL);
     rc = rc ? rc : put(b, " %s\n", num);
     rc = rc ? rc : put_series_name(b, f, s, "_count", NULL);
-    return rc ? rc : put(b, " %" PRIu64 "\n", cum);
+    return rc ? rc : put_u64_line(b, cum);
 }
 
 int tr_metrics_render(struct tr_metrics *m, struct tr_buf *out)
@@ -501,6 +525,10 @@ int tr_metrics_render(struct tr_metrics *m, struct tr_buf *out)
     pthread_mutex_lock(&m->mu);
     for (int i = 0; i < m->n_fams && rc == 0; i++) {
         const struct family *f = &m->fams[i];
+        le_text les[TR_METRIC_BUCKETS_MAX + 1];
+        for (int j = 0; j < f->n_buckets; j++) /* once per family, not per series */
+            fmt_double(les[j], sizeof les[j], scaled(f->d.buckets[j], f->d.scale));
+        snprintf(les[f->n_buckets], sizeof les[0], "+Inf");
         rc = put(out, "# HELP %s ", f->d.name);
         rc = rc ? rc : put_escaped(out, f->d.help ? f->d.help : "", 0);
         rc = rc ? rc : put(out, "\n# TYPE %s %s\n", f->d.name, types[f->d.type]);
@@ -509,12 +537,17 @@ int tr_metrics_render(struct tr_metrics *m, struct tr_buf *out)
         size_t n = 0;
         for (const struct series *s = f->head; s; s = s->next)
             n++;
-        for (size_t k = n; k > 0 && rc == 0; k--) {
-            const struct series *s = f->head;
-            for (size_t j = 1; j < k; j++)
-                s = s->next;
-            rc = render_series(out, f, s);
+        const struct series **v = n ? malloc(n * sizeof *v) : NULL;
+        if (n && !v) {
+            rc = TR_ENOMEM;
+            break;
         }
+        size_t k = n;
+        for (const struct series *s = f->head; s; s = s->next)
+            v[--k] = s;
+        for (k = 0; k < n && rc == 0; k++)
+            rc = render_series(out, f, v[k], les);
+        free(v);
     }
     pthread_mutex_unlock(&m->mu);
     return rc;

@@ -23,3 +23,8 @@ if(TARGET tr_storage)
   tr_unit_test(test_node_log_dump SOURCES unit/test_config_logdump.c ${TR_NODEOPS_DIR}/ctl_log.c
                LIBS tr_storage tr_core TIMEOUT 60)
 endif()
+
+# tickraft-bench nodeops (tests/bench/bench_nodeops.c) needs tr_node.
+if(TARGET tr_node)
+  list(APPEND TR_BENCH_LIBS tr_node)
+endif()

@@ -193,6 +193,8 @@ static int sync_active(struct tr_log *log, struct tr_error *err)
 
 static int failed(struct tr_log *log, struct tr_error *err)
 {
+    if (log->o.read_only)
+        return tr_errorf(err, TR_EPERM, "log %s is open read-only", log->dir);
     pthread_mutex_lock(&log->mu);
     int e = log->sync_err;
     pthread_mutex_unlock(&log->mu);
@@ -392,6 +394,8 @@ static int retain_locked(struct tr_log *log, int64_t now_ns, unsigned *dropped,
 
 int tr_log_retain(struct tr_log *log, int64_t now_ns, unsigned *dropped, struct tr_error *err)
 {
+    if (log->o.read_only)
+        return tr_errorf(err, TR_EPERM, "log %s is open read-only", log->dir);
     pthread_mutex_lock(&log->wmu);
     int rc = retain_locked(log, now_ns, dropped, err);
     pthread_mutex_unlock(&log->wmu);

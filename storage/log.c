@@ -270,7 +270,8 @@ static int open_sealed(struct tr_log *log, uint64_t id, uint64_t expect_first, s
     if (rc)
         return tr_error_wrap(err, TR_ECORRUPT, "sealed segment %s", path);
     log->rebuilt++;
-    idx_write(log, s, NULL); /* best effort: rebuilt again next time if it fails */
+    if (!log->o.read_only)
+        idx_write(log, s, NULL); /* best effort: rebuilt again next time if it fails */
     return 0;
 }
 
@@ -279,7 +280,8 @@ static int open_tail(struct tr_log *log, uint64_t id, uint64_t expect_first, str
     char path[4096], ipath[4096];
     seg_path(log, id, "seg", path, sizeof path);
     seg_path(log, id, "idx", ipath, sizeof ipath);
-    unlink(ipath); /* the open segment's index lives in memory only */
+    if (!log->o.read_only)
+        unlink(ipath); /* the open segment's index lives in memory only */
     uint8_t *buf;
     size_t len;
     uint64_t first, hid, good;
@@ -297,6 +299,11 @@ static int open_tail(struct tr_log *log, uint64_t id, uint64_t expect_first, str
         /* Torn at creation: the header is fsynced before any block, so
          * nothing was ever stored here. Start it again. */
         free(buf);
+        if (log->o.read_only) {
+            if (!push_seg(log, id, expect_first ? expect_first : 1))
+                return tr_errorf(err, TR_ENOMEM, "no memory for segment table");
+            return 0;
+        }
         int fd;
         if ((rc = seg_create_add(log, id, expect_first ? expect_first : 1, &fd, err)) != 0)
             return rc;
@@ -321,6 +328,8 @@ static int open_tail(struct tr_log *log, uint64_t id, uint64_t expect_first, str
     if (rc == TR_ENOMEM)
         return tr_errorf(err, rc, "last segment %s: no memory for its index", path);
     if (rc == 0 && good == len)
+        return 0;
+    if (log->o.read_only) /* leave the file alone: read the valid prefix */
         return 0;
     /* Torn or corrupt tail: cut it off. */
     int fd = log->fs->open(log->fs->ctx, path, O_WRONLY | O_CLOEXEC, 0);
@@ -358,7 +367,8 @@ static int list_segments(struct tr_log *log, uint64_t **ids, size_t *n, struct t
         char path[4096];
         if (l > 4 && strcmp(nm + l - 4, ".tmp") == 0) {
             snprintf(path, sizeof path, "%s/%s", log->dir, nm);
-            unlink(path);
+            if (!log->o.read_only)
+                unlink(path);
             continue;
         }
         if (l != 24 || strcmp(nm + 20, ".seg") != 0 || strspn(nm, "0123456789") != 20)
@@ -407,7 +417,8 @@ static int recover(struct tr_log *log, struct tr_error *err)
     int rc = list_segments(log, &ids, &n, err);
     if (rc)
         return rc;
-    remove_orphan_indexes(log);
+    if (!log->o.read_only)
+        remove_orphan_indexes(log);
     for (size_t i = 0; i + 1 < n && rc == 0; i++)
         rc = open_sealed(log, ids[i], i ? log->segs[i - 1].last_lsn + 1 : 0, err);
     if (rc == 0 && n)
@@ -415,6 +426,10 @@ static int recover(struct tr_log *log, struct tr_error *err)
     free(ids);
     if (rc)
         return rc;
+    if (n == 0 && log->o.read_only)
+        return tr_errorf(err, TR_ENOTFOUND, "no segment files in %s", log->dir);
+    if (log->o.read_only)
+        return 0;
     if (n == 0) {
         int fd;
         if ((rc = seg_create_add(log, 1, 1, &fd, err)) != 0)
@@ -430,6 +445,12 @@ static int recover(struct tr_log *log, struct tr_error *err)
 static int open_active(struct tr_log *log, struct tr_error *err)
 {
     struct seg *s = &log->segs[log->n_segs - 1];
+    log->first_lsn = log->segs[0].first_lsn;
+    log->written_lsn = log->durable_lsn = log->committed_lsn = s->last_lsn;
+    log->next_lsn = s->last_lsn + 1;
+    log->raw_first_lsn = log->next_lsn;
+    if (log->o.read_only)
+        return 0;
     char path[4096];
     seg_path(log, s->id, "seg", path, sizeof path);
     int fd = log->fs->open(log->fs->ctx, path, O_WRONLY | O_CLOEXEC, 0);
@@ -441,15 +462,13 @@ static int open_active(struct tr_log *log, struct tr_error *err)
         return tr_errorf(err, tr_err_from_errno(-r), "fsync %s: %s", path, strerror(-r));
     }
     log->fd = fd;
-    log->first_lsn = log->segs[0].first_lsn;
-    log->written_lsn = log->durable_lsn = log->committed_lsn = s->last_lsn;
-    log->next_lsn = s->last_lsn + 1;
-    log->raw_first_lsn = log->next_lsn;
     return 0;
 }
 
 static int lock_dir(struct tr_log *log, struct tr_error *err)
 {
+    if (log->o.read_only) /* a writer may hold it: readers do not need it */
+        return 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/LOCK", log->dir);
     log->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -525,7 +544,7 @@ int tr_log_open(struct tr_log **out, const char *dir, const struct tr_log_option
     init_cond(&log->cv);
     init_cond(&log->sync_cv);
     index_init(&log->idx);
-    if (!o.no_create && mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (!o.no_create && !o.read_only && mkdir(dir, 0755) != 0 && errno != EEXIST) {
         rc = tr_errorf(err, tr_err_from_errno(errno), "mkdir: %s", strerror(errno));
         goto fail;
     }
@@ -536,7 +555,7 @@ int tr_log_open(struct tr_log **out, const char *dir, const struct tr_log_option
         rc = tr_errorf(err, TR_ENOMEM, "no memory for the LZ4HC state");
         goto fail;
     }
-    if (o.sync == TR_LOG_SYNC_GROUP && (rc = sync_start(log, err)) != 0)
+    if (o.sync == TR_LOG_SYNC_GROUP && !o.read_only && (rc = sync_start(log, err)) != 0)
         goto fail;
     *out = log;
     return 0;
@@ -550,7 +569,7 @@ int tr_log_close(struct tr_log *log, struct tr_error *err)
     if (!log)
         return 0;
     sync_stop(log);
-    int rc = tr_log_flush(log, err);
+    int rc = log->o.read_only ? 0 : tr_log_flush(log, err);
     pthread_mutex_lock(&log->mu);
     log->closing = 1;
     pthread_cond_broadcast(&log->cv);

@@ -69,6 +69,10 @@ struct tr_log_options {
     int64_t retain_age_ns;       /* drop sealed segments whose newest record ts is older; 0 = keep */
     int verify_sealed;           /* open: check the CRC of every sealed block (no decompression) */
     int no_create;               /* open: fail with TR_ENOTFOUND if the directory is missing */
+    int read_only;               /* open without the lock and without changing any file: a
+                                  * torn tail is skipped in memory, not cut; appends, flush
+                                  * and retain give TR_EPERM. A snapshot as of open, for
+                                  * tools reading a live node's log (a writer may run). */
     tr_log_durable_cb durable_cb;
     void *durable_arg;
     const struct tr_log_fs_ops *fs; /* NULL = tr_log_fs_default(); borrowed, must outlive the log */

@@ -814,6 +814,43 @@ static void followers_read_everything_in_order_while_the_writer_appends(void **s
     free(dir);
 }
 
+static void read_only_open_works_beside_a_writer_and_changes_no_file(void **state)
+{
+    char *dir = tl_mkdtemp();
+    struct tr_log_options o = opts_small(TR_LOG_SYNC_EVERY);
+    struct tr_log *log = open_ok(dir, &o);
+    struct tr_error err = {0};
+    assert_int_equal(tl_append_range(log, 1, 2000, 20, &err), 0);
+    /* A torn tail the writer would cut at its next open. */
+    struct tr_log_stats st;
+    tr_log_stats(log, &st);
+    char p[4096];
+    seg_file(dir, st.segments, "seg", p, sizeof p);
+    int fd = open(p, O_WRONLY);
+    assert_int_equal(pwrite(fd, "garbage!", 8, file_size(p)), 8);
+    close(fd);
+    off_t size = file_size(p);
+    struct tr_log_options ro = o;
+    ro.read_only = 1;
+    struct tr_log *rlog = open_ok(dir, &ro); /* no TR_EBUSY: no lock taken */
+    long bad;
+    assert_int_equal(tl_read_all(rlog, NULL, &bad, &err), 2000);
+    assert_int_equal(bad, 0);
+    assert_int_equal(file_size(p), size);
+    assert_int_equal(tl_append_range(rlog, 2001, 2001, 1, &err), TR_EPERM);
+    assert_int_equal(tr_log_flush(rlog, &err), TR_EPERM);
+    assert_int_equal(tr_log_retain(rlog, 0, NULL, &err), TR_EPERM);
+    close_ok(rlog);
+    assert_int_equal(file_size(p), size);
+    close_ok(log);
+    ro.read_only = 1;
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    assert_int_not_equal(tr_log_open(&rlog, missing, &ro, &err), 0);
+    tl_rmdir(dir);
+    free(dir);
+}
+
 static void no_sync_mode_makes_records_readable_once_written(void **state)
 {
     char *dir = tl_mkdtemp();
@@ -884,6 +921,7 @@ int main(void)
         cmocka_unit_test(group_commit_acknowledges_after_fsync_and_batches_syncs),
         cmocka_unit_test(follower_wakes_on_new_records_through_wait_and_eventfd),
         cmocka_unit_test(followers_read_everything_in_order_while_the_writer_appends),
+        cmocka_unit_test(read_only_open_works_beside_a_writer_and_changes_no_file),
         cmocka_unit_test(no_sync_mode_makes_records_readable_once_written),
         cmocka_unit_test(torn_segment_header_of_a_new_segment_is_restarted),
     };

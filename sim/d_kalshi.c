@@ -294,7 +294,7 @@ static void k_trades(const struct sim_exch *x, const struct sim_req *rq, struct 
         sim_putf(b, ",\"count\":%lld,\"count_fp\":", (long long)e->size);
         put_count(b, e->size);
         sim_putf(b, ",\"taker_side\":\"%s\",\"created_time\":", e->side == TR_SIDE_BUY ? "yes" : "no");
-        sim_put_iso(b, e->ts, 6);
+        sim_put_iso(b, e->ts, 0); /* whole seconds, like the WS trade's ts */
         sim_put(b, "}");
     }
     int more = i > 0 && k == limit && sim_hist_at(in, i - 1)->ts >= min_ns;

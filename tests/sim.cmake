@@ -27,3 +27,8 @@ endif()
 if(TARGET tr_sim)
   tr_unit_test(test_sim_gen SOURCES unit/test_sim_gen.c LIBS tr_sim TIMEOUT 30)
 endif()
+if(TARGET tr_sim AND TARGET tr_providers)
+  tr_unit_test(test_sim_adapters SOURCES integration/test_sim_adapters.c ${TR_SIM_HARNESS}
+               LIBS tr_sim tr_providers TIMEOUT 60)
+  add_dependencies(test_sim_adapters tickraft-sim)
+endif()

@@ -250,6 +250,7 @@ static void corrupt_sealed_segment_is_named(void **state)
     if (!strstr(r.err, id) || count_lines(r.err) != 1 ||
         strncmp(r.err, "tickraft-ctl log dump: ", 23) != 0)
         fail_msg("stderr does not name segment %s in one line: %s", id, r.err);
+    print_message("%s", r.err);
     run_free(&r);
     remove_log();
 }
@@ -261,6 +262,7 @@ static void undecodable_record_names_lsn_and_stream(void **state)
     const char *argv[] = {"log", "dump", "--dir", dir};
     struct run r = run(4, argv);
     assert_int_equal(r.code, 1);
+    print_message("%s", r.err);
     assert_non_null(strstr(r.err, "of stream coinbase/trade/BAD"));
     assert_non_null(strstr(r.err, "record lsn 23 "));
     assert_int_equal(count_lines(r.out), 21); /* what came before it was printed */

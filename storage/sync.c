@@ -99,8 +99,12 @@ static void *sync_main(void *arg)
             continue;
         }
         log->last_sync_ns = now;
-        if (log->raw_len && write_raw(log, log->raw_len, NULL) != 0)
-            continue; /* disk full: retry after a window */
+        if (log->raw_len && write_raw(log, log->raw_len, NULL) != 0) {
+            /* Disk full: retry after a window, and not more than every 10 ms. */
+            struct timespec ts = abs_time(now + (window > 10000000u ? window : 10000000u));
+            pthread_cond_timedwait(&log->sync_cv, &log->wmu, &ts);
+            continue;
+        }
         uint64_t target = log->written_lsn, bytes = log->unsynced_bytes;
         pthread_mutex_lock(&log->sync_mu);
         int fd = log->fd;

@@ -107,6 +107,48 @@ static void round_trip_every_record_survives_reopen(void **state)
     free(dir);
 }
 
+static void records_larger_than_a_block_round_trip(void **state)
+{
+    char *dir = tl_mkdtemp();
+    struct tr_log_options o = opts_small(TR_LOG_SYNC_GROUP);
+    struct tr_log *log = open_ok(dir, &o);
+    struct tr_error err = {0};
+    size_t sizes[] = {0, 1, 1023, 1024, 5000, 300000, 1 << 20};
+    size_t n = sizeof sizes / sizeof *sizes;
+    uint8_t *big = malloc(1 << 20);
+    for (size_t i = 0; i < (1 << 20); i++)
+        big[i] = (uint8_t)(i * 2654435761u >> 13);
+    for (size_t i = 0; i < n; i++) {
+        struct tr_log_record r = {.stream = "big", .seq = i, .ts_ns = (int64_t)i,
+                                  .payload = big, .payload_len = sizes[i]};
+        uint64_t lsn;
+        assert_int_equal(tr_log_append(log, &r, &lsn, &err), 0);
+        assert_int_equal(lsn, i + 1);
+    }
+    assert_int_equal(tr_log_flush(log, &err), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        struct tr_log_reader *r;
+        struct tr_log_reader_options ro = {.stream = "big", .from = TR_LOG_FROM_SEQ, .seq = 0};
+        assert_int_equal(tr_log_reader_alloc(log, &ro, &r, &err), 0);
+        struct tr_log_record rec;
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(tr_log_reader_next(r, &rec, &err), 1);
+            assert_int_equal(rec.seq, i);
+            assert_int_equal(rec.payload_len, sizes[i]);
+            if (sizes[i])
+                assert_memory_equal(rec.payload, big, sizes[i]);
+        }
+        assert_int_equal(tr_log_reader_next(r, &rec, &err), 0);
+        tr_log_reader_free(r);
+        close_ok(log);
+        log = open_ok(dir, &o);
+    }
+    close_ok(log);
+    free(big);
+    tl_rmdir(dir);
+    free(dir);
+}
+
 static void bad_records_are_rejected_and_nothing_is_appended(void **state)
 {
     char *dir = tl_mkdtemp();
@@ -905,6 +947,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc32c_matches_known_vector_and_hardware_equals_table),
         cmocka_unit_test(round_trip_every_record_survives_reopen),
+        cmocka_unit_test(records_larger_than_a_block_round_trip),
         cmocka_unit_test(bad_records_are_rejected_and_nothing_is_appended),
         cmocka_unit_test(second_open_of_same_directory_is_busy),
         cmocka_unit_test(seek_by_stream_seq_and_time_finds_first_match),

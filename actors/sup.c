@@ -431,9 +431,26 @@ int tr_sup_start(struct tr_system *sys, const struct tr_sup_spec *spec, struct t
     return sup_start(sys, spec, NULL, out, err);
 }
 
+/* Locks the supervisor for a call from outside its step: possibly from a
+ * child's own handler, which the supervisor may be waiting on to stop (it
+ * holds the lock meanwhile). Such a caller gets TR_EBUSY instead of a
+ * deadlock. */
+static int outside_lock(struct tr_sup *sup)
+{
+    for (;;) {
+        if (pthread_mutex_trylock(&sup->mu) == 0)
+            return 0;
+        if (atomic_load(&sup->stopping))
+            return TR_EBUSY;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int tr_sup_start_child(struct tr_sup *sup, const struct tr_child_spec *spec, struct tr_error *err)
 {
-    pthread_mutex_lock(&sup->mu);
+    if (outside_lock(sup))
+        return tr_errorf(err, TR_EBUSY, "supervisor %s: busy stopping children", sup->name);
     int rc = sup->state == S_RUNNING ? add_child_locked(sup, spec, err)
                                      : tr_errorf(err, TR_ESHUTDOWN, "supervisor %s: stopped", sup->name);
     pthread_mutex_unlock(&sup->mu);
@@ -443,7 +460,8 @@ int tr_sup_start_child(struct tr_sup *sup, const struct tr_child_spec *spec, str
 int tr_sup_terminate_child(struct tr_sup *sup, const char *id)
 {
     int rc = TR_ENOTFOUND;
-    pthread_mutex_lock(&sup->mu);
+    if (outside_lock(sup))
+        return TR_EBUSY;
     for (size_t i = 0; i < sup->n; i++) {
         struct child *c = sup->children[i];
         if (c->state == C_REMOVED || strcmp(c->id, id) != 0)
@@ -527,7 +545,8 @@ static struct child *find_child(struct tr_sup *sup, const char *id)
 int tr_sup_child_info(struct tr_sup *sup, const char *id, struct tr_child_info *out)
 {
     memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&sup->mu);
+    if (outside_lock(sup))
+        return TR_EBUSY;
     struct child *c = find_child(sup, id);
     if (c) {
         out->state = c->state == C_RUNNING   ? TR_CHILD_RUNNING

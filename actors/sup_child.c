@@ -251,6 +251,7 @@ static void thread_stop(struct tr_sup *sup, struct child *c)
 
 void child_stop(struct tr_sup *sup, struct child *c)
 {
+    atomic_fetch_add(&sup->stopping, 1);
     if (c->inst) {
         thread_stop(sup, c);
     } else if (c->pid) {
@@ -263,6 +264,7 @@ void child_stop(struct tr_sup *sup, struct child *c)
         c->last_reason = TR_EXIT_SHUTDOWN;
     }
     c->hb_out = 0;
+    atomic_fetch_sub(&sup->stopping, 1);
 }
 
 void child_kill_hung(struct tr_sup *sup, struct child *c)

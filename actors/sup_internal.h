@@ -57,6 +57,7 @@ struct tr_sup {
     pthread_cond_t cv;
     struct sup_notice *notices;
     _Atomic int stop_req;
+    _Atomic int stopping;        /* >0 while waiting for a child to stop */
     _Atomic int wake_ok;
     enum sup_state state;
     int exit_code;

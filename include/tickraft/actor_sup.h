@@ -74,11 +74,14 @@ uint64_t tr_backoff_ms(uint32_t base_ms, uint32_t max_ms, uint32_t attempt, uint
  * frees it with tr_sup_free after it stopped. */
 int tr_sup_start(struct tr_system *sys, const struct tr_sup_spec *spec,
                  struct tr_sup **out, struct tr_error *err);
-/* Adds and starts a child at the end (thread-safe). TR_EEXISTS if the id is
- * taken. The spec is copied. */
+/* Adds and starts a child at the end (thread-safe; callable from a child's
+ * handler). TR_EEXISTS if the id is taken; TR_EBUSY while the supervisor
+ * is stopping a child (it may be waiting for the caller). The spec is
+ * copied; `start.arg` and `start.def` stay borrowed. */
 int tr_sup_start_child(struct tr_sup *sup, const struct tr_child_spec *spec,
                        struct tr_error *err);
-/* Stops and removes a child (stopping it per its shutdown spec). */
+/* Stops and removes a child (per its shutdown spec). TR_ENOTFOUND, or
+ * TR_EBUSY as for tr_sup_start_child. Not from the child itself. */
 int tr_sup_terminate_child(struct tr_sup *sup, const char *id);
 /* Manual mode: handles exits, restarts due, heartbeats, shutdown requests
  * at the clock's current time. Returns 1 while running, 0 once stopped. */
@@ -95,7 +98,7 @@ int tr_sup_wait(struct tr_sup *sup);
 int tr_sup_run(struct tr_sup *sup);
 void tr_sup_free(struct tr_sup *sup);
 
-/* Child state for tests and metrics. */
+/* Child state for tests and metrics (TR_EBUSY as tr_sup_start_child). */
 enum tr_child_state { TR_CHILD_RUNNING, TR_CHILD_WAITING, TR_CHILD_STOPPED };
 struct tr_child_info {
     enum tr_child_state state;

@@ -158,7 +158,9 @@ int write_raw(struct tr_log *log, size_t upto, struct tr_error *err)
     log->nospace = 0;
     pthread_mutex_unlock(&log->mu);
     if (rc) {
+        pthread_mutex_lock(&log->mu);
         log->sync_err = TR_ENOMEM;
+        pthread_mutex_unlock(&log->mu);
         return tr_errorf(err, TR_ENOMEM, "append: no memory for the index");
     }
     log->unsynced_bytes += len;

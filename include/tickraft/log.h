@@ -106,8 +106,10 @@ int tr_log_open(struct tr_log **out, const char *dir,
                 const struct tr_log_options *opts, struct tr_error *err);
 
 /* Stops the sync thread, writes and fsyncs what is buffered, closes files
- * and frees the log. Readers must be freed before. Returns 0 or the error
- * of the final sync (the log is freed either way). NULL is a no-op. */
+ * and frees the log. Readers must be freed, notification fds closed and no
+ * other thread may be inside a tr_log call (e.g. a wait) any more. Returns
+ * 0 or the error of the final sync (the log is freed either way). NULL is a
+ * no-op. */
 int tr_log_close(struct tr_log *log, struct tr_error *err);
 
 /* ---- append (writer thread only) ---- */

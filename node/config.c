@@ -603,9 +603,9 @@ static int begin_section(struct pstate *p, int line, const char *h, size_t n)
     p->feed = NULL;
     p->n_seen = 0;
     p->sec_line = line;
-    size_t wl = strcspn(h, " \t");
-    if (wl > n)
-        wl = n;
+    size_t wl = 0; /* `h` is not NUL-terminated: the file's bytes */
+    while (wl < n && h[wl] != ' ' && h[wl] != '\t')
+        wl++;
     const struct section_def *sd = NULL;
     for (const struct section_def *s = sections; s->name; s++)
         if (strlen(s->name) == wl && memcmp(s->name, h, wl) == 0)

@@ -274,128 +274,19 @@ static void route(struct conn *c, const char *path, const char *query, int head)
     tr_buf_free(&body);
 }
 
-/* ------------------------------------------------------------ parsing */
-
-static int is_tchar(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-/* Checks one header line; 0 ok, else the status to answer. Sets *host
- * when it is the Host header. */
-static int check_header(const char *s, size_t n, int *host)
-{
-    if (n && (s[0] == ' ' || s[0] == '\t'))
-        return 400; /* obsolete line folding */
-    const char *colon = memchr(s, ':', n);
-    if (!colon || colon == s)
-        return 400;
-    for (const char *p = s; p < colon; p++)
-        if (!is_tchar(*p))
-            return 400;
-    size_t nl = (size_t)(colon - s);
-    const char *v = colon + 1;
-    size_t vl = n - nl - 1;
-    while (vl && (*v == ' ' || *v == '\t'))
-        v++, vl--;
-    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-        vl--;
-    if (nl == 4 && strncasecmp(s, "host", 4) == 0)
-        *host = 1;
-    if (nl == 17 && strncasecmp(s, "transfer-encoding", 17) == 0)
-        return 413; /* a body: nothing here takes one */
-    if (nl == 14 && strncasecmp(s, "content-length", 14) == 0) {
-        if (vl == 0)
-            return 400;
-        for (size_t i = 0; i < vl; i++)
-            if (v[i] < '0' || v[i] > '9')
-                return 400;
-        for (size_t i = 0; i < vl; i++)
-            if (v[i] != '0')
-                return 413;
-    }
-    return 0;
-}
-
 /* The header block is complete in c->buf[0..end). */
 static void handle_request(struct conn *c, size_t end)
 {
-    char *s = c->buf;
-    for (size_t i = 0; i < end; i++)
-        if (s[i] == '\0' || ((unsigned char)s[i] < ' ' && s[i] != '\r' && s[i] != '\n' &&
-                             s[i] != '\t') || s[i] == 0x7f)
-            return respond_text(c, 400, "bad request: control character\n", NULL);
-    /* split into lines (LF, optional CR) */
-    size_t pos = 0, line_no = 0;
-    char *method = NULL, *target = NULL, *version = NULL;
-    int host = 0, bad = 0;
-    while (pos < end && !bad) {
-        char *nl = memchr(s + pos, '\n', end - pos);
-        size_t n = nl ? (size_t)(nl - (s + pos)) : end - pos;
-        char *line = s + pos;
-        pos += n + 1;
-        if (n && line[n - 1] == '\r')
-            n--;
-        line[n] = '\0';
-        if (line_no++ == 0) {
-            method = line;
-            char *sp1 = strchr(line, ' ');
-            char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-            if (!sp1 || !sp2 || strchr(sp2 + 1, ' ')) {
-                bad = 400;
-                break;
-            }
-            *sp1 = *sp2 = '\0';
-            target = sp1 + 1;
-            version = sp2 + 1;
-            continue;
-        }
-        if (n == 0)
-            break; /* end of headers */
-        bad = check_header(line, n, &host);
+    struct tr_http_request rq;
+    int st = tr_http_parse_request(c->buf, end, &rq);
+    if (st) {
+        const char *msg = st == 413   ? "request bodies are not accepted\n"
+                          : st == 405 ? "only GET and HEAD\n"
+                          : st == 505 ? "only HTTP/1.0 and HTTP/1.1\n"
+                                      : "bad request\n";
+        return respond_text(c, st, msg, NULL);
     }
-    if (!bad && (!method || !*method))
-        bad = 400;
-    for (const char *p = method; !bad && *p; p++)
-        if (!is_tchar(*p))
-            bad = 400;
-    if (!bad && strncmp(version, "HTTP/", 5) != 0)
-        bad = 400;
-    if (!bad && strcmp(version, "HTTP/1.1") != 0 && strcmp(version, "HTTP/1.0") != 0)
-        bad = 505;
-    if (!bad && target[0] != '/')
-        bad = 400;
-    if (!bad && strcmp(version, "HTTP/1.1") == 0 && !host)
-        bad = 400; /* RFC 9112 3.2 */
-    if (bad) {
-        const char *msg = bad == 413   ? "request bodies are not accepted\n"
-                          : bad == 505 ? "only HTTP/1.0 and HTTP/1.1\n"
-                                       : "bad request\n";
-        return respond_text(c, bad, msg, NULL);
-    }
-    int head = strcmp(method, "HEAD") == 0;
-    if (!head && strcmp(method, "GET") != 0)
-        return respond_text(c, 405, "only GET and HEAD\n", NULL);
-    char *q = strchr(target, '?');
-    if (q)
-        *q++ = '\0';
-    route(c, target, q, head);
-}
-
-/* Returns the length of the header block including its blank line, or 0
- * when it is not complete yet. */
-static size_t header_end(const char *b, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (b[i] != '\n')
-            continue;
-        if (b[i + 1] == '\n')
-            return i + 2;
-        if (b[i + 1] == '\r' && i + 2 < len && b[i + 2] == '\n')
-            return i + 3;
-    }
-    return 0;
+    route(c, rq.path, rq.query, rq.head);
 }
 
 /* ------------------------------------------------------------ I/O */
@@ -426,7 +317,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     c->len += (size_t)nread;
     /* the new bytes may complete a terminator that started earlier */
-    size_t end = header_end(c->buf, c->len);
+    size_t end = tr_http_header_end(c->buf, c->len);
     if (end)
         handle_request(c, end);
     else if (c->len >= c->srv->o.max_request_bytes)

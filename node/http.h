@@ -73,4 +73,23 @@ uint64_t tr_http_requests(const struct tr_http *h);
  * this call. NULL is a no-op. */
 void tr_http_stop(struct tr_http *h, void (*done_cb)(void *arg), void *arg);
 
+/* ---- the request parser (http_parse.c), exposed for tests and fuzzing ---- */
+
+struct tr_http_request {
+    const char *method; /* "GET" / "HEAD" */
+    const char *path;   /* "/metrics", NUL-terminated, query cut off */
+    const char *query;  /* after '?', or NULL */
+    int head;           /* 1 for HEAD */
+};
+
+/* Length of the header block (through its blank line, CRLF or bare LF) in
+ * `len` bytes of `b`, or 0 if it is not complete yet. */
+size_t tr_http_header_end(const char *b, size_t len);
+/* Parses the header block `buf[0..len)` in place (NULs are written into
+ * it; the request's pointers point into it). Returns 0 for a GET or HEAD
+ * this endpoint can serve, or the status to refuse with: 400 (malformed,
+ * control bytes, missing Host on 1.1), 405 (other method), 413 (a body is
+ * announced), 505 (other HTTP version). Never reads past `len`. */
+int tr_http_parse_request(char *buf, size_t len, struct tr_http_request *rq);
+
 #endif

@@ -345,9 +345,44 @@ static void busy_port_and_bad_host_are_reported(void **state)
     finish(f);
 }
 
+static int parse(const char *text, struct tr_http_request *rq, char *buf)
+{
+    size_t n = strlen(text);
+    memcpy(buf, text, n + 1);
+    size_t end = tr_http_header_end(buf, n);
+    return tr_http_parse_request(buf, end ? end : n, rq);
+}
+
+static void parser_splits_path_query_and_method(void **state)
+{
+    (void)state;
+    struct tr_http_request rq;
+    char buf[512];
+    assert_int_equal(parse("GET /readyz?verbose&x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: k\r\n\r\n",
+                           &rq, buf), 0);
+    assert_string_equal(rq.method, "GET");
+    assert_string_equal(rq.path, "/readyz");
+    assert_string_equal(rq.query, "verbose&x=1");
+    assert_false(rq.head);
+    assert_int_equal(parse("HEAD / HTTP/1.0\n\n", &rq, buf), 0);
+    assert_true(rq.head);
+    assert_null(rq.query);
+    assert_int_equal(parse("DELETE / HTTP/1.1\r\nHost: a\r\n\r\n", &rq, buf), 405);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nhOsT:a\r\ncontent-length: 00\r\n\r\n", &rq, buf),
+                     0);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n", &rq, buf),
+                     413);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nHost: a\r\n", &rq, buf), 400); /* unfinished */
+    assert_int_equal(parse("GET / HTTP/3\r\n\r\n", &rq, buf), 505);
+    assert_int_equal(parse("\r\n\r\n", &rq, buf), 400);
+    assert_int_equal(tr_http_header_end("GET / HTTP/1.0\r\n\r", 17), 0);
+    assert_int_equal(tr_http_header_end("GET / HTTP/1.0\r\n\r\nrest", 22), 18);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parser_splits_path_query_and_method),
         cmocka_unit_test(probes_follow_kubernetes_semantics),
         cmocka_unit_test(status_and_metrics_are_served),
         cmocka_unit_test(bad_requests_are_refused),

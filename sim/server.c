@@ -93,8 +93,13 @@ void sim_conn_close(struct sim_conn *c, int code)
     if (c->close_code)
         return;
     c->close_code = code;
-    if (c->wsi)
+    if (c->wsi) {
         lws_set_timer_usecs(c->wsi, 1);
+        /* Called from a libuv callback (shutdown, a queue overflow in the
+         * tick), lws would not re-arm its timer wheel until its next event:
+         * wake it so the timer runs now. */
+        lws_cancel_service(lws_get_context(c->wsi));
+    }
 }
 
 int sim_conn_sub(struct sim_conn *c, uint32_t inst, uint8_t bits)
@@ -625,7 +630,8 @@ int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct t
     }
     uv_timer_init(&s->loop, &s->tick);
     uv_timer_init(&s->loop, &s->second);
-    s->tick.data = s->second.data = s;
+    uv_timer_init(&s->loop, &s->grace);
+    s->tick.data = s->second.data = s->grace.data = s;
     uv_timer_start(&s->tick, tick_cb, (uint64_t)s->cfg.tick_ms, (uint64_t)s->cfg.tick_ms);
     uv_timer_start(&s->second, second_cb, 1000, 1000);
     uv_signal_init(&s->loop, &s->sigint);
@@ -650,20 +656,43 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-void sim_server_stop(struct sim_server *s)
+static void stop_now(struct sim_server *s)
 {
     if (s->stopping)
         return;
     s->stopping = 1;
     uv_timer_stop(&s->tick);
     uv_timer_stop(&s->second);
+    uv_timer_stop(&s->grace);
     uv_close((uv_handle_t *)&s->tick, NULL);
     uv_close((uv_handle_t *)&s->second, NULL);
+    uv_close((uv_handle_t *)&s->grace, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     if (s->has_truth)
         sim_truth_flush(&s->truth);
     lws_context_destroy(s->ctx); /* first call: starts closing lws's handles */
+}
+
+static void grace_cb(uv_timer_t *t)
+{
+    stop_now(t->data);
+}
+
+/* A clean stop tells clients "going away" (1001) the only way that works on
+ * lws's libuv backend (per-connection timer close), then gives the close
+ * frames 200 ms to leave before the context goes. */
+void sim_server_stop(struct sim_server *s)
+{
+    if (s->stopping || s->draining)
+        return;
+    if (!s->conns)
+        return stop_now(s);
+    s->draining = 1;
+    uv_timer_stop(&s->tick); /* nothing more is published */
+    s->refuse_until = INT64_MAX;
+    sim_server_close_conns(s, -1, 1001);
+    uv_timer_start(&s->grace, grace_cb, 200, 0);
 }
 
 void sim_server_close(struct sim_server *s)

@@ -308,7 +308,7 @@ struct sim_server {
     uv_loop_t loop;
     struct lws_context *ctx;
     struct lws_vhost *vh, *cvh;
-    uv_timer_t tick, second;
+    uv_timer_t tick, second, grace;
     uv_signal_t sigint, sigterm;
     struct sim_exch x[SIM_D_COUNT];
     int active[SIM_D_COUNT];
@@ -323,13 +323,14 @@ struct sim_server {
     int64_t refuse_until;
     uint64_t ev_generated, ev_sent, ev_written, frames_sent, bytes_sent;
     struct sim_replay *replay;
-    int stopping;
+    int stopping, draining;
     int port_bound;
 };
 
 /* Builds everything and starts listening. 0 or TR_E* with a message. */
 int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct tr_error *err);
-/* Runs the loop until SIGINT/SIGTERM or sim_server_stop. */
+/* Runs the loop until SIGINT/SIGTERM or sim_server_stop (which closes
+ * every connection with 1001 first). */
 int sim_server_run(struct sim_server *s);
 void sim_server_stop(struct sim_server *s);
 void sim_server_close(struct sim_server *s);

@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -312,6 +314,25 @@ static void unknown_market_fault_and_subscription_limit(void **state)
     ctl("clear");
 }
 
+static void sigterm_says_going_away_1001(void **state)
+{
+    static const char *const args[] = {"--dialect", "native", "--instruments", "1", "--rate", "100", NULL};
+    struct simproc p;
+    assert_int_equal(simproc_start(&p, args), 0);
+    struct sim_rc c;
+    assert_int_equal(sim_ws_open(&c, p.port, "/native", 5000), 0);
+    const char *sub = "{\"type\":\"subscribe\",\"instruments\":[\"SIM-0\"]}";
+    sim_ws_send(&c, 1, sub, strlen(sub));
+    char *m = ws_expect(&c, "\"type\":\"subscribed\"", 5000, NULL);
+    assert_non_null(m);
+    free(m);
+    kill(p.pid, SIGTERM);
+    assert_int_equal(ws_wait_close(&c, 5000), 1001);
+    sim_rc_close(&c);
+    int st = simproc_stop(&p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +345,7 @@ int main(void)
         cmocka_unit_test(unrecoverable_gap_is_nowhere_and_marked),
         cmocka_unit_test(duplicate_and_malformed_frames),
         cmocka_unit_test(unknown_market_fault_and_subscription_limit),
+        cmocka_unit_test(sigterm_says_going_away_1001),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -313,6 +313,12 @@ uint64_t tr_counter_get(const struct tr_counter *c)
     return c ? atomic_load_explicit(&((struct tr_counter *)c)->s.u, memory_order_relaxed) : 0;
 }
 
+void tr_counter_set(struct tr_counter *c, uint64_t total)
+{
+    if (c)
+        atomic_store_explicit(&c->s.u, total, memory_order_relaxed);
+}
+
 static uint64_t dbits(double v)
 {
     uint64_t u;

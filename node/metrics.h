@@ -102,6 +102,9 @@ struct tr_histogram *tr_metrics_histogram(struct tr_metrics *m, int id,
 void tr_counter_add(struct tr_counter *c, uint64_t n);
 static inline void tr_counter_inc(struct tr_counter *c) { tr_counter_add(c, 1); }
 uint64_t tr_counter_get(const struct tr_counter *c);
+/* Mirrors a monotonic total kept elsewhere (tr_nlog_suppressed, the log's
+ * sync count) from a collect callback. The caller keeps it monotonic. */
+void tr_counter_set(struct tr_counter *c, uint64_t total);
 void tr_gauge_set(struct tr_gauge *g, double v);
 void tr_gauge_add(struct tr_gauge *g, double delta);
 double tr_gauge_get(const struct tr_gauge *g);

@@ -184,6 +184,7 @@ static void collect_cb_refreshes_gauges_before_render(void **state)
     const char *t = render(m, &buf);
     assert_int_equal(calls, 1);
     assert_non_null(strstr(t, "tickraft_mailbox_depth{actor=\"writer\"} 17\n"));
+    assert_non_null(strstr(t, "tickraft_log_lines_suppressed_total 99990\n"));
     tr_buf_free(&buf);
     tr_metrics_free(m);
 }
@@ -193,6 +194,7 @@ void collect(void *a, struct tr_metrics *mm)
     int **calls = a;
     (**calls)++;
     tr_gauge_set(tr_metrics_gauge(mm, TR_M_MAILBOX_DEPTH, (const char *const[]){"writer"}), 17);
+    tr_counter_set(tr_metrics_counter(mm, TR_M_LOG_LINES_SUPPRESSED, NULL), 99990);
 }
 
 struct hammer {

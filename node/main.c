@@ -2,6 +2,8 @@
  *
  *   tickraft-node --config FILE
  *
+ * SIGUSR1 rotates every feed's connection make-before-break (as the
+ * scheduled `rotate` does).
  * Reads the configuration (node/config.h), opens the durable log, starts
  * the collection pipeline (node/pipe_*.c) and the HTTP endpoint on one
  * libuv loop, and runs until SIGTERM/SIGINT, when it stops in the order of
@@ -28,7 +30,7 @@
 
 struct app {
     uv_loop_t loop;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sigusr1;
     struct pipe_node *node;
     struct tr_http *http;
     struct tr_nlog *lg;
@@ -41,7 +43,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: tickraft-node --config FILE\n"
                  "  Collects the configured feeds into the node's durable log.\n"
-                 "  SIGTERM/SIGINT stop it gracefully (bounded at 30 s).\n"
+                 "  SIGTERM/SIGINT stop it gracefully (bounded at 30 s);\n"
+                 "  SIGUSR1 rotates the feed connections (make-before-break).\n"
                  "  Exit: 0 clean, 1 startup failure, 2 bad usage/config,\n"
                  "        3 runtime error, 4 forced by a second signal.\n");
 }
@@ -53,6 +56,7 @@ static void stopped_cb(void *arg, int rc)
     a->stop_rc = rc;
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigusr1, NULL);
     if (a->http) {
         tr_http_stop(a->http, NULL, NULL);
         a->http = NULL;
@@ -69,6 +73,14 @@ static void signal_cb(uv_signal_t *h, int signum)
     }
     tr_nlog(a->lg, TR_NLOG_INFO, "node", "signal: graceful stop", TR_KV_INT("signal", signum));
     pipe_node_stop(a->node, stopped_cb, a);
+}
+
+/* SIGUSR1: rotate every feed's connection, make-before-break. */
+static void rotate_cb(uv_signal_t *h, int signum)
+{
+    struct app *a = h->data;
+    tr_nlog(a->lg, TR_NLOG_INFO, "node", "signal: rotating connections", TR_KV_INT("signal", signum));
+    pipe_node_rotate(a->node);
 }
 
 static int status_cb(void *arg, struct tr_buf *out)
@@ -172,9 +184,11 @@ int main(int argc, char **argv)
     }
     uv_signal_init(&a.loop, &a.sigterm);
     uv_signal_init(&a.loop, &a.sigint);
-    a.sigterm.data = a.sigint.data = &a;
+    uv_signal_init(&a.loop, &a.sigusr1);
+    a.sigterm.data = a.sigint.data = a.sigusr1.data = &a;
     uv_signal_start(&a.sigterm, signal_cb, SIGTERM);
     uv_signal_start(&a.sigint, signal_cb, SIGINT);
+    uv_signal_start(&a.sigusr1, rotate_cb, SIGUSR1);
     tr_nlog(a.lg, TR_NLOG_INFO, "node", "started", TR_KV_STR("config", path),
             TR_KV_INT("node_id", cfg.node_id), TR_KV_UINT("feeds", cfg.n_feeds));
 

@@ -220,6 +220,8 @@ void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), voi
 /* Frees after stop completed and the loop ran out. Returns the final log
  * close result. */
 int pipe_node_close(struct pipe_node *n, struct tr_error *err);
+/* Make-before-break rotation of every feed's connection now (SIGUSR1). */
+void pipe_node_rotate(struct pipe_node *n);
 /* Status JSON (the /api/status body). */
 int pipe_node_status_json(struct pipe_node *n, struct tr_buf *out);
 

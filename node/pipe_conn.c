@@ -21,6 +21,8 @@
 #include "nlog.h"
 #include "tickraft/actor_sup.h"
 
+#define STABLE_NS (10 * 1000000000ll) /* connection lifetime that resets the backoff */
+
 const char *pc_cause_name(int c)
 {
     static const char *const n[PC_C_MAX] = {"close_1000", "close_1001", "close_1006",
@@ -72,7 +74,7 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     }
     c->feed = f;
     c->slot = slot;
-    c->peer_code = c->close_code = c->retiring = c->subscribed = 0;
+    c->peer_code = c->close_code = c->retiring = c->subscribed = c->incoming = 0;
     c->frames = c->data_frames = 0;
     c->first_data_ns = 0;
     c->rx.len = 0;
@@ -173,12 +175,17 @@ static void conn_ended(struct pipe_conn *c, int cause, int code)
         f->reconnects[cause]++;
         return;
     }
-    if (o->state == PC_OPEN) { /* a rotation was under way: promote it */
+    if (o->state == PC_OPEN && o->incoming) { /* a rotation was under way: promote it */
+        o->incoming = 0;
         f->active = o->slot;
         f->reconnects[cause]++;
         return;
     }
     f->connected = 0;
+    /* a connection that carried data for a while was a success: the next
+     * failure starts again from the base delay */
+    if (c->first_data_ns && pipe_now_ns() - c->opened_ns >= STABLE_NS)
+        f->attempt = 0;
     schedule_reconnect(f, cause, code);
 }
 
@@ -262,16 +269,24 @@ static void handle_ctl(struct pipe_conn *c)
         f->sub_errors++;
         int policy = tr_policy_for_sub_error(ctl->sub_error);
         int i = ctl->instrument[0] ? inst_index(f, ctl->instrument) : -1;
+        if (i < 0) /* the market named only in the text ("X is not a valid ...") */
+            for (size_t k = 0; k < f->cfg->n_instruments && i < 0; k++) {
+                size_t l = strlen(f->cfg->instruments[k]);
+                if (!strncmp(ctl->text, f->cfg->instruments[k], l) &&
+                    (ctl->text[l] == ' ' || ctl->text[l] == 0))
+                    i = (int)k;
+            }
         if (policy == TR_POLICY_DROP_MARKET && i >= 0) {
             f->dropped[i] = 1;
             tr_nlog(lg, TR_NLOG_WARN, "conn", "unknown market dropped",
-                    TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", ctl->instrument));
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", f->cfg->instruments[i]));
         } else if (policy == TR_POLICY_SHED) {
             f->alerts++;
             if (i >= 0)
                 f->dropped[i] = 1;
             tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: subscription limit, shedding",
-                    TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", ctl->instrument),
+                    TR_KV_STR("feed", f->cfg->name),
+                    TR_KV_STR("instrument", i >= 0 ? f->cfg->instruments[i] : ""),
                     TR_KV_STR("text", ctl->text));
         } else {
             f->alerts++;
@@ -353,7 +368,8 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
         }
     }
     /* make-before-break: the incoming connection overlaps; retire the old */
-    if (c->slot != f->active && c->subscribed && c->data_frames >= 2) {
+    if (c->incoming && c->subscribed && c->data_frames >= 2) {
+        c->incoming = 0;
         struct pipe_conn *old = &f->conn[f->active];
         f->active = c->slot;
         f->rotations++;
@@ -424,8 +440,8 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
             int cause = c->peer_code ? cause_of(code) : PC_C_CLOSE_1006;
             /* no close frame from a peer that stopped answering pings: the
              * hang-up policy closed it */
-            if (!c->peer_code && !c->close_code &&
-                pipe_now_ns() - c->last_rx_ns >= (int64_t)c->feed->cfg->hangup_s * 1000000000)
+            if (!c->peer_code && !c->close_code && c->last_rx_ns &&
+                pipe_now_ns() - c->last_rx_ns >= (int64_t)c->feed->cfg->ping_s * 1000000000)
                 cause = PC_C_PING_TIMEOUT;
             conn_ended(c, cause, code);
         }
@@ -449,7 +465,8 @@ void pipe_feed_rotate(struct pipe_feed *f)
     tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "rotation: opening new connection",
             TR_KV_STR("feed", f->cfg->name));
     f->reconnects[PC_C_ROTATE]++;
-    pipe_conn_open(f, other);
+    if (pipe_conn_open(f, other) == 0)
+        f->conn[other].incoming = 1;
 }
 
 void pipe_feed_start(struct pipe_feed *f)

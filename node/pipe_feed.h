@@ -25,6 +25,7 @@ struct pipe_conn {
     int peer_code;            /* close code the peer sent (0: none) */
     int close_code;           /* close we initiated (0: none) */
     int retiring;             /* rotation: old connection being replaced */
+    int incoming;             /* rotation: new connection not yet promoted */
     int subscribed;
     struct tr_provider prov;
     int prov_ok;

@@ -444,6 +444,12 @@ fail:
     return rc;
 }
 
+void pipe_node_rotate(struct pipe_node *n)
+{
+    for (size_t i = 0; i < n->n_feeds; i++)
+        pipe_feed_rotate(&n->feeds[i]);
+}
+
 /* ---- stop ---- */
 
 static void close_handles(struct pipe_node *n)

@@ -39,6 +39,15 @@ void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s)
         pipe_node_fatal(f->node, TR_ENOMEM, "queue REST request");
         return;
     }
+    if (kind == TR_REST_STATUS) { /* one status poll at a time */
+        int queued = f->inflight && f->inflight->kind == TR_REST_STATUS;
+        for (struct pipe_rest_req *q = f->rq_head; q && !queued; q = q->next)
+            queued = q->kind == TR_REST_STATUS;
+        if (queued) {
+            free(r);
+            return;
+        }
+    }
     r->kind = (uint8_t)kind;
     r->s = s;
     if (s)

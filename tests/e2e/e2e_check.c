@@ -1,8 +1,11 @@
 /* tr-e2e-check: compares what a node stored with the simulator's truth.
  *
  *   tr-e2e-check --truth TRUTH.jsonl (--dump DUMP.jsonl | --dir DATA)
- *                [--kinds trade,book]
+ *                [--kinds trade,book] [--until NS]
  *
+ * --until NS: every truth event published at or before NS (exchange time)
+ * must be stored, not only those up to the last stored one (catches a
+ * stream that silently stopped).
  * DUMP is `tickraft-ctl log dump` output (JSON lines); --dir reads a
  * stopped node's log directly with the storage API. Per stream (provider,
  * trade|book, instrument) it checks:
@@ -24,6 +27,7 @@
 
 struct tev { /* one truth event by seq */
     char *sig;
+    int64_t ts;
     uint8_t lost, seen, gapped;
 };
 
@@ -45,6 +49,7 @@ struct stream {
 static struct stream *streams;
 static size_t n_streams, cap_streams;
 static int want_trade = 1, want_book = 1;
+static int64_t until_ns; /* --until: truth up to this time must be stored */
 
 static struct stream *get(const struct tr_event *ev)
 {
@@ -141,6 +146,7 @@ static int load_truth(const char *path)
         free(t->sig);
         t->sig = sig_of(&ev);
         t->lost = (uint8_t)lost;
+        t->ts = ev.ts_exchange;
         if (ev.seq > s->tmax)
             s->tmax = ev.seq;
     }
@@ -302,6 +308,8 @@ int main(int argc, char **argv)
             dump = argv[i + 1];
         else if (!strcmp(argv[i], "--dir"))
             dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--until"))
+            until_ns = strtoll(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--kinds")) {
             want_trade = strstr(argv[i + 1], "trade") != NULL;
             want_book = strstr(argv[i + 1], "book") != NULL;
@@ -309,7 +317,7 @@ int main(int argc, char **argv)
     }
     if (!truth || (!dump && !dir)) {
         fprintf(stderr, "usage: tr-e2e-check --truth FILE (--dump FILE|- | --dir DATA) "
-                        "[--kinds trade,book]\n");
+                        "[--kinds trade,book] [--until NS]\n");
         return 2;
     }
     if (load_truth(truth) || (dump ? read_dump(dump) : read_dir(dir)))
@@ -318,7 +326,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_streams; i++) {
         struct stream *s = &streams[i];
         uint64_t from = s->book ? (s->snapped ? s->first_snap : UINT64_MAX) : 1;
-        for (uint64_t q = from; q <= s->last && q < s->cap; q++) {
+        uint64_t horizon = s->last;
+        for (uint64_t q = horizon + 1; until_ns && q < s->cap; q++)
+            if (s->t[q].sig && s->t[q].ts <= until_ns)
+                horizon = q; /* published well before the node stopped */
+        if (until_ns && !s->have)
+            from = 1; /* nothing stored at all: everything is missing */
+        for (uint64_t q = from; q <= horizon && q < s->cap; q++) {
             struct tev *t = &s->t[q];
             if (!t->sig || t->seen)
                 continue;

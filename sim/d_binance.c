@@ -79,8 +79,8 @@ static void bn_reply(struct sim_conn *c, const char *idtext, size_t idn, const c
 
 static void bn_rx(struct sim_conn *c, const char *m, size_t len)
 {
-    struct tr_json_tok t[1024];
-    if (sim_json_parse(m, len, t, 1024) < 0)
+    const struct tr_json_tok *t = sim_conn_parse(c, m, len);
+    if (!t)
         return bn_reply(c, "null", 4, "Invalid JSON");
     int id = tr_json_get(m, t, 0, "id");
     const char *idt = id >= 0 ? m + t[id].start - (t[id].type == TR_JSON_STRING) : "null";

@@ -92,8 +92,8 @@ static void put_match(struct tr_buf *b, const struct sim_exch *x, const struct s
 
 static void cb_rx(struct sim_conn *c, const char *m, size_t len)
 {
-    struct tr_json_tok t[1024];
-    if (sim_json_parse(m, len, t, 1024) < 0)
+    const struct tr_json_tok *t = sim_conn_parse(c, m, len);
+    if (!t)
         return cb_error(c, "malformed JSON", 14, "");
     int ty = tr_json_get(m, t, 0, "type");
     int sub = ty >= 0 && tr_json_eq(m, t, ty, "subscribe");

@@ -75,6 +75,9 @@ static void send_snapshot(struct sim_conn *c, uint32_t i)
     sim_conn_text(c, (const char *)b->data, b->len, 0);
 }
 
+static void k_subscribe_markets(struct sim_conn *c, const int *idx, int n, const int *wants,
+                                const char *id, size_t idn);
+
 static void k_subscribe(struct sim_conn *c, const char *m, const struct tr_json_tok *t, int params,
                         const char *id, size_t idn)
 {
@@ -94,15 +97,25 @@ static void k_subscribe(struct sim_conn *c, const char *m, const struct tr_json_
             return k_error(c, id, idn, 8, "Unknown channel name");
         wants[k] = 1;
     }
-    int idx[256], n = 0;
+    size_t cnt = mk >= 0 && t[mk].type == TR_JSON_ARRAY ? t[mk].count : 1;
+    int *idx = malloc((cnt + 1) * sizeof *idx), n = 0;
+    if (!idx)
+        return k_error(c, id, idn, 1, "Unable to process message");
     if (mk >= 0 && t[mk].type == TR_JSON_STRING) {
         idx[n++] = sim_exch_find(c->x, m + t[mk].start, t[mk].len);
     } else if (mk >= 0 && t[mk].type == TR_JSON_ARRAY) {
-        for (uint32_t i = 0; i < t[mk].count && n < 256; i++) {
+        for (uint32_t i = 0; i < t[mk].count; i++) {
             int e = tr_json_at(t, mk, i);
             idx[n++] = t[e].type == TR_JSON_STRING ? sim_exch_find(c->x, m + t[e].start, t[e].len) : -1;
         }
     }
+    k_subscribe_markets(c, idx, n, wants, id, idn);
+    free(idx);
+}
+
+static void k_subscribe_markets(struct sim_conn *c, const int *idx, int n, const int *wants,
+                                const char *id, size_t idn)
+{
     if (n == 0)
         return k_error(c, id, idn, 16, "Market not found");
     for (int i = 0; i < n; i++)
@@ -165,8 +178,8 @@ static void k_unsubscribe(struct sim_conn *c, const char *m, const struct tr_jso
 
 static void k_rx(struct sim_conn *c, const char *m, size_t len)
 {
-    struct tr_json_tok t[1024];
-    if (sim_json_parse(m, len, t, 1024) < 0)
+    const struct tr_json_tok *t = sim_conn_parse(c, m, len);
+    if (!t)
         return k_error(c, "null", 4, 1, "Unable to process message");
     int id = tr_json_get(m, t, 0, "id");
     const char *idt = id >= 0 && t[id].type == TR_JSON_NUMBER ? m + t[id].start : "null";

@@ -29,8 +29,8 @@ static void send_error(struct sim_conn *c, const char *code, const char *msg, co
 
 static void native_rx(struct sim_conn *c, const char *m, size_t len)
 {
-    struct tr_json_tok t[512];
-    if (sim_json_parse(m, len, t, 512) < 0)
+    const struct tr_json_tok *t = sim_conn_parse(c, m, len);
+    if (!t)
         return send_error(c, "bad_request", "malformed JSON", "", 0);
     int ty = tr_json_get(m, t, 0, "type");
     int sub = ty >= 0 && tr_json_eq(m, t, ty, "subscribe");

@@ -2,6 +2,7 @@
  * arrive with their URL arguments already split (lws urldecodes them). */
 #include "sim.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *sim_req_arg(const struct sim_req *rq, const char *key)
@@ -19,12 +20,20 @@ int sim_resp_json(struct sim_resp *rs, int status, const char *text)
     return sim_put(&rs->body, text);
 }
 
-int sim_json_parse(const char *msg, size_t len, struct tr_json_tok *toks, size_t max)
+struct tr_json_tok *sim_conn_parse(struct sim_conn *c, const char *msg, size_t len)
 {
-    int n = tr_json_parse(msg, len, toks, max, NULL);
-    if (n <= 0 || toks[0].type != TR_JSON_OBJECT)
-        return -1;
-    return n;
+    size_t need = len / 2 + 16; /* a token takes at least two bytes ("1,") */
+    if (c->toks_cap < need) {
+        struct tr_json_tok *t = realloc(c->toks, need * sizeof *t);
+        if (!t)
+            return NULL;
+        c->toks = t;
+        c->toks_cap = need;
+    }
+    int n = tr_json_parse(msg, len, c->toks, c->toks_cap, NULL);
+    if (n <= 0 || c->toks[0].type != TR_JSON_OBJECT)
+        return NULL;
+    return c->toks;
 }
 
 int sim_put_levels(struct tr_buf *b, const struct sim_exch *x, const struct sim_inst *in, int s,

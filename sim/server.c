@@ -319,6 +319,8 @@ static void on_closed(struct sim_server *s, struct sim_conn *c)
     free(c->subs);
     tr_buf_free(&c->rx);
     tr_buf_free(&c->out);
+    free(c->toks);
+    c->toks = NULL;
 }
 
 static int on_receive(struct sim_conn *c, struct lws *wsi, const void *in, size_t len)

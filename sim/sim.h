@@ -220,6 +220,8 @@ struct sim_conn {
     int64_t rp_t0;          /* replay: when this connection started */
     struct tr_buf rx;       /* fragment reassembly */
     struct tr_buf out;      /* encoder scratch */
+    struct tr_json_tok *toks; /* client message tokens (grown) */
+    size_t toks_cap;
     struct sim_conn *next, *prev;
 };
 
@@ -244,8 +246,10 @@ int sim_conn_sub(struct sim_conn *c, uint32_t inst, uint8_t bits);
 void sim_conn_unsub(struct sim_conn *c, uint32_t inst, uint8_t bits);
 /* True if the unknown-market fault consumes this subscribe. */
 int sim_fault_take_unknown(struct sim_exch *x);
-/* Tokenizes a client message; returns the token count or <0. */
-int sim_json_parse(const char *msg, size_t len, struct tr_json_tok *toks, size_t max);
+/* Tokenizes a client message into the connection's token buffer (grown to
+ * fit any message of that length); returns the tokens or NULL if the
+ * message is not a JSON object. */
+struct tr_json_tok *sim_conn_parse(struct sim_conn *c, const char *msg, size_t len);
 /* Appends a JSON array of book levels [["p","s"(,"1")],...] of side s, best first. */
 int sim_put_levels(struct tr_buf *b, const struct sim_exch *x, const struct sim_inst *in, int s,
                    int with_count);

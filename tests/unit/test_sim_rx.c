@@ -39,19 +39,24 @@ struct rig {
     struct sim_conn conn;
 };
 
-static void rig_init(struct rig *r, int d)
+static void rig_init_n(struct rig *r, int d, uint32_t n_inst)
 {
     memset(r, 0, sizeof *r);
     r->srv.cfg.queue_limit = 64u << 20;
-    assert_int_equal(sim_exch_init(&r->srv.x[d], d, 1, 3, 1000, 60, 0, 0), 0);
+    assert_int_equal(sim_exch_init(&r->srv.x[d], d, 1, n_inst, 1000, 60, 0, 0), 0);
     r->srv.active[d] = 1;
     struct sim_conn *c = &r->conn;
     c->srv = &r->srv;
     c->x = &r->srv.x[d];
     c->dialect = d;
-    c->subs = calloc(3, 1);
+    c->subs = calloc(n_inst, 1);
     tr_buf_init(&c->rx);
     tr_buf_init(&c->out);
+}
+
+static void rig_init(struct rig *r, int d)
+{
+    rig_init_n(r, d, 3);
 }
 
 /* Frees queued frames; returns how many there were. */
@@ -74,6 +79,7 @@ static void rig_free(struct rig *r, int d)
     free(r->conn.subs);
     tr_buf_free(&r->conn.rx);
     tr_buf_free(&r->conn.out);
+    free(r->conn.toks);
     sim_exch_free(&r->srv.x[d]);
 }
 
@@ -156,12 +162,45 @@ static void mutated_messages_never_crash(void **state)
     }
 }
 
+/* Subscribing to thousands of instruments in one message works in every
+ * dialect (the token buffer grows with the message). */
+static void thousands_of_instruments_in_one_subscribe(void **state)
+{
+    enum { N = 3000 };
+    for (int d = 0; d < SIM_D_COUNT; d++) {
+        struct rig r;
+        rig_init_n(&r, d, N);
+        struct tr_buf m;
+        tr_buf_init(&m);
+        static const char *const head[SIM_D_COUNT] = {
+            "{\"type\":\"subscribe\",\"channels\":[\"trade\"],\"instruments\":[",
+            "{\"type\":\"subscribe\",\"channels\":[\"matches\"],\"product_ids\":[",
+            "{\"method\":\"SUBSCRIBE\",\"id\":1,\"params\":[",
+            "{\"id\":1,\"cmd\":\"subscribe\",\"params\":{\"channels\":[\"trade\"],\"market_tickers\":["};
+        sim_put(&m, head[d]);
+        for (uint32_t i = 0; i < N; i++) {
+            char name[SIM_NAME_MAX];
+            sim_inst_name(d, i, name, sizeof name);
+            if (d == SIM_D_BINANCE)
+                for (char *p = name; *p; p++)
+                    *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            sim_putf(&m, "%s\"%s%s\"", i ? "," : "", name, d == SIM_D_BINANCE ? "@trade" : "");
+        }
+        sim_put(&m, d == SIM_D_KALSHI ? "]}}" : d == SIM_D_BINANCE ? "]}" : "]}");
+        ops[d]->rx(&r.conn, (const char *)m.data, m.len);
+        assert_int_equal(r.conn.n_subs, N);
+        tr_buf_free(&m);
+        rig_free(&r, d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_valid_subscribe_is_answered),
         cmocka_unit_test(subscribed_events_are_published),
         cmocka_unit_test(mutated_messages_never_crash),
+        cmocka_unit_test(thousands_of_instruments_in_one_subscribe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

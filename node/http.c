@@ -210,6 +210,23 @@ static void respond_text(struct conn *c, int code, const char *text, const char 
 
 /* ------------------------------------------------------------ routes */
 
+int tr_http_readiness(int log_open, const struct tr_http_feed_state *feeds, size_t n_feeds,
+                      struct tr_buf *detail)
+{
+    char line[160];
+    int any = 0;
+    snprintf(line, sizeof line, log_open ? "[+]log ok\n" : "[-]log: not open\n");
+    tr_buf_append(detail, line, strlen(line));
+    for (size_t i = 0; i < n_feeds; i++) {
+        any |= feeds[i].subscribed != 0;
+        snprintf(line, sizeof line, feeds[i].subscribed ? "[+]feed %s ok\n"
+                                                        : "[-]feed %s: not subscribed\n",
+                 feeds[i].name ? feeds[i].name : "?");
+        tr_buf_append(detail, line, strlen(line));
+    }
+    return log_open && (n_feeds == 0 || any);
+}
+
 static int run_probe(struct tr_http *h, int which, struct tr_buf *detail)
 {
     if (!h->o.probe_cb)

@@ -41,6 +41,17 @@ typedef int (*tr_http_probe_cb)(void *arg, int probe, struct tr_buf *detail);
  * (the endpoint answers 500). Loop thread. */
 typedef int (*tr_http_status_cb)(void *arg, struct tr_buf *out);
 
+/* The node's readiness rule, for a probe_cb to call: ready when the log is
+ * open and at least one configured feed is subscribed (or none is
+ * configured). Appends one check line per item ("[+]log ok",
+ * "[-]feed cb: not subscribed") to `detail` and returns 1 or 0. */
+struct tr_http_feed_state {
+    const char *name;
+    int subscribed; /* at least one connection subscribed */
+};
+int tr_http_readiness(int log_open, const struct tr_http_feed_state *feeds, size_t n_feeds,
+                      struct tr_buf *detail);
+
 struct tr_http_options {
     const char *host;            /* IP literal; default "127.0.0.1" */
     uint16_t port;               /* 0 = any free port (see tr_http_port) */

@@ -379,9 +379,30 @@ static void parser_splits_path_query_and_method(void **state)
     assert_int_equal(tr_http_header_end("GET / HTTP/1.0\r\n\r\nrest", 22), 18);
 }
 
+static void readiness_rule_needs_log_and_one_subscribed_feed(void **state)
+{
+    (void)state;
+    struct tr_buf d;
+    tr_buf_init(&d);
+    struct tr_http_feed_state f[2] = {{"cb", 0}, {"bn", 1}};
+    assert_int_equal(tr_http_readiness(1, f, 2, &d), 1);
+    assert_int_equal(tr_buf_append(&d, "", 1), 0);
+    assert_string_equal((char *)d.data, "[+]log ok\n[-]feed cb: not subscribed\n[+]feed bn ok\n");
+    d.len = 0;
+    f[1].subscribed = 0;
+    assert_int_equal(tr_http_readiness(1, f, 2, &d), 0);
+    assert_int_equal(tr_http_readiness(1, NULL, 0, &d), 1); /* no feeds configured */
+    d.len = 0;
+    assert_int_equal(tr_http_readiness(0, NULL, 0, &d), 0);
+    assert_int_equal(tr_buf_append(&d, "", 1), 0);
+    assert_string_equal((char *)d.data, "[-]log: not open\n");
+    tr_buf_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(readiness_rule_needs_log_and_one_subscribed_feed),
         cmocka_unit_test(parser_splits_path_query_and_method),
         cmocka_unit_test(probes_follow_kubernetes_semantics),
         cmocka_unit_test(status_and_metrics_are_served),

@@ -91,6 +91,11 @@ static int apply_one(struct sim_server *s, int d, const char *name, const struct
         f->gap_inst = in ? sim_exch_find(x, in, strlen(in)) : -1;
         if (in && f->gap_inst < 0)
             f->gap_left = 0;
+        const char *k = sim_req_arg(rq, "kind"); /* trade, book or ticker */
+        f->gap_kind = !k ? 0 : !strcmp(k, "trade") ? TR_KIND_TRADE
+                    : !strcmp(k, "book") ? TR_KIND_BOOK_DELTA : !strcmp(k, "ticker") ? TR_KIND_TICKER : -1;
+        if (f->gap_kind < 0)
+            f->gap_left = 0;
     } else if (strcmp(name, "duplicate") == 0) {
         f->dup_left = (uint32_t)arg_long(rq, "count", 1);
     } else if (strcmp(name, "malformed") == 0) {

@@ -184,7 +184,8 @@ void sim_exch_next(struct sim_exch *x, struct sim_ev *ev)
         ev->seq = in->n_deltas;
         ev->trade_id = in->n_trades;
     }
-    if (x->f.gap_left && (x->f.gap_inst < 0 || (uint32_t)x->f.gap_inst == ev->inst)) {
+    if (x->f.gap_left && (x->f.gap_inst < 0 || (uint32_t)x->f.gap_inst == ev->inst) &&
+        (!x->f.gap_kind || x->f.gap_kind == ev->kind)) {
         x->f.gap_left--;
         ev->flags |= x->f.gap_lost ? SIM_EV_LOST : SIM_EV_HIDDEN;
     }

@@ -84,6 +84,7 @@ struct sim_faults {
     uint32_t gap_left;          /* next N events hidden (or lost) */
     int gap_lost;               /* 1: unrecoverable */
     int gap_inst;               /* -1: any instrument */
+    int gap_kind;               /* TR_KIND_*, 0: any kind */
     uint32_t dup_left;          /* next N data frames sent twice */
     uint32_t bad_left;          /* next N data frames malformed */
     int bad_truncate;           /* 1: truncated, 0: garbage */

@@ -213,7 +213,7 @@ static void gap_is_recoverable_over_rest(void **state)
     assert_non_null(m);
     scan_trades(m, &prev);
     free(m);
-    ctl("gap?count=40&instrument=SIM-0&dialect=native");
+    ctl("gap?count=5&instrument=SIM-0&kind=trade&dialect=native");
     uint64_t missing = next_gap(&c, &prev);
     assert_true(missing > 0);
     char path[128], *body = NULL;

@@ -95,7 +95,7 @@ static void stall_silences_then_resumes(void **state)
     char *m = ws_expect(&c, "\"type\":\"batch\"", 5000, NULL);
     assert_non_null(m);
     free(m);
-    ctl("stall?secs=2.5&dialect=native");
+    ctl("stall?secs=4&dialect=native");
     /* frames already in flight may still arrive; then nothing, not even pings */
     int op;
     char *p;
@@ -105,8 +105,8 @@ static void stall_silences_then_resumes(void **state)
         free(p);
     int rc = sim_ws_recv(&c, &op, &p, &n, 1000);
     assert_int_equal(rc, TR_ETIMEDOUT);
-    assert_true(sim_now_ns() - t0 < 2500000000ll); /* we were inside the window */
-    m = ws_expect(&c, "\"type\":\"batch\"", 6000, NULL);
+    assert_true(sim_now_ns() - t0 < 4000000000ll); /* we were inside the window */
+    m = ws_expect(&c, "\"type\":\"batch\"", 8000, NULL);
     assert_non_null(m); /* resumes, with what was queued meanwhile */
     free(m);
     sim_rc_close(&c);

@@ -1,6 +1,5 @@
 # The node's collection pipeline (node/pipe_*.c): the end-to-end checker,
-# the deduplicator's unit test, the end-to-end fault test and the ingest
-# benchmark's libraries.
+# the deduplicator's unit test and the end-to-end fault test.
 if(TARGET tr_storage)
   add_executable(tr-e2e-check e2e/e2e_check.c)
   target_link_libraries(tr-e2e-check PRIVATE tr_storage tr_core)
@@ -20,6 +19,5 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                        RUN_SERIAL TRUE)
 endif()
 
-if(TARGET tr_node)
-  list(APPEND TR_BENCH_LIBS tr_node)
-endif()
+# tickraft-bench ingest (bench/bench_ingest.c) runs tickraft-sim and
+# tickraft-node as processes: it links nothing of ours.

@@ -1,0 +1,219 @@
+/* `tickraft-bench ingest`: simulator -> node with durable group commit.
+ *
+ * Starts tickraft-sim (native dialect) and tickraft-node as separate
+ * processes on loopback, lets the node collect for --seconds after a
+ * warm-up, and reads the node's /api/status: events written to the log per
+ * second (every one deduplicated and durable: the figure is taken from the
+ * log's durable LSN), provider-to-durable latency percentiles (the
+ * simulator stamps each event when it generates it; the node samples every
+ * 8th live event when the log reports it durable), and the node's RSS.
+ * Both processes share this 2-core machine with the benchmark.
+ * Prints one JSON object last. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "benchutil.h"
+
+const char bench_ingest_help[] =
+    "simulator -> node, durable group commit: events/s, provider->durable p50/p99, node RSS\n"
+    "  --seconds S (10) --warmup S (2) --rate R events/s (1000000) --instruments N (8)\n"
+    "  --group-commit-ms MS (2) --bin DIR (next to this program)";
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &l)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t spawn(char *const argv[], const char *out)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        FILE *f = freopen(out, "w", stderr);
+        (void)f;
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return p;
+}
+
+/* GET /api/status into buf; 0 or -1. */
+static int get_status(int port, char *buf, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    const char *rq = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (write(fd, rq, strlen(rq)) < 0) {
+        close(fd);
+        return -1;
+    }
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < cap && (k = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    buf[n] = 0;
+    close(fd);
+    return strstr(buf, "\r\n\r\n") ? 0 : -1;
+}
+
+static double num(const char *doc, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(doc, k);
+    return p ? strtod(p + strlen(k), NULL) : -1;
+}
+
+static double rss_of(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    double mb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            mb = strtod(line + 6, NULL) / 1024.0;
+    if (f)
+        fclose(f);
+    return mb;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+}
+
+static void stop(pid_t p, int sig)
+{
+    if (p <= 0)
+        return;
+    kill(p, sig);
+    for (int i = 0; i < 400; i++) {
+        if (waitpid(p, NULL, WNOHANG) == p)
+            return;
+        sleep_ms(50);
+    }
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+}
+
+int bench_ingest_main(int argc, char **argv)
+{
+    double secs = (double)bench_arg_long(argc, argv, "--seconds", 10);
+    long warm = bench_arg_long(argc, argv, "--warmup", 2);
+    long rate = bench_arg_long(argc, argv, "--rate", 1000000);
+    long inst = bench_arg_long(argc, argv, "--instruments", 8);
+    long gc = bench_arg_long(argc, argv, "--group-commit-ms", 2);
+    char self[1024], bindir[1024];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[sl > 0 ? sl : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(bindir, sizeof bindir, "%s", bench_arg(argc, argv, "--bin", self));
+    char dir[] = "/tmp/tr-bench-ingest.XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    int sport = free_port(), hport = free_port();
+    while (hport == sport)
+        hport = free_port();
+    char conf[1100], sim[1100], node[1100], simlog[1100], nodelog[1100];
+    snprintf(conf, sizeof conf, "%s/node.conf", dir);
+    snprintf(sim, sizeof sim, "%s/tickraft-sim", bindir);
+    snprintf(node, sizeof node, "%s/tickraft-node", bindir);
+    snprintf(simlog, sizeof simlog, "%s/sim.log", dir);
+    snprintf(nodelog, sizeof nodelog, "%s/node.log", dir);
+    FILE *f = fopen(conf, "w");
+    if (!f) {
+        perror(conf);
+        return 1;
+    }
+    fprintf(f, "[node]\nid = 1\ndata_dir = %s/data\n[log]\nlevel = warn\n[http]\n"
+               "listen = 127.0.0.1:%d\n[storage]\nsync = group\ngroup_commit_ms = %ld\n"
+               "[feed sim]\nprovider = sim\nws_url = ws://127.0.0.1:%d/native\n"
+               "rest_url = http://127.0.0.1:%d/native\ninstruments = ",
+            dir, hport, gc, sport, sport);
+    for (long i = 0; i < inst; i++)
+        fprintf(f, "%sSIM-%ld", i ? ", " : "", i);
+    fprintf(f, "\nchannels = trades, book\nping_interval = 1s\nping_timeout = 3s\n");
+    fclose(f);
+    char sp[16], sr[32], si[16];
+    snprintf(sp, sizeof sp, "%d", sport);
+    snprintf(sr, sizeof sr, "%ld", rate);
+    snprintf(si, sizeof si, "%ld", inst);
+    char *sargv[] = {sim, "--port", sp, "--seed", "1", "--dialect", "native", "--instruments", si,
+                     "--rate", sr, "--history", "30", NULL};
+    pid_t spid = spawn(sargv, simlog);
+    sleep_ms(500);
+    char *nargv[] = {node, "--config", conf, NULL};
+    pid_t npid = spawn(nargv, nodelog);
+    static char doc[1 << 20];
+    int up = 0;
+    for (int i = 0; i < 100 && !up; i++) {
+        sleep_ms(100);
+        up = get_status(hport, doc, sizeof doc) == 0;
+    }
+    if (!up) {
+        fprintf(stderr, "ingest: node did not come up (logs in %s)\n", dir);
+        stop(npid, SIGKILL);
+        stop(spid, SIGTERM);
+        return 1;
+    }
+    sleep_ms(warm * 1000);
+    get_status(hport, doc, sizeof doc);
+    uint64_t t0 = bench_now_ns();
+    double d0 = num(doc, "durable_lsn"), e0 = num(doc, "events");
+    sleep_ms((long)(secs * 1000));
+    get_status(hport, doc, sizeof doc);
+    uint64_t t1 = bench_now_ns();
+    double d1 = num(doc, "durable_lsn"), e1 = num(doc, "events");
+    double p50 = num(doc, "provider_to_durable_p50"), p99 = num(doc, "provider_to_durable_p99");
+    double ap99 = num(doc, "append_p99"), batches = num(doc, "batches"),
+           written = num(doc, "written"), dups = num(doc, "dups"), gaps = num(doc, "gaps");
+    double rss = rss_of(npid);
+    stop(npid, SIGTERM);
+    stop(spid, SIGTERM);
+    double el = (double)(t1 - t0) / 1e9;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "ingest: could not remove %s\n", dir);
+    printf("{\"bench\":\"ingest\",\"target_rate\":%ld,\"instruments\":%ld,\"seconds\":%.2f,"
+           "\"group_commit_ms\":%ld,\"events_per_s\":%.0f,\"received_per_s\":%.0f,"
+           "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,\"append_p99_us\":%.0f,"
+           "\"records_per_batch\":%.1f,\"dups\":%.0f,\"gaps\":%.0f,\"rss_mb\":%.1f}\n",
+           rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99,
+           batches > 0 ? written / batches : 0, dups, gaps, rss);
+    return 0;
+}

@@ -34,6 +34,7 @@ struct app {
     struct pipe_node *node;
     struct tr_http *http;
     struct tr_nlog *lg;
+    struct tr_metrics *metrics;
     int signals;
     int stop_rc;
     int stopped;
@@ -159,6 +160,8 @@ int main(int argc, char **argv)
         code = err.code == TR_ECONFIG ? 2 : 1;
         goto out_loop;
     }
+    if (tr_metrics_alloc(&a.metrics, &err) == 0)
+        pipe_node_set_metrics(a.node, a.metrics);
     if (cfg.http_enabled) {
         struct tr_http_options ho;
         tr_http_options_init(&ho);
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
         ho.status_cb = status_cb;
         ho.probe_cb = probe_cb;
         ho.arg = &a;
+        ho.metrics = a.metrics;
         if (tr_http_start(&a.http, &a.loop, &ho, &err)) {
             tr_nlog(a.lg, TR_NLOG_ERROR, "node", "http endpoint failed", TR_KV_ERR(&err));
             code = 1;
@@ -207,6 +211,7 @@ int main(int argc, char **argv)
 out_loop:
     if (uv_loop_close(&a.loop) == UV_EBUSY)
         tr_nlog(a.lg, TR_NLOG_DEBUG, "node", "loop closed with handles open");
+    tr_metrics_free(a.metrics);
     tr_nlog_close(a.lg);
     tr_config_close(&cfg);
     return code;

@@ -22,6 +22,7 @@
 #include "tickraft/provider.h"
 
 struct tr_nlog;
+struct tr_histogram;
 struct lws;
 struct lws_context;
 
@@ -92,6 +93,8 @@ struct pipe_writer {
     uint32_t samp_every, samp_ctr;
     struct pipe_lat lat;        /* ts_exchange -> durable, us */
     struct pipe_lat append_lat; /* append_many call, us */
+    /* Prometheus histograms (NULL: none), observed in ns / records */
+    struct tr_histogram *h_lat, *h_append, *h_batch;
 };
 
 int pipe_writer_init(struct pipe_writer *w, struct tr_log *log, uint32_t batch_max);
@@ -220,6 +223,11 @@ void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), voi
 /* Frees after stop completed and the loop ran out. Returns the final log
  * close result. */
 int pipe_node_close(struct pipe_node *n, struct tr_error *err);
+struct tr_metrics;
+/* Exposes the pipeline's figures in `m` (node/metrics.h): totals are
+ * mirrored at each render by a collect callback, histograms observed as
+ * they happen. `m` is borrowed and must outlive the node. Loop thread. */
+void pipe_node_set_metrics(struct pipe_node *n, struct tr_metrics *m);
 /* Make-before-break rotation of every feed's connection now (SIGUSR1). */
 void pipe_node_rotate(struct pipe_node *n);
 /* Status JSON (the /api/status body). */

@@ -23,6 +23,7 @@
 
 #include <libwebsockets.h>
 
+#include "metrics.h"
 #include "nlog.h"
 
 #define STOP_BOUND_MS 30000
@@ -54,6 +55,7 @@ struct pipe_node {
     uint64_t last_appended, last_events;
     double rate_written, rate_events;
     struct tr_buf status;
+    struct tr_metrics *metrics;
 };
 
 int64_t pipe_now_ns(void)
@@ -442,6 +444,84 @@ fail:
     tr_log_close(n->log, NULL);
     free(n);
     return rc;
+}
+
+/* ---- metrics: totals mirrored at render time ---- */
+
+static void set_counter(struct tr_metrics *m, int id, const char *a, const char *b, uint64_t v)
+{
+    const char *vals[2] = {a, b};
+    tr_counter_set(tr_metrics_counter(m, id, vals), v);
+}
+
+static const char *kind_label(int kind)
+{
+    return kind == TR_KIND_TRADE ? "trade" : kind == TR_KIND_BOOK_DELTA ? "book" : "ticker";
+}
+
+static void collect_cb(void *arg, struct tr_metrics *m)
+{
+    struct pipe_node *n = arg;
+    static const char *const codes[PIPE_HTTP_CODES] = {"2xx", "400", "401", "403",
+                                                        "404", "429", "5xx", "other"};
+    for (size_t i = 0; i < n->n_feeds; i++) {
+        struct pipe_feed *f = &n->feeds[i];
+        const char *fn = f->cfg->name;
+        set_counter(m, TR_M_EVENTS_RECEIVED, fn, "all", f->events);
+        set_counter(m, TR_M_EVENTS_REJECTED, fn, "malformed", f->malformed);
+        set_counter(m, TR_M_SUBSCRIBE_ERRORS, fn, "all", f->sub_errors);
+        for (int k = 0; k < PC_C_MAX; k++)
+            set_counter(m, TR_M_RECONNECTS, fn, pc_cause_name(k), f->reconnects[k]);
+        for (int k = 1; k < PIPE_HTTP_CODES; k++)
+            set_counter(m, TR_M_REST_ERRORS, fn, codes[k], f->rest_codes[k]);
+        set_counter(m, TR_M_REST_ERRORS, fn, "connection", f->rest_conn_errors);
+        set_counter(m, TR_M_REST_REQUESTS, fn, "all", f->rest_ok);
+        const char *v1[1] = {fn};
+        int open = 0;
+        for (int k = 0; k < 2; k++)
+            open += f->conn[k].state == PC_OPEN;
+        tr_gauge_set(tr_metrics_gauge(m, TR_M_CONNECTIONS, v1), open);
+        tr_gauge_set(tr_metrics_gauge(m, TR_M_FEED_UP, v1), f->connected);
+        static const int kinds[3] = {TR_KIND_TRADE, TR_KIND_BOOK_DELTA, TR_KIND_TICKER};
+        int64_t last_ns = 0;
+        for (int k = 0; k < 3; k++) {
+            uint64_t w = 0, d = 0, g = 0, gf = 0, gu = 0;
+            for (struct pd_stream *st = n->dd.all; st; st = st->next_all) {
+                if (st->feed != f || st->kind != kinds[k])
+                    continue;
+                w += st->written;
+                d += st->dups;
+                g += st->gaps;
+                gf += st->gaps_filled;
+                gu += st->gaps_unfilled;
+                if (st->last_write_ns > last_ns)
+                    last_ns = st->last_write_ns;
+            }
+            const char *kl = kind_label(kinds[k]);
+            set_counter(m, TR_M_EVENTS_WRITTEN, fn, kl, w);
+            set_counter(m, TR_M_EVENTS_DUPLICATE, fn, kl, d);
+            set_counter(m, TR_M_GAPS_DETECTED, fn, kl, g);
+            set_counter(m, TR_M_GAPS_FILLED, fn, kl, gf);
+            set_counter(m, TR_M_GAPS_UNFILLED, fn, kl, gu);
+        }
+        tr_gauge_set(tr_metrics_gauge(m, TR_M_LAST_EVENT_TS, v1), (double)last_ns / 1e9);
+    }
+    struct tr_log_stats ls;
+    tr_log_stats(n->log, &ls);
+    tr_gauge_set(tr_metrics_gauge(m, TR_M_LOG_DURABLE_LSN, NULL), (double)ls.durable_lsn);
+    tr_gauge_set(tr_metrics_gauge(m, TR_M_LOG_BYTES, NULL), (double)ls.disk_bytes);
+    tr_counter_set(tr_metrics_counter(m, TR_M_LOG_LINES_SUPPRESSED, NULL),
+                   tr_nlog_suppressed(n->lg));
+}
+
+void pipe_node_set_metrics(struct pipe_node *n, struct tr_metrics *m)
+{
+    n->metrics = m;
+    const char *all[1] = {"all"};
+    n->w.h_lat = tr_metrics_histogram(m, TR_M_PROVIDER_TO_LOG, all);
+    n->w.h_append = tr_metrics_histogram(m, TR_M_APPEND_LATENCY, NULL);
+    n->w.h_batch = tr_metrics_histogram(m, TR_M_BATCH_EVENTS, NULL);
+    tr_metrics_set_collect_cb(m, collect_cb, n);
 }
 
 void pipe_node_rotate(struct pipe_node *n)

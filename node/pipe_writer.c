@@ -15,6 +15,7 @@
  * the log records after `lsn`, so a lost or stale file costs time, never
  * data. */
 #include "pipe.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,7 +152,10 @@ int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err)
     uint64_t last = 0;
     int64_t t0 = wall_ns();
     int rc = tr_log_append_many(w->log, w->recs, w->n, &last, err);
-    pipe_lat_add(&w->append_lat, (uint64_t)(wall_ns() - t0) / 1000);
+    uint64_t took = (uint64_t)(wall_ns() - t0);
+    pipe_lat_add(&w->append_lat, took / 1000);
+    tr_histogram_observe(w->h_append, took);
+    tr_histogram_observe(w->h_batch, w->n);
     if (rc) {
         w->append_errors++;
         if (rc == TR_ENOSPACE)
@@ -171,6 +175,7 @@ void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t no
     while (w->samp_len && w->samp[w->samp_head].lsn <= durable_lsn) {
         int64_t d = now_ns - w->samp[w->samp_head].ts;
         pipe_lat_add(&w->lat, d > 0 ? (uint64_t)d / 1000 : 0);
+        tr_histogram_observe(w->h_lat, d > 0 ? (uint64_t)d : 0);
         w->samp_head = (w->samp_head + 1) % w->samp_cap;
         w->samp_len--;
     }

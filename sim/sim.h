@@ -185,7 +185,7 @@ void sim_truth_flush(struct sim_truth *t);
 void sim_kalshi_trade_id(const struct sim_exch *x, uint32_t inst, uint64_t n, char *out,
                          size_t cap);
 
-/* ---- server.c: connections and their outgoing queues ---- */
+/* ---- conn.c: connections and their outgoing queues ---- */
 struct lws;
 struct sim_server;
 
@@ -239,6 +239,9 @@ int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data);
 /* Same, for a data frame carrying `nev` events (counted when written). */
 int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev);
 int sim_conn_ping(struct sim_conn *c);
+/* Writes queued frames (writeable callback). 0, or -1 to close. */
+int sim_conn_write(struct sim_conn *c);
+void sim_conn_free_queue(struct sim_conn *c);
 /* Starts a close with `code` (1006: drop TCP without a close frame). */
 void sim_conn_close(struct sim_conn *c, int code);
 /* Sets channel bits for an instrument; honours the subscription limit.

@@ -127,7 +127,12 @@ int pipe_ckpt_save(const char *dir, struct pipe_dedup *d, uint64_t lsn, struct t
 /* ------------------------------------------------------------ dedup */
 
 enum pd_state { PD_LIVE = 0, PD_REPAIRING = 1, PD_BUFFERING = 2 };
-enum pd_mode { PD_MODE_SEQ = 0, PD_MODE_PASS = 1 };
+/* SEQ: ordered by a native sequence (trade id, exchange-wide update id).
+ * PASS: no identity: written as received (tickers).
+ * CONN: per-connection identity (Coinbase level2, Kalshi books): one
+ * connection owns the stream; another takes over only at its snapshot;
+ * records are numbered by the node (no native sequence to order by). */
+enum pd_mode { PD_MODE_SEQ = 0, PD_MODE_PASS = 1, PD_MODE_CONN = 2 };
 
 struct pd_item {
     uint64_t first, last;
@@ -155,6 +160,8 @@ struct pd_stream {
     size_t head, n, cap;
     uint8_t configured; /* mode/resync come from an adapter's desc */
     struct pipe_feed *feed; /* who repairs it */
+    const void *src;        /* CONN mode: the connection that owns it (NULL: none) */
+    uint64_t foreign;       /* CONN mode: deltas from a non-owning connection dropped */
     int64_t last_ts_exchange, last_write_ns;
     uint64_t written, dups, gaps, gaps_filled, gaps_unfilled, resyncs, overflow;
     uint64_t backfilled;
@@ -197,8 +204,13 @@ struct pd_stream *pipe_dedup_stream(struct pipe_dedup *d, const char *provider, 
 /* Restores a stream's position from the log (startup). */
 void pipe_dedup_restore(struct pipe_dedup *d, const char *key, size_t key_len, uint64_t seq,
                         uint64_t lsn);
-/* Offers one live event (trade, book delta/snapshot, ticker). */
-int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev);
+/* Offers one live event (trade, book delta/snapshot, ticker) received on
+ * connection `src` (any unique pointer; NULL for REST). */
+int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev,
+                     const void *src);
+/* Connection `src` ended: the streams it owned wait for another one's
+ * snapshot. */
+void pipe_dedup_source_lost(struct pipe_dedup *d, const void *src);
 /* A REST backfill page for s arrived (ascending events). `more`: another
  * page may follow. failed: REST gave up (no retry possible). */
 int pipe_dedup_backfill(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *evs,

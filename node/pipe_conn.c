@@ -163,6 +163,7 @@ static void schedule_reconnect(struct pipe_feed *f, int cause, int code)
 static void conn_ended(struct pipe_conn *c, int cause, int code)
 {
     struct pipe_feed *f = c->feed;
+    pipe_dedup_source_lost(pipe_node_dedup(f->node), c);
     c->wsi = NULL;
     c->state = PC_IDLE;
     c->subscribed = 0;
@@ -361,7 +362,7 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
         }
         s->feed = f;
         f->events++;
-        int rc = pipe_dedup_offer(d, s, ev);
+        int rc = pipe_dedup_offer(d, s, ev, c);
         if (rc < 0) {
             pipe_node_fatal(f->node, rc, "deduplicate/write");
             return;

@@ -165,6 +165,8 @@ struct pd_stream *pipe_dedup_stream(struct pipe_dedup *d, const char *provider, 
                       : PD_MODE_PASS;
         if (kind == TR_KIND_TICKER)
             s->mode = PD_MODE_PASS;
+        if (desc->identity == TR_IDENT_CONNECTION && s->kind == TR_KIND_BOOK_DELTA)
+            s->mode = PD_MODE_CONN;
         if (s->mode == PD_MODE_SEQ && s->kind == TR_KIND_BOOK_DELTA && !s->have)
             s->state = PD_BUFFERING;
     }
@@ -370,11 +372,49 @@ static int give_up_holes(struct pipe_dedup *d, struct pd_stream *s, const char *
     return rc;
 }
 
-int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev)
+/* Per-connection identity: the owner's records, numbered by the node. */
+static int offer_conn(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev,
+                      const void *src)
+{
+    int rc;
+    uint64_t next = s->have ? s->last + 1 : 1;
+    if (ev->kind != TR_KIND_BOOK_SNAPSHOT) {
+        if (!src || src != s->src) {
+            s->foreign++; /* not the owner (or no owner yet): wait for a snapshot */
+            return 0;
+        }
+        return emit(d, s, next, ev, NULL, 0);
+    }
+    if (!s->src && s->have) {
+        /* the owner went away: what it did not deliver is unknown */
+        if ((rc = emit_gap(d, s, next, next, "book resync: new connection, deltas unknown")))
+            return rc;
+        s->gaps++;
+        d->gaps++;
+        s->gaps_filled++;
+        d->gaps_filled++;
+        next++;
+    }
+    s->src = src;
+    s->resyncs++;
+    return emit(d, s, next, ev, NULL, 0);
+}
+
+void pipe_dedup_source_lost(struct pipe_dedup *d, const void *src)
+{
+    for (struct pd_stream *s = d->all; s; s = s->next_all)
+        if (s->src == src)
+            s->src = NULL;
+}
+
+int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev,
+                     const void *src)
 {
     uint64_t first, last;
     if (ev->fields & TR_F_TS_EXCHANGE)
         s->last_ts_exchange = ev->ts_exchange;
+    if (s->mode == PD_MODE_CONN)
+        return offer_conn(d, s, ev, src);
     if (ev->kind == TR_KIND_BOOK_SNAPSHOT)
         return pipe_dedup_snapshot(d, s, ev);
     if (s->mode == PD_MODE_PASS || ev_range(ev, &first, &last) < 0)
@@ -398,7 +438,7 @@ int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_
         if ((rc = give_up_holes(d, s, "reorder buffer overflow")))
             return rc;
         s->state = PD_LIVE;
-        return pipe_dedup_offer(d, s, ev);
+        return pipe_dedup_offer(d, s, ev, src);
     }
     if (rc)
         return rc;

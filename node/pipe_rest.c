@@ -112,6 +112,20 @@ static void fail_all(struct pipe_feed *f)
     f->rq_tail = NULL;
 }
 
+/* The adapter's view of a request (the parser needs it too: Binance's
+ * depth answer does not name its symbol). */
+static void build_req(struct pipe_feed *f, const struct pipe_rest_req *r, struct tr_rest_req *q)
+{
+    *q = (struct tr_rest_req){.kind = r->kind,
+                              .prefix = f->cfg->rest_prefix[0] ? f->cfg->rest_prefix : NULL,
+                              .instrument = r->s ? r->s->instrument : NULL,
+                              .limit = 1000};
+    if (r->kind == TR_REST_TRADES && r->s && r->s->have) {
+        q->after_id = r->s->last;
+        q->has_after_id = 1;
+    }
+}
+
 void pipe_rest_pump(struct pipe_feed *f)
 {
     if (f->inflight || f->rest_waiting || !f->rq_head || f->rwsi)
@@ -126,14 +140,8 @@ void pipe_rest_pump(struct pipe_feed *f)
         f->rq_tail = NULL;
     r->next = NULL;
     f->inflight = r;
-    struct tr_rest_req q = {.kind = r->kind,
-                            .prefix = f->cfg->rest_prefix[0] ? f->cfg->rest_prefix : NULL,
-                            .instrument = r->s ? r->s->instrument : NULL,
-                            .limit = 1000};
-    if (r->kind == TR_REST_TRADES && r->s && r->s->have) {
-        q.after_id = r->s->last;
-        q.has_after_id = 1;
-    }
+    struct tr_rest_req q;
+    build_req(f, r, &q);
     static char path[1024];
     struct tr_error err;
     tr_error_clear(&err);
@@ -237,7 +245,8 @@ static void req_done(struct pipe_feed *f)
     }
     f->rest_codes[code_slot(st)]++;
     if (st >= 200 && st < 300) {
-        struct tr_rest_req q = {.kind = r->kind, .limit = 1000};
+        struct tr_rest_req q;
+        build_req(f, r, &q);
         struct tr_rest_result res;
         struct tr_error err;
         tr_error_clear(&err);

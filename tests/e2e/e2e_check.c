@@ -3,6 +3,9 @@
  *   tr-e2e-check --truth TRUTH.jsonl (--dump DUMP.jsonl | --dir DATA)
  *                [--kinds trade,book] [--until NS]
  *
+ * --from-first 1: a trade stream is required from its first stored trade
+ * (a node that starts on a live feed does not backfill the exchange's whole
+ * history; only the simulator's own dialect is configured to).
  * --until NS: every truth event published at or before NS (exchange time)
  * must be stored, not only those up to the last stored one (catches a
  * stream that silently stopped).
@@ -40,6 +43,7 @@ struct stream {
     uint64_t last;      /* last stored data seq */
     int have;
     uint64_t first_snap; /* books: seq of the first snapshot + 1 */
+    uint64_t first_data; /* first stored data seq */
     int snapped;
     uint64_t pend_gap_to; int pend_gap; /* books: gap awaiting its snapshot */
     uint64_t stored, dups, order, mismatch, phantom, gaps, bad_gaps, lost_unmarked, missing;
@@ -50,6 +54,7 @@ static struct stream *streams;
 static size_t n_streams, cap_streams;
 static int want_trade = 1, want_book = 1;
 static int64_t until_ns; /* --until: truth up to this time must be stored */
+static int from_first;   /* --from-first 1: trade streams start at the first stored trade */
 
 static struct stream *get(const struct tr_event *ev)
 {
@@ -207,6 +212,8 @@ static void stored(const struct tr_event *ev)
         s->book_unsnapped++;
         s->pend_gap = 0;
     }
+    if (!s->stored)
+        s->first_data = seq;
     s->stored++;
     if (s->have && seq <= s->last) {
         struct tev *t = at(s, seq);
@@ -308,6 +315,8 @@ int main(int argc, char **argv)
             dump = argv[i + 1];
         else if (!strcmp(argv[i], "--dir"))
             dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--from-first"))
+            from_first = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--until"))
             until_ns = strtoll(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--kinds")) {
@@ -317,7 +326,7 @@ int main(int argc, char **argv)
     }
     if (!truth || (!dump && !dir)) {
         fprintf(stderr, "usage: tr-e2e-check --truth FILE (--dump FILE|- | --dir DATA) "
-                        "[--kinds trade,book] [--until NS]\n");
+                        "[--kinds trade,book] [--until NS] [--from-first 1]\n");
         return 2;
     }
     if (load_truth(truth) || (dump ? read_dump(dump) : read_dir(dir)))
@@ -325,7 +334,8 @@ int main(int argc, char **argv)
     uint64_t tot[12] = {0};
     for (size_t i = 0; i < n_streams; i++) {
         struct stream *s = &streams[i];
-        uint64_t from = s->book ? (s->snapped ? s->first_snap : UINT64_MAX) : 1;
+        uint64_t from = s->book ? (s->snapped ? s->first_snap : UINT64_MAX)
+                                : (from_first && s->stored ? s->first_data : 1);
         uint64_t horizon = s->last;
         for (uint64_t q = horizon + 1; until_ns && q < s->cap; q++)
             if (s->t[q].sig && s->t[q].ts <= until_ns)

@@ -114,7 +114,7 @@ static void trades_in_order_and_duplicates_dropped(void **state)
     uint64_t ids[] = {1, 2, 2, 3, 1, 4};
     for (size_t i = 0; i < 6; i++) {
         struct tr_event e = trade(ids[i]);
-        assert_int_equal(pipe_dedup_offer(&f->d, s, &e), 0);
+        assert_int_equal(pipe_dedup_offer(&f->d, s, &e, NULL), 0);
     }
     assert_int_equal(f->n, 4);
     for (size_t i = 0; i < 4; i++)
@@ -128,11 +128,11 @@ static void trade_hole_is_backfilled_then_buffer_drains(void **state)
     struct fx *f = *state;
     struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &trade_desc);
     struct tr_event e = trade(1);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     e = trade(5);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     e = trade(6);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     assert_int_equal(f->n, 1);
     assert_int_equal(f->backfills, 1);
     assert_int_equal(s->state, PD_REPAIRING);
@@ -152,9 +152,9 @@ static void unrecoverable_trades_become_one_gap_event(void **state)
     struct fx *f = *state;
     struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &trade_desc);
     struct tr_event e = trade(1);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     e = trade(10);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     /* REST has 2..4 but 5..9 are gone */
     struct tr_event page[3] = {trade(2), trade(3), trade(4)};
     assert_int_equal(pipe_dedup_backfill(&f->d, s, page, 3, 0, 0), 0);
@@ -171,9 +171,9 @@ static void book_buffers_until_snapshot_and_resyncs_after_gap(void **state)
     struct fx *f = *state;
     struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_BOOK_DELTA, "X", &book_desc);
     struct tr_event e = delta(5, 0);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     e = delta(6, 0);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     assert_int_equal(f->n, 0);
     assert_int_equal(f->snapshots, 1);
     /* a snapshot at 5: delta 5 is in it, 6 follows */
@@ -183,9 +183,9 @@ static void book_buffers_until_snapshot_and_resyncs_after_gap(void **state)
     assert_int_equal(f->out[0].kind, TR_KIND_BOOK_SNAPSHOT);
     assert_int_equal(f->out[1].seq, 6);
     e = delta(7, 0);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     e = delta(12, 0); /* 8..11 lost */
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     assert_int_equal(f->snapshots, 2);
     /* too old a snapshot is refused and another one asked for */
     e = delta(9, 1);
@@ -193,7 +193,7 @@ static void book_buffers_until_snapshot_and_resyncs_after_gap(void **state)
     assert_int_equal(f->snapshots, 3);
     assert_int_equal(f->n, 3);
     e = delta(13, 0);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     e = delta(12, 1);
     assert_int_equal(pipe_dedup_snapshot(&f->d, s, &e), 0);
     /* gap 8..12, snapshot 12, delta 13 */
@@ -212,7 +212,7 @@ static void restored_position_makes_replays_duplicates(void **state)
     struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &trade_desc);
     assert_int_equal(s->last, 40);
     struct tr_event e = trade(40);
-    pipe_dedup_offer(&f->d, s, &e);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
     assert_int_equal(f->n, 0);
     pipe_dedup_resume(&f->d, s); /* new connection: backfill the downtime */
     assert_int_equal(f->backfills, 1);
@@ -220,6 +220,37 @@ static void restored_position_makes_replays_duplicates(void **state)
     pipe_dedup_backfill(&f->d, s, page, 2, 0, 0);
     assert_int_equal(f->n, 2);
     assert_int_equal(f->out[1].seq, 42);
+}
+
+static const struct tr_stream_desc conn_desc = {TR_KIND_BOOK_DELTA, TR_IDENT_CONNECTION,
+                                                TR_GAP_NONE, TR_RESYNC_RESUBSCRIBE};
+
+static void per_connection_book_switches_source_only_at_a_snapshot(void **state)
+{
+    struct fx *f = *state;
+    int conn_a, conn_b; /* two connections' identities */
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_BOOK_DELTA, "X", &conn_desc);
+    assert_int_equal(s->mode, PD_MODE_CONN);
+    struct tr_event d0 = delta(0, 0), snap = delta(0, 1);
+    d0.fields = snap.fields = 0; /* Coinbase level2: no sequence at all */
+    pipe_dedup_offer(&f->d, s, &d0, &conn_a); /* before any snapshot: dropped */
+    pipe_dedup_offer(&f->d, s, &snap, &conn_a);
+    pipe_dedup_offer(&f->d, s, &d0, &conn_a);
+    pipe_dedup_offer(&f->d, s, &d0, &conn_b); /* a second connection (rotation) */
+    assert_int_equal(f->n, 2);
+    pipe_dedup_offer(&f->d, s, &snap, &conn_b); /* b's snapshot: b owns it now */
+    pipe_dedup_offer(&f->d, s, &d0, &conn_a);   /* a is ignored from here */
+    pipe_dedup_offer(&f->d, s, &d0, &conn_b);
+    assert_int_equal(f->n, 4);
+    pipe_dedup_source_lost(&f->d, &conn_b); /* b dropped: a gap before the next snapshot */
+    pipe_dedup_offer(&f->d, s, &d0, &conn_a);
+    pipe_dedup_offer(&f->d, s, &snap, &conn_a);
+    assert_int_equal(f->n, 6);
+    assert_int_equal(f->out[4].kind, TR_KIND_GAP);
+    assert_int_equal(f->out[5].kind, TR_KIND_BOOK_SNAPSHOT);
+    for (size_t i = 0; i < f->n; i++) /* node-assigned, strictly increasing */
+        assert_int_equal(f->out[i].seq, i + 1);
+    assert_int_equal(s->foreign, 4);
 }
 
 int main(void)
@@ -234,6 +265,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(restored_position_makes_replays_duplicates, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(per_connection_book_switches_source_only_at_a_snapshot,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

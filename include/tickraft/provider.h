@@ -357,9 +357,11 @@ void tr_booksync_close(struct tr_booksync *b);
 void tr_booksync_reset(struct tr_booksync *b);
 /* Feeds one delta. LIVE: emits it via cb if it continues the chain and
  * returns TR_SEQ_OK (or TR_SEQ_DUP: stale, not emitted); on a gap returns
- * TR_SEQ_GAP with the range, goes back to BUFFERING and keeps this delta as
- * the first of the new buffer. BUFFERING: copies it (returns TR_SEQ_FIRST),
- * TR_EOVERLOADED if the buffer is full, TR_ENOMEM. */
+ * TR_SEQ_GAP with the range (TR_SEQ_RESYNC with the delta's own range if it
+ * overlaps), goes back to BUFFERING and keeps this delta as the first of
+ * the new buffer: fetch a snapshot. BUFFERING: copies it (returns
+ * TR_SEQ_FIRST), TR_EOVERLOADED if the buffer is full, TR_ENOMEM. The
+ * caller's delta (and its levels) is not kept. */
 int tr_booksync_delta(struct tr_booksync *b, const struct tr_event *delta,
                       tr_event_cb cb, void *arg, uint64_t *gap_from,
                       uint64_t *gap_to);

@@ -43,7 +43,8 @@ struct pipe_feed_cfg {
     uint32_t channels;             /* TR_CH_* */
     uint32_t backoff_base_ms;      /* WS reconnect: default 1000 */
     uint32_t backoff_max_ms;       /* default 300000 */
-    uint32_t rest_backoff_max_ms;  /* REST retry: default 60000 */
+    uint32_t rest_backoff_base_ms; /* REST retry: default 1000 */
+    uint32_t rest_backoff_max_ms;  /* default 60000 */
     uint32_t ping_s, hangup_s;     /* idle ping / hang-up: default 1 / 3 */
     uint32_t rotate_s;             /* make-before-break rotation period, 0 = off */
     int backfill_initial;          /* first start: backfill trades from the start */
@@ -55,7 +56,10 @@ struct pipe_cfg {
     uint16_t node_id;
     char http_addr[64];
     int http_port;                 /* 0 = no HTTP endpoint */
+    int sync;                      /* enum tr_log_sync, default GROUP */
     uint32_t group_commit_ms;      /* log group-commit window, default 2 */
+    uint64_t group_commit_bytes, segment_bytes, retain_bytes; /* 0 = log default / keep */
+    int64_t retain_age_ns;
     uint32_t batch_max;            /* records per append batch, default 4096 */
     uint32_t reorder_max;          /* buffered events per stream, default 100000 */
     uint32_t shutdown_ms;          /* graceful stop bound, default 30 s */

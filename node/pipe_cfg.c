@@ -42,7 +42,12 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
     snprintf(cfg->path, sizeof cfg->path, "%s", c->path ? c->path : "config");
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", c->data_dir ? c->data_dir : "data");
     cfg->node_id = (uint16_t)c->node_id;
+    cfg->sync = c->sync;
     cfg->group_commit_ms = c->group_commit_ms ? c->group_commit_ms : 2;
+    cfg->group_commit_bytes = c->group_commit_bytes;
+    cfg->segment_bytes = c->segment_bytes;
+    cfg->retain_bytes = c->retention_bytes;
+    cfg->retain_age_ns = (int64_t)c->retention_age_ms * 1000000;
     cfg->batch_max = 4096;
     cfg->reorder_max = 100000;
     cfg->shutdown_ms = c->shutdown_timeout_ms ? c->shutdown_timeout_ms : 30000;
@@ -80,6 +85,7 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
         f->channels = fc->channels;
         f->backoff_base_ms = fc->ws_backoff.base_ms ? fc->ws_backoff.base_ms : 1000;
         f->backoff_max_ms = fc->ws_backoff.max_ms ? fc->ws_backoff.max_ms : 300000;
+        f->rest_backoff_base_ms = fc->rest_backoff.base_ms ? fc->rest_backoff.base_ms : 1000;
         f->rest_backoff_max_ms = fc->rest_backoff.max_ms ? fc->rest_backoff.max_ms : 60000;
         f->ping_s = secs_ceil(fc->ping_interval_ms, 1);
         f->hangup_s = secs_ceil(fc->ping_timeout_ms, 3);

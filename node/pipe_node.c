@@ -26,7 +26,6 @@
 #include "metrics.h"
 #include "nlog.h"
 
-#define STOP_BOUND_MS 30000
 
 struct pipe_node {
     uv_loop_t *loop;
@@ -326,8 +325,14 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
     int rc;
     struct tr_log_options lo;
     tr_log_options_init(&lo);
-    lo.sync = TR_LOG_SYNC_GROUP;
+    lo.sync = cfg->sync;
     lo.group_commit_ms = cfg->group_commit_ms ? cfg->group_commit_ms : 2;
+    if (cfg->group_commit_bytes)
+        lo.group_commit_bytes = cfg->group_commit_bytes;
+    if (cfg->segment_bytes)
+        lo.segment_bytes = cfg->segment_bytes;
+    lo.retain_bytes = cfg->retain_bytes;
+    lo.retain_age_ns = cfg->retain_age_ns;
     if ((rc = tr_log_open(&n->log, cfg->data_dir, &lo, err))) {
         free(n);
         return tr_error_wrap(err, rc, "open log %s", cfg->data_dir);
@@ -556,7 +561,7 @@ static void conns_closed_cb(uv_timer_t *t)
     for (size_t i = 0; i < n->n_feeds; i++)
         for (int k = 0; k < 2; k++)
             open += n->feeds[i].conn[k].state != PC_IDLE;
-    if (open && pipe_now_ns() - n->stop_start_ns < (int64_t)(STOP_BOUND_MS + 2000) * 1000000)
+    if (open && pipe_now_ns() - n->stop_start_ns < ((int64_t)n->cfg->shutdown_ms + 2000) * 1000000)
         return; /* wait for close frames to go out (bounded) */
     uv_timer_stop(t);
     stop_now(n, n->fatal);
@@ -569,7 +574,7 @@ static void stop_poll_cb(uv_timer_t *t)
     for (size_t i = 0; i < n->n_feeds; i++)
         busy |= pipe_rest_busy(&n->feeds[i]) && !n->feeds[i].maintenance;
     int64_t el = (pipe_now_ns() - n->stop_start_ns) / 1000000;
-    if (busy && el < STOP_BOUND_MS && !n->fatal)
+    if (busy && el < (int64_t)n->cfg->shutdown_ms && !n->fatal)
         return;
     uv_timer_stop(t);
     /* 2-3: flush and commit */

@@ -175,7 +175,7 @@ void pipe_rest_pump(struct pipe_feed *f)
         f->rest_conn_errors++;
         f->inflight = NULL;
         requeue_front(f, r);
-        wait_ms(f, tr_backoff_ms(1000, f->cfg->rest_backoff_max_ms, f->rest_attempt++,
+        wait_ms(f, tr_backoff_ms(f->cfg->rest_backoff_base_ms, f->cfg->rest_backoff_max_ms, f->rest_attempt++,
                                  pipe_node_rand(f->node)));
     }
 }
@@ -196,7 +196,7 @@ static int code_slot(int st)
 
 static void backoff_retry(struct pipe_feed *f, struct pipe_rest_req *r)
 {
-    uint64_t d = tr_backoff_ms(1000, f->cfg->rest_backoff_max_ms, f->rest_attempt++,
+    uint64_t d = tr_backoff_ms(f->cfg->rest_backoff_base_ms, f->cfg->rest_backoff_max_ms, f->rest_attempt++,
                                pipe_node_rand(f->node));
     if (f->retry_after_s > 0 && (uint64_t)f->retry_after_s * 1000 > d)
         d = (uint64_t)f->retry_after_s * 1000;

@@ -200,13 +200,15 @@ static int process_wait(struct tr_sup *sup, struct child *c, uint64_t deadline, 
     }
 }
 
-static void process_stop(struct tr_sup *sup, struct child *c)
+static void process_stop(struct tr_sup *sup, struct child *c, uint64_t t0)
 {
     int st = 0, reason = TR_EXIT_SHUTDOWN;
-    if (c->spec.shutdown != TR_SHUTDOWN_BRUTAL_KILL && ctl_send(c, TR_MSG_STOP, 0) == 0) {
+    int asked = c->spec.shutdown != TR_SHUTDOWN_BRUTAL_KILL && ctl_send(c, TR_MSG_STOP, 0) == 0;
+    atomic_fetch_add(&sup->stopping, 1); /* visible once the stop is requested */
+    if (asked) {
         uint64_t deadline = c->spec.shutdown == TR_SHUTDOWN_INFINITY
                                 ? 0
-                                : clk_now(sup->sys->clock) + (uint64_t)c->spec.shutdown_ms * MS_NS;
+                                : t0 + (uint64_t)c->spec.shutdown_ms * MS_NS;
         if (process_wait(sup, c, deadline, &st)) {
             process_reaped(sup, c, status_reason(st) == TR_EXIT_NORMAL ? TR_EXIT_SHUTDOWN : status_reason(st));
             return;
@@ -233,14 +235,15 @@ static int thread_wait(struct tr_sup *sup, struct tr_actor *a, uint64_t deadline
     return 1;
 }
 
-static void thread_stop(struct tr_sup *sup, struct child *c)
+static void thread_stop(struct tr_sup *sup, struct child *c, uint64_t t0)
 {
     struct tr_actor *a = c->inst;
     int brutal = c->spec.shutdown == TR_SHUTDOWN_BRUTAL_KILL;
-    tr_actor_stop(a, !brutal);
     uint64_t deadline = c->spec.shutdown == TR_SHUTDOWN_TIMEOUT
-                            ? clk_now(sup->sys->clock) + (uint64_t)c->spec.shutdown_ms * MS_NS
+                            ? t0 + (uint64_t)c->spec.shutdown_ms * MS_NS
                             : 0;
+    tr_actor_stop(a, !brutal);
+    atomic_fetch_add(&sup->stopping, 1); /* visible once the stop is requested */
     if (thread_wait(sup, a, deadline, brutal) || !actor_abandon(a)) {
         c->last_reason = tr_actor_join(a);
     } else {
@@ -251,17 +254,21 @@ static void thread_stop(struct tr_sup *sup, struct child *c)
 
 void child_stop(struct tr_sup *sup, struct child *c)
 {
-    atomic_fetch_add(&sup->stopping, 1);
+    /* the bound starts before anyone can see that we are stopping */
+    uint64_t t0 = clk_now(sup->sys->clock);
     if (c->inst) {
-        thread_stop(sup, c);
+        thread_stop(sup, c, t0);
     } else if (c->pid) {
-        process_stop(sup, c);
+        process_stop(sup, c, t0);
     } else if (c->sub) {
         tr_sup_stop(c->sub);
+        atomic_fetch_add(&sup->stopping, 1);
         tr_sup_wait(c->sub);
         tr_sup_free(c->sub);
         c->sub = NULL;
         c->last_reason = TR_EXIT_SHUTDOWN;
+    } else {
+        atomic_fetch_add(&sup->stopping, 1); /* nothing running: keep the count even */
     }
     c->hb_out = 0;
     atomic_fetch_sub(&sup->stopping, 1);

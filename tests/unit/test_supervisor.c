@@ -397,6 +397,83 @@ static void shutdown_stops_in_reverse_order_and_drains(void **st)
     assert_int_equal(s.last_exit_reason, TR_EXIT_SHUTDOWN);
 }
 
+struct step_thread {
+    struct tr_sup *sup;
+    _Atomic int done;
+    int result;
+};
+
+static void *step_main(void *arg)
+{
+    struct step_thread *t = arg;
+    t->result = tr_sup_step(t->sup);
+    atomic_store(&t->done, 1);
+    return NULL;
+}
+
+/* A child stuck in its handler during shutdown is abandoned once its
+ * shutdown bound passes on the supervisor's clock; shutdown completes. */
+static void shutdown_bound_exceeded_abandons_a_stuck_child(void **st)
+{
+    struct fx *f = *st;
+    struct gate g = GATE_INIT;
+    g_gate = &g;
+    struct tr_child_spec kids[2] = {worker("first", TR_PERMANENT), worker("stuck", TR_PERMANENT)};
+    kids[1].shutdown_ms = 3000;
+    struct tr_sup_spec spec = {.name = "root", .strategy = TR_ONE_FOR_ONE, .children = kids,
+                               .n_children = 2, .manual = 1};
+    assert_int_equal(tr_sup_start(f->sys, &spec, &f->sup, NULL), 0);
+    assert_int_equal(tr_actor_send(f->client, "stuck", W_BLOCK, NULL, 0, -1), 0);
+    assert_true(POLL_UNTIL(atomic_load(&g.waiting) == 1));
+    tr_sup_stop(f->sup);
+    struct step_thread t = {f->sup, 0, -1};
+    pthread_t th;
+    pthread_create(&th, NULL, step_main, &t);
+    struct tr_child_info ci;
+    assert_true(POLL_UNTIL(tr_sup_child_info(f->sup, "stuck", &ci) == TR_EBUSY)); /* stopping it */
+    mock_advance_ms(&f->mc, 2999);
+    assert_int_equal(atomic_load(&t.done), 0); /* still within its bound */
+    mock_advance_ms(&f->mc, 1);
+    assert_true(POLL_UNTIL(atomic_load(&t.done)));
+    pthread_join(th, NULL);
+    assert_int_equal(t.result, 0);
+    char log[256];
+    evlog_take(&g_log, log, sizeof log);
+    assert_string_equal(log, "+first +stuck -first "); /* stuck never returned */
+    gate_open(&g);
+    assert_true(POLL_UNTIL(atomic_load(&g.waiting) == 0));
+}
+
+/* brutal_kill does not drain: what was queued is counted as dropped. */
+static void brutal_kill_counts_queued_messages_as_dropped(void **st)
+{
+    struct fx *f = *st;
+    struct gate g = GATE_INIT;
+    g_gate = &g;
+    struct tr_child_spec kids[1] = {worker("brute", TR_PERMANENT)};
+    kids[0].shutdown = TR_SHUTDOWN_BRUTAL_KILL;
+    struct tr_sup_spec spec = {.name = "root", .strategy = TR_ONE_FOR_ONE, .children = kids,
+                               .n_children = 1, .manual = 1};
+    assert_int_equal(tr_sup_start(f->sys, &spec, &f->sup, NULL), 0);
+    assert_int_equal(tr_actor_send(f->client, "brute", W_BLOCK, NULL, 0, -1), 0);
+    assert_true(POLL_UNTIL(atomic_load(&g.waiting) == 1));
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(tr_actor_send(f->client, "brute", W_WORK, NULL, 0, -1), 0);
+    struct tr_actor_stats s;
+    assert_true(POLL_UNTIL(tr_system_stats(f->sys, "brute", &s) == 0 && s.mailbox_depth == 10));
+    tr_sup_stop(f->sup);
+    struct step_thread t = {f->sup, 0, -1};
+    pthread_t th;
+    pthread_create(&th, NULL, step_main, &t);
+    struct tr_child_info ci;
+    assert_true(POLL_UNTIL(tr_sup_child_info(f->sup, "brute", &ci) == TR_EBUSY)); /* stopping it */
+    gate_open(&g);
+    pthread_join(th, NULL);
+    assert_int_equal(tr_system_stats(f->sys, "brute", &s), 0);
+    assert_int_equal(s.handled, 1);
+    assert_int_equal(s.dropped, 10);
+}
+
 /* Threaded mode: the supervisor runs on its own thread with the real
  * clock; tr_sup_run returns 0 after tr_sup_stop. */
 static void threaded_root_restarts_and_returns_zero_on_stop(void **st)
@@ -457,6 +534,8 @@ int main(void)
         T(nested_supervisor_escalation_is_restarted_by_parent),
         T(dynamic_child_and_terminate_child),
         T(shutdown_stops_in_reverse_order_and_drains),
+        T(shutdown_bound_exceeded_abandons_a_stuck_child),
+        T(brutal_kill_counts_queued_messages_as_dropped),
         T(threaded_root_restarts_and_returns_zero_on_stop),
         T(threaded_root_escalation_returns_distinct_exit_code),
     };

@@ -64,14 +64,19 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     struct pipe_conn *c = &f->conn[slot];
     struct tr_error err;
     tr_error_clear(&err);
-    if (!c->prov_ok) {
-        if (tr_provider_init(&c->prov, f->ops, &err))
-            return err.code;
-        c->prov_ok = 1;
+    if (!c->inited) {
         tr_frame_init(&c->frame);
         tr_buf_init(&c->rx);
         tr_buf_init(&c->tx);
+        c->inited = 1;
     }
+    if (c->prov_ok) {
+        tr_provider_close(&c->prov); /* adapter state is per connection */
+        c->prov_ok = 0;
+    }
+    if (tr_provider_init(&c->prov, f->ops, &err))
+        return err.code ? err.code : TR_ENOMEM;
+    c->prov_ok = 1;
     c->feed = f;
     c->slot = slot;
     c->peer_code = c->close_code = c->retiring = c->subscribed = c->incoming = 0;

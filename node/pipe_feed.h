@@ -29,6 +29,7 @@ struct pipe_conn {
     int subscribed;
     struct tr_provider prov;
     int prov_ok;
+    int inited;               /* frame / rx / tx initialised */
     struct tr_frame frame;
     struct tr_buf rx;         /* fragment reassembly */
     struct tr_buf tx;         /* LWS_PRE + pending subscribe text */

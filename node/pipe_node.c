@@ -176,15 +176,20 @@ static void write_status_file(struct pipe_node *n)
         rename(tmp, path);
 }
 
+/* Positions are those of everything appended, so first make all of it
+ * durable (one extra fsync a second on the loop; at high rates the group
+ * commit never lets the durable LSN catch up with the last one by itself). */
 static void save_checkpoint(struct pipe_node *n)
 {
     struct tr_error err;
     tr_error_clear(&err);
-    if (n->w.n || tr_log_last_lsn(n->log) > tr_log_durable_lsn(n->log))
-        return; /* positions past the durable LSN: wait for the next second */
-    uint64_t lsn = tr_log_durable_lsn(n->log);
-    if (lsn == n->ckpt_lsn)
+    if (tr_log_last_lsn(n->log) == n->ckpt_lsn && !n->w.n)
         return;
+    if (n->w.failed || pipe_writer_flush(&n->w, &err) || tr_log_flush(n->log, &err)) {
+        tr_nlog(n->lg, TR_NLOG_WARN, "writer", "checkpoint skipped: flush failed", TR_KV_ERR(&err));
+        return;
+    }
+    uint64_t lsn = tr_log_last_lsn(n->log);
     if (pipe_ckpt_save(n->cfg->data_dir, &n->dd, lsn, &err) == 0)
         n->ckpt_lsn = lsn;
     else
@@ -647,13 +652,15 @@ int pipe_node_close(struct pipe_node *n, struct tr_error *err)
         tr_log_notify_fd_close(n->log, n->notify_fd);
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
-        for (int k = 0; k < 2; k++)
-            if (f->conn[k].prov_ok) {
+        for (int k = 0; k < 2; k++) {
+            if (f->conn[k].prov_ok)
                 tr_provider_close(&f->conn[k].prov);
+            if (f->conn[k].inited) {
                 tr_frame_free(&f->conn[k].frame);
                 tr_buf_free(&f->conn[k].rx);
                 tr_buf_free(&f->conn[k].tx);
             }
+        }
         tr_buf_free(&f->rbody);
         tr_frame_free(&f->rframe);
     }

@@ -3,12 +3,11 @@
  * a process that initialised it). It listens on the ipc:// URL it was given,
  * dials the supervisor's control socket, says READY, answers heartbeats
  * from its actor's loop (so a hung handler stops the pongs), and drains
- * and exits on STOP. It dies with its parent (PR_SET_PDEATHSIG). */
+ * and exits on STOP. It exits within 100 ms of its parent's death. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +57,7 @@ static int ctl_reply(nng_socket s, uint32_t type, uint64_t corr, const void *pl,
 }
 
 /* Answers a ping once the actor's loop has turned (or never, if it hangs). */
-static void answer_ping(nng_socket ctl, struct tr_actor *a, uint64_t seq)
+static void answer_ping(nng_socket ctl, struct tr_actor *a, uint64_t seq, pid_t parent)
 {
     atomic_store(&a->ping, seq);
     actor_wake(a);
@@ -66,6 +65,8 @@ static void answer_ping(nng_socket ctl, struct tr_actor *a, uint64_t seq)
     while (atomic_load(&a->pong) < seq) {
         if (actor_finished(a))
             return;
+        if (parent && getppid() != parent)
+            _exit(1); /* hung and orphaned: nobody will ever kill us */
         nanosleep(&ts, NULL);
     }
     uint8_t pl[12];
@@ -74,7 +75,7 @@ static void answer_ping(nng_socket ctl, struct tr_actor *a, uint64_t seq)
     ctl_reply(ctl, TR_CTL_PONG, seq, pl, sizeof pl);
 }
 
-static void serve_ctl(nng_socket ctl, struct tr_actor *a)
+static void serve_ctl(nng_socket ctl, struct tr_actor *a, pid_t parent)
 {
     nng_socket_set_ms(ctl, NNG_OPT_RECVTIMEO, 100);
     for (;;) {
@@ -83,6 +84,10 @@ static void serve_ctl(nng_socket ctl, struct tr_actor *a)
         if (rv == NNG_ETIMEDOUT) {
             if (actor_finished(a))
                 return;
+            if (parent && getppid() != parent) {
+                tr_actor_stop(a, 0); /* the node died: do not outlive it */
+                return;
+            }
             continue;
         }
         if (rv) {
@@ -96,7 +101,7 @@ static void serve_ctl(nng_socket ctl, struct tr_actor *a)
         uint64_t corr = ok ? msg.corr : 0;
         nng_msg_free(m);
         if (type == TR_CTL_PING) {
-            answer_ping(ctl, a, corr);
+            answer_ping(ctl, a, corr, parent);
         } else if (type == TR_MSG_STOP) {
             tr_actor_stop(a, 1);
             return;
@@ -113,7 +118,9 @@ int tr_actor_host_main(int argc, char **argv, const struct tr_actor_def *const *
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Not PR_SET_PDEATHSIG: it fires when the spawning *thread* exits (a
+     * child actor that called tr_sup_start_child, say), not the node. The
+     * control loop checks getppid() every 100 ms instead. */
     if (h.parent && getppid() != (pid_t)h.parent)
         return 1; /* the parent died before we could watch it */
     const struct tr_actor_def *def = NULL;
@@ -149,7 +156,7 @@ int tr_actor_host_main(int argc, char **argv, const struct tr_actor_def *const *
         tr_system_free(sys);
         return 1;
     }
-    serve_ctl(ctl, a);
+    serve_ctl(ctl, a, (pid_t)h.parent);
     int reason = tr_actor_join(a);
     nng_close(ctl);
     tr_system_free(sys);

@@ -214,6 +214,7 @@ static void host_subcommand_is_passed_first(void **st)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* every tickraft process does (ARCHITECTURE.md) */
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(process_child_killed_by_sigsegv_is_restarted),

@@ -1,6 +1,7 @@
 /* Actor runtime: send/call/reply, bounded mailbox backpressure, draining
  * stop, crash accounting, timers, lifecycle monitors, batching, errors. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -343,6 +344,7 @@ static void spawning_a_running_name_fails(void **st)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* every tickraft process does (ARCHITECTURE.md) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(call_echo_returns_payload_and_send_is_handled_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(call_without_reply_times_out, setup, teardown),

@@ -152,6 +152,8 @@ static void wake_cb(uv_async_t *h)
         if (!m)
             return;
         dispatch_nng(a, m);
+        /* progress is liveness: a long run of quick handlers is not a hang */
+        atomic_store(&a->pong, atomic_load(&a->ping));
     }
     if (!a->exiting)
         uv_async_send(&a->wake); /* more queued: come back after other handles */

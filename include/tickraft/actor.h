@@ -146,7 +146,7 @@ int tr_actor_spawn(struct tr_system *sys, const char *name,
                    const struct tr_actor_def *def, void *arg,
                    const struct tr_actor_opts *opts, struct tr_actor **out,
                    struct tr_error *err);
-/* Asks the actor to stop (thread-safe, async-signal-safe). drain=1: stop
+/* Asks the actor to stop (thread-safe; not from a signal handler). drain=1: stop
  * taking new messages, handle everything already received, then exit;
  * drain=0: exit after the current message, counting queued ones as dropped. */
 void tr_actor_stop(struct tr_actor *a, int drain);

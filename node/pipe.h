@@ -246,6 +246,9 @@ struct tr_metrics;
 void pipe_node_set_metrics(struct pipe_node *n, struct tr_metrics *m);
 /* Make-before-break rotation of every feed's connection now (SIGUSR1). */
 void pipe_node_rotate(struct pipe_node *n);
+/* The node's durable log (for the publisher / readers). Borrowed: valid
+ * until pipe_node_close. */
+struct tr_log *pipe_node_log_handle(struct pipe_node *n);
 /* Status JSON (the /api/status body). */
 int pipe_node_status_json(struct pipe_node *n, struct tr_buf *out);
 

@@ -288,6 +288,11 @@ static void handle_ctl(struct pipe_conn *c)
                     TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", f->cfg->instruments[i]));
         } else if (policy == TR_POLICY_SHED) {
             f->alerts++;
+            /* shed the market named, else the last one still subscribed:
+             * the next subscription asks for less */
+            for (size_t k = f->cfg->n_instruments; i < 0 && k-- > 0;)
+                if (!f->dropped[k])
+                    i = (int)k;
             if (i >= 0)
                 f->dropped[i] = 1;
             tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: subscription limit, shedding",

@@ -67,6 +67,7 @@ int64_t pipe_now_ns(void)
 struct lws_context *pipe_node_lws(struct pipe_node *n) { return n->lws; }
 struct pipe_dedup *pipe_node_dedup(struct pipe_node *n) { return &n->dd; }
 struct tr_nlog *pipe_node_log(struct pipe_node *n) { return n->lg; }
+struct tr_log *pipe_node_log_handle(struct pipe_node *n) { return n->log; }
 int pipe_node_stopping(struct pipe_node *n) { return n->stopping; }
 int pipe_node_accepting(struct pipe_node *n) { return n->accepting; }
 

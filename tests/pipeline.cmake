@@ -27,6 +27,12 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                      ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests ${d})
     set_tests_properties(${tname} PROPERTIES TIMEOUT 240 RUN_SERIAL TRUE)
   endforeach()
+  # the policies that lose data on purpose (unknown market, limit, 401)
+  add_test(NAME e2e_pipeline_policies_drop_shed_halt_are_explicit
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_pipeline_policies.sh
+                   ${CMAKE_BINARY_DIR}/bin)
+  set_tests_properties(e2e_pipeline_policies_drop_shed_halt_are_explicit PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
 
 # tickraft-bench ingest (bench/bench_ingest.c) runs tickraft-sim and

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The reference error policies the main e2e test cannot check against the
+# truth (they lose data on purpose), each against a tickraft-sim fault:
+#   - subscribe error "unknown market": that market is dropped, the rest
+#     of the feed keeps collecting;
+#   - subscribe error "subscription limit": shed + alert;
+#   - REST 401: the feed's REST halts with an alert, the pending repair
+#     becomes an explicit gap event (never a silent hole);
+#   - SIGTERM afterwards still stops cleanly (exit 0).
+# Checks the node's log lines, /api/status (status.json) and
+# `tickraft-ctl log dump`.
+#
+#   bash tests/e2e/e2e_pipeline_policies.sh BIN_DIR
+set -u
+BIN=${1:?bin dir}
+WORK=$(mktemp -d /tmp/tr-e2e-policies.XXXXXX)
+SIM_PID= NODE_PID=
+FAIL=0
+log() { printf '[policies %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+check() { # description, command...
+    local d=$1; shift
+    if "$@" >/dev/null 2>&1; then log "ok: $d"; else log "FAIL: $d"; FAIL=1; fi
+}
+cleanup() {
+    [ -n "$NODE_PID" ] && kill -KILL "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null
+    [ -n "$SIM_PID" ] && kill -TERM "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    if [ "$FAIL" = 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else log "kept $WORK"; fi
+}
+trap cleanup EXIT
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 20000)); port_free "$p" && { echo "$p"; return; }
+    done
+    echo 0
+}
+SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); HTTP_PORT=$(pick_port)
+cat >"$WORK/node.conf" <<EOF
+[node]
+id = 2
+data_dir = $WORK/data
+[log]
+level = info
+file = $WORK/node.log
+rate_burst = 0
+[http]
+listen = 127.0.0.1:$HTTP_PORT
+[feed sim]
+provider = sim
+ws_url = ws://127.0.0.1:$SIM_PORT/native
+rest_url = http://127.0.0.1:$SIM_PORT/native
+instruments = SIM-0, SIM-1, SIM-2, SIM-99
+channels = trades, book
+ping_interval = 1s
+ping_timeout = 3s
+ws_backoff_max = 2s
+rest_backoff_max = 2s
+EOF
+ctl() { "$BIN/tickraft-sim" ctl --port "$CTL_PORT" "$@" >>"$WORK/ctl.log" 2>&1 || log "ctl $* failed"; }
+
+"$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 5 --dialect native \
+    --instruments 3 --rate 300 --history 600 >"$WORK/sim.log" 2>&1 &
+SIM_PID=$!
+sleep 0.5
+"$BIN/tickraft-node" --config "$WORK/node.conf" >"$WORK/node.out" 2>&1 &
+NODE_PID=$!
+log "sim pid $SIM_PID, node pid $NODE_PID"
+sleep 3
+check "unknown market SIM-99 dropped" grep -q 'msg="unknown market dropped".*instrument=SIM-99' "$WORK/node.log"
+check "the other markets collect" grep -q '"key":"sim/trade/SIM-2","last_seq":[1-9]' "$WORK/data/status.json"
+
+log "fault: subscription limit 2 on the next subscribe"
+ctl sub_limit max=2; ctl close code=1000; sleep 2
+check "limit alerted" grep -q 'msg="alert: subscription limit, shedding"' "$WORK/node.log"
+ctl clear
+
+log "fault: REST answers 401 while a gap needs a backfill"
+ctl auth code=401 secs=30; sleep 0.2; ctl gap count=40 instrument=SIM-0; sleep 3
+check "REST halted with an alert" grep -q 'msg="alert: authentication failure, REST halted"' "$WORK/node.log"
+check "status shows rest_halted" grep -q '"rest_halted":1' "$WORK/data/status.json"
+ctl clear
+sleep 1
+kill -TERM "$NODE_PID"; wait "$NODE_PID"; rc=$?; NODE_PID=
+check "graceful stop exit 0 (was $rc)" test "$rc" = 0
+"$BIN/tickraft-ctl" log dump --dir "$WORK/data" >"$WORK/dump.jsonl" 2>/dev/null
+check "the lost backfill is an explicit gap event" grep -q '"kind":"gap".*backfill failed' "$WORK/dump.jsonl"
+[ "$FAIL" = 0 ] && log PASS || log FAIL
+exit "$FAIL"

@@ -135,8 +135,10 @@ enum pd_state { PD_LIVE = 0, PD_REPAIRING = 1, PD_BUFFERING = 2 };
  * PASS: no identity: written as received (tickers).
  * CONN: per-connection identity (Coinbase level2, Kalshi books): one
  * connection owns the stream; another takes over only at its snapshot;
- * records are numbered by the node (no native sequence to order by). */
-enum pd_mode { PD_MODE_SEQ = 0, PD_MODE_PASS = 1, PD_MODE_CONN = 2 };
+ * records are numbered by the node (no native sequence to order by).
+ * MONO: an exchange-wide sequence that jumps (tickers of Binance and
+ * Coinbase): anything at or below the last is a duplicate; no holes. */
+enum pd_mode { PD_MODE_SEQ = 0, PD_MODE_PASS = 1, PD_MODE_CONN = 2, PD_MODE_MONO = 3 };
 
 struct pd_item {
     uint64_t first, last;

@@ -164,7 +164,7 @@ struct pd_stream *pipe_dedup_stream(struct pipe_dedup *d, const char *provider, 
                       ? PD_MODE_SEQ
                       : PD_MODE_PASS;
         if (kind == TR_KIND_TICKER)
-            s->mode = PD_MODE_PASS;
+            s->mode = desc->identity == TR_IDENT_EXCHANGE_SEQ ? PD_MODE_MONO : PD_MODE_PASS;
         if (desc->identity == TR_IDENT_CONNECTION && s->kind == TR_KIND_BOOK_DELTA)
             s->mode = PD_MODE_CONN;
         if (s->mode == PD_MODE_SEQ && s->kind == TR_KIND_BOOK_DELTA && !s->have)
@@ -415,6 +415,14 @@ int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_
         s->last_ts_exchange = ev->ts_exchange;
     if (s->mode == PD_MODE_CONN)
         return offer_conn(d, s, ev, src);
+    if (s->mode == PD_MODE_MONO && (ev->fields & TR_F_SEQ)) {
+        if (s->have && ev->seq <= s->last) {
+            s->dups++;
+            d->dups++;
+            return 0;
+        }
+        return emit(d, s, ev->seq, ev, NULL, 0);
+    }
     if (ev->kind == TR_KIND_BOOK_SNAPSHOT)
         return pipe_dedup_snapshot(d, s, ev);
     if (s->mode == PD_MODE_PASS || ev_range(ev, &first, &last) < 0)

@@ -253,6 +253,23 @@ static void per_connection_book_switches_source_only_at_a_snapshot(void **state)
     assert_int_equal(s->foreign, 4);
 }
 
+static void ticker_with_exchange_seq_drops_replays(void **state)
+{
+    struct fx *f = *state;
+    static const struct tr_stream_desc tick = {TR_KIND_TICKER, TR_IDENT_EXCHANGE_SEQ, TR_GAP_NONE,
+                                               TR_RESYNC_NONE};
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TICKER, "X", &tick);
+    uint64_t seqs[] = {10, 14, 14, 12, 30};
+    for (size_t i = 0; i < 5; i++) {
+        struct tr_event e = delta(seqs[i], 0);
+        e.kind = TR_KIND_TICKER;
+        pipe_dedup_offer(&f->d, s, &e, NULL);
+    }
+    assert_int_equal(f->n, 3); /* 10, 14, 30: jumps are normal, replays are not */
+    assert_int_equal(f->out[2].seq, 30);
+    assert_int_equal(f->backfills + f->snapshots, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +284,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(per_connection_book_switches_source_only_at_a_snapshot,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(ticker_with_exchange_seq_drops_replays, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,9 @@ int pipe_ckpt_restore(struct tr_log *log, const char *dir, struct pipe_dedup *d,
 /* Writes DIR/checkpoint (tmp + fsync + rename) with every stream's last
  * seq; call only when everything appended is durable (after a flush). */
 int pipe_ckpt_save(const char *dir, struct pipe_dedup *d, uint64_t lsn, struct tr_error *err);
+/* IDSET streams: reloads the ids of their last `window_ns` from the log. */
+int pipe_ckpt_load_ids(struct tr_log *log, struct pipe_dedup *d, int64_t window_ns,
+                       struct tr_error *err);
 
 /* ------------------------------------------------------------ dedup */
 
@@ -137,11 +140,23 @@ enum pd_state { PD_LIVE = 0, PD_REPAIRING = 1, PD_BUFFERING = 2 };
  * connection owns the stream; another takes over only at its snapshot;
  * records are numbered by the node (no native sequence to order by).
  * MONO: an exchange-wide sequence that jumps (tickers of Binance and
- * Coinbase): anything at or below the last is a duplicate; no holes. */
-enum pd_mode { PD_MODE_SEQ = 0, PD_MODE_PASS = 1, PD_MODE_CONN = 2, PD_MODE_MONO = 3 };
+ * Coinbase): anything at or below the last is a duplicate; no holes.
+ * IDSET: exchange-wide ids without order (Kalshi trade UUIDs): a set of
+ * recent ids drops duplicates, records are numbered by the node, repairs
+ * backfill by time and merge in exchange-time order. */
+enum pd_mode { PD_MODE_SEQ = 0, PD_MODE_PASS = 1, PD_MODE_CONN = 2, PD_MODE_MONO = 3,
+               PD_MODE_IDSET = 4 };
+
+/* Two generations of id hashes: the current one fills up to `gen` ids,
+ * then becomes the previous one (so the set remembers gen..2*gen ids). */
+struct pd_idset {
+    uint64_t *cur, *prev; /* open addressing, 0 = empty; 2*gen slots each */
+    size_t n_cur, gen, slots;
+};
 
 struct pd_item {
     uint64_t first, last;
+    uint64_t idh;   /* IDSET: hash of the id */
     int64_t ts;
     uint8_t *enc;   /* msgpack event, malloc'd */
     size_t len;
@@ -167,6 +182,9 @@ struct pd_stream {
     uint8_t configured; /* mode/resync come from an adapter's desc */
     struct pipe_feed *feed; /* who repairs it */
     const void *src;        /* CONN mode: the connection that owns it (NULL: none) */
+    struct pd_idset *ids;   /* IDSET mode */
+    char cursor[TR_CURSOR_MAX]; /* IDSET repair: next REST page ("" = first) */
+    int64_t since_ns;       /* IDSET repair: backfill trades from this time */
     uint64_t foreign;       /* CONN mode: deltas from a non-owning connection dropped */
     int64_t last_ts_exchange, last_write_ns;
     uint64_t written, dups, gaps, gaps_filled, gaps_unfilled, resyncs, overflow;
@@ -209,11 +227,13 @@ struct pd_stream *pipe_dedup_stream(struct pipe_dedup *d, const char *provider, 
                                     const char *instrument, const struct tr_stream_desc *desc);
 /* Restores a stream's position from the log (startup). */
 void pipe_dedup_restore(struct pipe_dedup *d, const char *key, size_t key_len, uint64_t seq,
-                        uint64_t lsn);
+                        int64_t ts, uint64_t lsn);
 /* Offers one live event (trade, book delta/snapshot, ticker) received on
  * connection `src` (any unique pointer; NULL for REST). */
 int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev,
                      const void *src);
+/* Remembers an IDSET stream's id (startup: ids reloaded from the log). */
+void pipe_dedup_remember(struct pd_stream *s, const char *id);
 /* Connection `src` ended: the streams it owned wait for another one's
  * snapshot. */
 void pipe_dedup_source_lost(struct pipe_dedup *d, const void *src);

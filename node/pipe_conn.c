@@ -27,7 +27,8 @@ const char *pc_cause_name(int c)
 {
     static const char *const n[PC_C_MAX] = {"close_1000", "close_1001", "close_1006",
                                              "close_1008", "close_1011", "close_other",
-                                             "refused",    "ping_timeout", "rotate"};
+                                             "refused",    "ping_timeout", "rotate",
+                                             "resync"};
     return c >= 0 && c < PC_C_MAX ? n[c] : "unknown";
 }
 
@@ -79,7 +80,8 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     c->prov_ok = 1;
     c->feed = f;
     c->slot = slot;
-    c->peer_code = c->close_code = c->retiring = c->subscribed = c->incoming = 0;
+    c->peer_code = c->close_code = c->retiring = c->subscribed = c->incoming = c->resync = 0;
+    c->n_sids = 0;
     c->frames = c->data_frames = 0;
     c->first_data_ns = 0;
     c->rx.len = 0;
@@ -142,7 +144,8 @@ static void schedule_reconnect(struct pipe_feed *f, int cause, int code)
 {
     struct tr_nlog *lg = pipe_node_log(f->node);
     f->reconnects[cause]++;
-    int policy = cause == PC_C_REFUSED || cause == PC_C_PING_TIMEOUT ? TR_POLICY_BACKOFF
+    int policy = cause == PC_C_RESYNC ? TR_POLICY_RECONNECT_NOW
+                 : cause == PC_C_REFUSED || cause == PC_C_PING_TIMEOUT ? TR_POLICY_BACKOFF
                                                                       : tr_policy_for_close(code);
     uint64_t delay = 0;
     if (policy == TR_POLICY_RECONNECT_NOW) {
@@ -335,6 +338,39 @@ static void handle_ctl(struct pipe_conn *c)
     }
 }
 
+/* Per-subscription sequences (Kalshi `seq` per sid) mean something on
+ * this connection only: a hole lost messages of that subscription, and
+ * the way back is a fresh subscription (in-band snapshots) plus a trade
+ * backfill, i.e. reconnecting at once. Returns 1 when the frame is
+ * dropped for that reason. */
+static int seq_hole(struct pipe_conn *c)
+{
+    uint64_t sid = c->frame.sid, seq = c->frame.conn_seq;
+    size_t i = 0;
+    while (i < c->n_sids && c->sids[i].sid != sid)
+        i++;
+    if (i == c->n_sids) {
+        if (c->n_sids < sizeof c->sids / sizeof c->sids[0]) {
+            c->sids[c->n_sids].sid = sid;
+            c->sids[c->n_sids++].last = seq;
+        }
+        return 0;
+    }
+    if (seq == c->sids[i].last + 1 || c->state != PC_OPEN) {
+        c->sids[i].last = seq;
+        return 0;
+    }
+    if (seq <= c->sids[i].last)
+        return 1; /* a replayed frame of this subscription */
+    tr_nlog(pipe_node_log(c->feed->node), TR_NLOG_WARN, "conn",
+            "subscription sequence gap: resubscribing", TR_KV_STR("feed", c->feed->cfg->name),
+            TR_KV_UINT("sid", sid), TR_KV_UINT("expected", c->sids[i].last + 1),
+            TR_KV_UINT("got", seq));
+    c->resync = 1;
+    pipe_conn_close(c, 1000);
+    return 1;
+}
+
 static void on_frame(struct pipe_conn *c, const char *p, size_t len)
 {
     struct pipe_feed *f = c->feed;
@@ -350,6 +386,8 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
                 TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));
         return;
     }
+    if (c->frame.has_sid && c->frame.has_conn_seq && seq_hole(c))
+        return;
     if (c->frame.ctl.kind != TR_CTL_DATA) {
         handle_ctl(c);
         return;
@@ -451,7 +489,9 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
             int cause = c->peer_code ? cause_of(code) : PC_C_CLOSE_1006;
             /* no close frame from a peer that stopped answering pings: the
              * hang-up policy closed it */
-            if (!c->peer_code && !c->close_code && c->last_rx_ns &&
+            if (c->resync)
+                cause = PC_C_RESYNC;
+            else if (!c->peer_code && !c->close_code && c->last_rx_ns &&
                 pipe_now_ns() - c->last_rx_ns >= (int64_t)c->feed->cfg->ping_s * 1000000000)
                 cause = PC_C_PING_TIMEOUT;
             conn_ended(c, cause, code);

@@ -49,6 +49,82 @@ static uint64_t fnv(const char *p, size_t n)
     return h;
 }
 
+/* ---- id sets (IDSET mode) ---- */
+
+#define IDSET_GEN 32768
+
+static struct pd_idset *idset_alloc(void)
+{
+    struct pd_idset *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->gen = IDSET_GEN;
+    x->slots = 2 * IDSET_GEN;
+    x->cur = calloc(x->slots, sizeof *x->cur);
+    x->prev = calloc(x->slots, sizeof *x->prev);
+    if (!x->cur || !x->prev) {
+        free(x->cur);
+        free(x->prev);
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static void idset_free(struct pd_idset *x)
+{
+    if (x) {
+        free(x->cur);
+        free(x->prev);
+        free(x);
+    }
+}
+
+static int tab_has(const uint64_t *t, size_t slots, uint64_t h)
+{
+    for (size_t i = h & (slots - 1);; i = (i + 1) & (slots - 1)) {
+        if (!t[i])
+            return 0;
+        if (t[i] == h)
+            return 1;
+    }
+}
+
+static int idset_has(const struct pd_idset *x, uint64_t h)
+{
+    return tab_has(x->cur, x->slots, h) || tab_has(x->prev, x->slots, h);
+}
+
+static void idset_add(struct pd_idset *x, uint64_t h)
+{
+    if (idset_has(x, h))
+        return;
+    if (x->n_cur >= x->gen) { /* the current generation is full: age it */
+        uint64_t *t = x->prev;
+        x->prev = x->cur;
+        x->cur = t;
+        memset(x->cur, 0, x->slots * sizeof *x->cur);
+        x->n_cur = 0;
+    }
+    size_t i = h & (x->slots - 1);
+    while (x->cur[i])
+        i = (i + 1) & (x->slots - 1);
+    x->cur[i] = h;
+    x->n_cur++;
+}
+
+static uint64_t id_hash(const char *id)
+{
+    uint64_t h = fnv(id, strlen(id));
+    return h ? h : 1;
+}
+
+void pipe_dedup_remember(struct pd_stream *s, const char *id)
+{
+    if (s->ids)
+        idset_add(s->ids, id_hash(id));
+}
+
 int pipe_dedup_init(struct pipe_dedup *d, const struct pd_ops *ops, uint32_t reorder_max,
                     uint16_t origin)
 {
@@ -76,6 +152,7 @@ void pipe_dedup_close(struct pipe_dedup *d)
         struct pd_stream *nx = s->next_all;
         items_free(s);
         free(s->buf);
+        idset_free(s->ids);
         free(s);
         s = nx;
     }
@@ -167,6 +244,13 @@ struct pd_stream *pipe_dedup_stream(struct pipe_dedup *d, const char *provider, 
             s->mode = desc->identity == TR_IDENT_EXCHANGE_SEQ ? PD_MODE_MONO : PD_MODE_PASS;
         if (desc->identity == TR_IDENT_CONNECTION && s->kind == TR_KIND_BOOK_DELTA)
             s->mode = PD_MODE_CONN;
+        if (s->kind == TR_KIND_TRADE && desc->resync == TR_RESYNC_BACKFILL_CURSOR) {
+            s->mode = PD_MODE_IDSET;
+            if (!(s->ids = idset_alloc())) {
+                s->mode = PD_MODE_PASS; /* no memory: collect without dedup */
+                s->configured = 0;
+            }
+        }
         if (s->mode == PD_MODE_SEQ && s->kind == TR_KIND_BOOK_DELTA && !s->have)
             s->state = PD_BUFFERING;
     }
@@ -174,11 +258,13 @@ struct pd_stream *pipe_dedup_stream(struct pipe_dedup *d, const char *provider, 
 }
 
 void pipe_dedup_restore(struct pipe_dedup *d, const char *key, size_t key_len, uint64_t seq,
-                        uint64_t lsn)
+                        int64_t ts, uint64_t lsn)
 {
     struct pd_stream *s = by_key(d, key, key_len);
     if (!s)
         return;
+    if (ts > s->last_ts_exchange)
+        s->last_ts_exchange = ts;
     if (!s->have || seq > s->last)
         s->last = seq;
     s->have = 1;
@@ -270,14 +356,14 @@ static int emit_gap(struct pipe_dedup *d, struct pd_stream *s, uint64_t from, ui
 
 /* Inserts an encoded copy into the reorder buffer; 1 if it was there. */
 static int buffer_put(struct pipe_dedup *d, struct pd_stream *s, uint64_t first, uint64_t last,
-                      const struct tr_event *ev)
+                      const struct tr_event *ev, uint64_t idh)
 {
     /* find position (usually the end) */
     size_t i = s->n;
     while (i > s->head && s->buf[i - 1].first > first)
         i--;
-    if (i > s->head && s->buf[i - 1].first == first)
-        return 1;
+    if (i > s->head && s->buf[i - 1].first == first && s->mode != PD_MODE_IDSET)
+        return 1; /* (IDSET keys are times: equal times are distinct trades) */
     if (s->n - s->head >= d->reorder_max) {
         /* full: drop the oldest buffered item's hole by force */
         s->overflow++;
@@ -309,7 +395,7 @@ static int buffer_put(struct pipe_dedup *d, struct pd_stream *s, uint64_t first,
         return TR_ENOMEM;
     memcpy(enc, d->scratch.data, d->scratch.len);
     memmove(s->buf + i + 1, s->buf + i, (s->n - i) * sizeof *s->buf);
-    s->buf[i] = (struct pd_item){first, last, ev->ts_exchange, enc, d->scratch.len};
+    s->buf[i] = (struct pd_item){first, last, idh, ev->ts_exchange, enc, d->scratch.len};
     s->n++;
     return 0;
 }
@@ -400,6 +486,94 @@ static int offer_conn(struct pipe_dedup *d, struct pd_stream *s, const struct tr
     return emit(d, s, next, ev, NULL, 0);
 }
 
+/* ---- IDSET: exchange-wide ids without order ---- */
+
+static uint64_t ts_key(const struct tr_event *ev)
+{
+    return ev->ts_exchange > 0 ? (uint64_t)ev->ts_exchange : 0;
+}
+
+static int emit_new_id(struct pipe_dedup *d, struct pd_stream *s, uint64_t h,
+                       const struct tr_event *ev, const uint8_t *enc, size_t len)
+{
+    if (idset_has(s->ids, h)) {
+        s->dups++;
+        d->dups++;
+        return 0;
+    }
+    idset_add(s->ids, h);
+    return emit(d, s, s->have ? s->last + 1 : 1, ev, enc, len);
+}
+
+static void idset_repair(struct pipe_dedup *d, struct pd_stream *s)
+{
+    if (s->req_out)
+        return;
+    /* from a little before the last trade written (min_ts has 1 s steps) */
+    s->since_ns = s->last_ts_exchange > 2000000000 ? s->last_ts_exchange - 2000000000 : 0;
+    s->cursor[0] = 0;
+    s->state = PD_REPAIRING;
+    d->ops.want_backfill(d->ops.arg, s);
+}
+
+static int offer_idset(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev)
+{
+    if (!(ev->fields & TR_F_ID))
+        return emit(d, s, s->have ? s->last + 1 : 1, ev, NULL, 0);
+    uint64_t h = id_hash(ev->id);
+    if (s->state == PD_LIVE)
+        return emit_new_id(d, s, h, ev, NULL, 0);
+    int rc = buffer_put(d, s, ts_key(ev), ts_key(ev), ev, h);
+    return rc == -1 ? 0 : rc; /* buffer full: REST will bring it back */
+}
+
+/* Writes the buffer in exchange-time order, ids not seen yet only. */
+static int drain_idset(struct pipe_dedup *d, struct pd_stream *s)
+{
+    int rc = 0;
+    while (!rc && s->head < s->n) {
+        struct pd_item *it = &s->buf[s->head];
+        s->last_ts_exchange = it->ts > s->last_ts_exchange ? it->ts : s->last_ts_exchange;
+        rc = emit_new_id(d, s, it->idh, NULL, it->enc, it->len);
+        free(it->enc);
+        s->head++;
+    }
+    if (s->head == s->n)
+        s->head = s->n = 0;
+    return rc;
+}
+
+static int backfill_idset(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *evs,
+                          size_t n, int more, int failed)
+{
+    int rc = 0;
+    int64_t oldest = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!(evs[i].fields & TR_F_ID))
+            continue;
+        if (!oldest || evs[i].ts_exchange < oldest)
+            oldest = evs[i].ts_exchange;
+        rc = buffer_put(d, s, ts_key(&evs[i]), ts_key(&evs[i]), &evs[i], id_hash(evs[i].id));
+        rc = rc == -1 ? 0 : rc;
+    }
+    if (rc)
+        return rc;
+    s->backfilled += n;
+    if (!failed && more && n > 0 && oldest >= s->since_ns) {
+        d->ops.want_backfill(d->ops.arg, s); /* next (older) page: s->cursor */
+        return 0;
+    }
+    if (failed) {
+        uint64_t next = s->have ? s->last + 1 : 1;
+        if ((rc = emit_gap(d, s, next, next, "backfill failed")))
+            return rc;
+        s->gaps_unfilled++;
+        d->gaps_unfilled++;
+    }
+    s->state = PD_LIVE;
+    return drain_idset(d, s);
+}
+
 void pipe_dedup_source_lost(struct pipe_dedup *d, const void *src)
 {
     for (struct pd_stream *s = d->all; s; s = s->next_all)
@@ -415,6 +589,8 @@ int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_
         s->last_ts_exchange = ev->ts_exchange;
     if (s->mode == PD_MODE_CONN)
         return offer_conn(d, s, ev, src);
+    if (s->mode == PD_MODE_IDSET)
+        return offer_idset(d, s, ev);
     if (s->mode == PD_MODE_MONO && (ev->fields & TR_F_SEQ)) {
         if (s->have && ev->seq <= s->last) {
             s->dups++;
@@ -436,7 +612,7 @@ int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_
     /* the hot path: next in order on a live stream */
     if (s->state == PD_LIVE && (!s->have || first <= s->last + 1) && !buffered(s))
         return emit(d, s, last, ev, NULL, 0);
-    int rc = buffer_put(d, s, first, last, ev);
+    int rc = buffer_put(d, s, first, last, ev, 0);
     if (rc == 1) {
         s->dups++;
         d->dups++;
@@ -475,6 +651,8 @@ int pipe_dedup_backfill(struct pipe_dedup *d, struct pd_stream *s, const struct 
 {
     int rc = 0;
     s->req_out = 0;
+    if (s->mode == PD_MODE_IDSET)
+        return backfill_idset(d, s, evs, n, more, failed);
     uint64_t before = s->last;
     for (size_t i = 0; !rc && i < n; i++) {
         uint64_t first, last;
@@ -486,7 +664,7 @@ int pipe_dedup_backfill(struct pipe_dedup *d, struct pd_stream *s, const struct 
             if (!rc)
                 rc = drain(d, s);
         } else {
-            rc = buffer_put(d, s, first, last, &evs[i]);
+            rc = buffer_put(d, s, first, last, &evs[i], 0);
             rc = (rc == 1 || rc == -1) ? 0 : rc; /* dup / buffer full */
         }
     }
@@ -556,6 +734,11 @@ void pipe_dedup_mark(struct pipe_dedup *d, struct pd_stream *s, uint64_t seq)
 
 void pipe_dedup_resume(struct pipe_dedup *d, struct pd_stream *s)
 {
+    if (s->mode == PD_MODE_IDSET) {
+        if (s->state == PD_LIVE && s->have)
+            idset_repair(d, s);
+        return;
+    }
     if (s->mode != PD_MODE_SEQ || s->state != PD_LIVE || !s->have ||
         (s->resync != TR_RESYNC_BACKFILL_ID && s->resync != TR_RESYNC_BACKFILL_CURSOR))
         return;

@@ -13,7 +13,7 @@ enum pc_state { PC_IDLE = 0, PC_CONNECTING, PC_OPEN, PC_CLOSING };
 /* Reconnect causes counted per feed (metrics: reconnects by cause). */
 enum pc_cause {
     PC_C_CLOSE_1000 = 0, PC_C_CLOSE_1001, PC_C_CLOSE_1006, PC_C_CLOSE_1008, PC_C_CLOSE_1011,
-    PC_C_CLOSE_OTHER, PC_C_REFUSED, PC_C_PING_TIMEOUT, PC_C_ROTATE, PC_C_MAX
+    PC_C_CLOSE_OTHER, PC_C_REFUSED, PC_C_PING_TIMEOUT, PC_C_ROTATE, PC_C_RESYNC, PC_C_MAX
 };
 const char *pc_cause_name(int c);
 
@@ -26,6 +26,9 @@ struct pipe_conn {
     int close_code;           /* close we initiated (0: none) */
     int retiring;             /* rotation: old connection being replaced */
     int incoming;             /* rotation: new connection not yet promoted */
+    int resync;               /* closed by us after a per-subscription seq hole */
+    struct { uint64_t sid, last; } sids[8]; /* per-subscription seq (Kalshi) */
+    size_t n_sids;
     int subscribed;
     struct tr_provider prov;
     int prov_ok;

@@ -377,11 +377,6 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
         uv_timer_init(loop, &f->rest_timer);
         f->retry_timer.data = f->rotate_timer.data = f->rest_timer.data = f;
     }
-    uint64_t scanned = 0;
-    if ((rc = pipe_ckpt_restore(n->log, cfg->data_dir, &n->dd, &scanned, err)))
-        goto fail;
-    n->restored_records = scanned;
-    n->ckpt_lsn = 0;
     for (size_t i = 0; i < cfg->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
         static const int kinds[3] = {TR_KIND_TRADE, TR_KIND_BOOK_DELTA, TR_KIND_TICKER};
@@ -398,14 +393,21 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
                     goto fail;
                 }
                 s->feed = f;
-                if (kinds[k] == TR_KIND_TRADE && f->cfg->backfill_initial && !s->have &&
-                    s->mode == PD_MODE_SEQ) {
-                    s->have = 1; /* first start: everything from the first trade id */
-                    s->last = 0;
-                }
             }
         }
     }
+    uint64_t scanned = 0;
+    if ((rc = pipe_ckpt_restore(n->log, cfg->data_dir, &n->dd, &scanned, err)) ||
+        (rc = pipe_ckpt_load_ids(n->log, &n->dd, 60ll * 1000000000, err)))
+        goto fail;
+    n->restored_records = scanned;
+    n->ckpt_lsn = 0;
+    for (struct pd_stream *s = n->dd.all; s; s = s->next_all)
+        if (s->kind == TR_KIND_TRADE && s->feed && s->feed->cfg->backfill_initial && !s->have &&
+            s->mode == PD_MODE_SEQ) {
+            s->have = 1; /* first start: everything from the first trade id */
+            s->last = 0;
+        }
     tr_nlog(lg, TR_NLOG_INFO, "node", "log opened", TR_KV_STR("dir", cfg->data_dir),
             TR_KV_UINT("last_lsn", tr_log_last_lsn(n->log)), TR_KV_UINT("scanned", scanned),
             TR_KV_UINT("streams", n->dd.n_streams));

@@ -120,7 +120,10 @@ static void build_req(struct pipe_feed *f, const struct pipe_rest_req *r, struct
                               .prefix = f->cfg->rest_prefix[0] ? f->cfg->rest_prefix : NULL,
                               .instrument = r->s ? r->s->instrument : NULL,
                               .limit = 1000};
-    if (r->kind == TR_REST_TRADES && r->s && r->s->have) {
+    if (r->kind == TR_REST_TRADES && r->s && r->s->mode == PD_MODE_IDSET) {
+        q->since_ns = r->s->since_ns; /* by time, cursor pages going older */
+        q->cursor = r->s->cursor;
+    } else if (r->kind == TR_REST_TRADES && r->s && r->s->have) {
         q->after_id = r->s->last;
         q->has_after_id = 1;
     }
@@ -271,6 +274,7 @@ static void req_done(struct pipe_feed *f)
         f->rest_attempt = 0;
         struct pipe_dedup *d = pipe_node_dedup(f->node);
         if (r->kind == TR_REST_TRADES && r->s) {
+            snprintf(r->s->cursor, sizeof r->s->cursor, "%s", res.cursor);
             rc = pipe_dedup_backfill(d, r->s, f->rframe.events, f->rframe.n_events, res.more, 0);
         } else if (r->kind == TR_REST_BOOK && r->s) {
             rc = f->rframe.n_events ? pipe_dedup_snapshot(d, r->s, &f->rframe.events[0])

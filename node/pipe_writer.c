@@ -8,9 +8,9 @@
  * log's group commit then makes it durable within group_commit_ms.
  *
  * Checkpoint file DIR/checkpoint (text, rewritten atomically):
- *   tickraft-checkpoint 1\n
+ *   tickraft-checkpoint 2\n
  *   lsn <durable lsn>\n
- *   <seq> <stream key>\n   (one line per stream)
+ *   <seq> <ts_ns> <stream key>\n   (one line per stream; ts = last exchange time)
  * It only shortens the startup scan: positions are always re-derived from
  * the log records after `lsn`, so a lost or stale file costs time, never
  * data. */
@@ -191,10 +191,11 @@ int pipe_ckpt_save(const char *dir, struct pipe_dedup *d, uint64_t lsn, struct t
     FILE *f = fopen(tmp, "w");
     if (!f)
         return tr_errorf(err, tr_err_from_errno(errno), "open %s: %s", tmp, strerror(errno));
-    fprintf(f, "tickraft-checkpoint 1\nlsn %llu\n", (unsigned long long)lsn);
+    fprintf(f, "tickraft-checkpoint 2\nlsn %llu\n", (unsigned long long)lsn);
     for (struct pd_stream *s = d->all; s; s = s->next_all)
         if (s->have)
-            fprintf(f, "%llu %.*s\n", (unsigned long long)s->last, (int)s->key_len, s->key);
+            fprintf(f, "%llu %lld %.*s\n", (unsigned long long)s->last,
+                    (long long)s->last_ts_exchange, (int)s->key_len, s->key);
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
     int e = errno;
     if (fclose(f) != 0 && !bad) {
@@ -222,19 +223,20 @@ static uint64_t ckpt_load(const char *dir, struct pipe_dedup *d)
     if (!f)
         return 0;
     unsigned long long lsn = 0;
-    if (!fgets(line, sizeof line, f) || strcmp(line, "tickraft-checkpoint 1\n") != 0 ||
+    if (!fgets(line, sizeof line, f) || strcmp(line, "tickraft-checkpoint 2\n") != 0 ||
         !fgets(line, sizeof line, f) || sscanf(line, "lsn %llu", &lsn) != 1) {
         fclose(f);
-        return 0;
+        return 0; /* unknown or old format: scan the whole log */
     }
     while (fgets(line, sizeof line, f)) {
         unsigned long long seq;
+        long long ts;
         int pos = 0;
         size_t n = strlen(line);
         if (n && line[n - 1] == '\n')
             line[--n] = 0;
-        if (sscanf(line, "%llu %n", &seq, &pos) >= 1 && pos > 0 && line[pos])
-            pipe_dedup_restore(d, line + pos, n - (size_t)pos, seq, 0);
+        if (sscanf(line, "%llu %lld %n", &seq, &ts, &pos) >= 2 && pos > 0 && line[pos])
+            pipe_dedup_restore(d, line + pos, n - (size_t)pos, seq, ts, 0);
     }
     fclose(f);
     return lsn;
@@ -255,11 +257,43 @@ int pipe_ckpt_restore(struct tr_log *log, const char *dir, struct pipe_dedup *d,
     struct tr_log_record rec;
     uint64_t n = 0;
     while ((rc = tr_log_reader_next(r, &rec, err)) == 1) {
-        pipe_dedup_restore(d, rec.stream, rec.stream_len, rec.seq, rec.lsn);
+        pipe_dedup_restore(d, rec.stream, rec.stream_len, rec.seq, rec.ts_ns, rec.lsn);
         n++;
     }
     tr_log_reader_free(r);
     if (scanned)
         *scanned = n;
     return rc < 0 ? tr_error_wrap(err, rc, "restore checkpoints: scan log") : 0;
+}
+
+int pipe_ckpt_load_ids(struct tr_log *log, struct pipe_dedup *d, int64_t window_ns,
+                       struct tr_error *err)
+{
+    struct tr_event_scratch sc;
+    tr_event_scratch_init(&sc);
+    int rc = 0;
+    for (struct pd_stream *s = d->all; s && !rc; s = s->next_all) {
+        if (s->mode != PD_MODE_IDSET || !s->have)
+            continue;
+        struct tr_log_reader_options o = {.stream = s->key,
+                                          .stream_len = s->key_len,
+                                          .from = TR_LOG_FROM_TIME,
+                                          .ts_ns = s->last_ts_exchange - window_ns};
+        struct tr_log_reader *r;
+        if ((rc = tr_log_reader_alloc(log, &o, &r, err)))
+            break;
+        struct tr_log_record rec;
+        while ((rc = tr_log_reader_next(r, &rec, err)) == 1) {
+            struct tr_event ev;
+            size_t used;
+            tr_event_scratch_reset(&sc);
+            if (tr_event_decode(rec.payload, rec.payload_len, &used, &ev, &sc, NULL) == 0 &&
+                (ev.fields & TR_F_ID))
+                pipe_dedup_remember(s, ev.id);
+        }
+        tr_log_reader_free(r);
+        rc = rc < 0 ? tr_error_wrap(err, rc, "reload ids of %.*s", (int)s->key_len, s->key) : 0;
+    }
+    tr_event_scratch_free(&sc);
+    return rc;
 }

@@ -12,7 +12,7 @@ if(TARGET tr_node)
 endif()
 
 # The end-to-end fault test per simulator dialect (each ~85 s, run
-# serially). Native runs by default; -DTR_E2E_DIALECTS="native;binance;coinbase"
+# serially). Native runs by default; -DTR_E2E_DIALECTS="native;binance;coinbase;kalshi"
 # adds the others (docs/node.md says what each covers).
 set(TR_E2E_DIALECTS "native" CACHE STRING "dialects the pipeline e2e test runs against")
 if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)

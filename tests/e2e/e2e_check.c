@@ -34,9 +34,21 @@ struct tev { /* one truth event by seq */
     uint8_t lost, seen, gapped;
 };
 
+struct idrec { /* id-mode (Kalshi UUID trades): one truth trade */
+    char id[64];
+    char *sig;
+    int64_t ts;
+    uint8_t lost, seen;
+};
+
 struct stream {
     char key[160];
     int book;
+    int idmode;           /* trades identified by a non-numeric id */
+    struct idrec *ids;    /* open addressing by id hash */
+    size_t n_ids, cap_ids;
+    int64_t first_ts, last_ts;
+    uint64_t ts_order;
     struct tev *t;      /* indexed by seq */
     size_t cap;         /* seq capacity */
     uint64_t tmax;      /* highest truth seq */
@@ -49,6 +61,24 @@ struct stream {
     uint64_t stored, dups, order, mismatch, phantom, gaps, bad_gaps, lost_unmarked, missing;
     uint64_t snaps, book_unsnapped;
 };
+
+static uint64_t hash_str(const char *p)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return h;
+}
+
+static int numeric(const char *p)
+{
+    if (!*p)
+        return 0;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
 
 static struct stream *streams;
 static size_t n_streams, cap_streams;
@@ -102,6 +132,37 @@ static char *sig_of(const struct tr_event *ev)
     return (char *)b.data;
 }
 
+static struct idrec *id_find(struct stream *s, const char *id, int create)
+{
+    if (create && (s->n_ids + 1) * 2 > s->cap_ids) {
+        size_t nc = s->cap_ids ? s->cap_ids * 2 : 4096;
+        struct idrec *nt = calloc(nc, sizeof *nt);
+        for (size_t i = 0; i < s->cap_ids; i++)
+            if (s->ids[i].id[0]) {
+                size_t j = hash_str(s->ids[i].id) & (nc - 1);
+                while (nt[j].id[0])
+                    j = (j + 1) & (nc - 1);
+                nt[j] = s->ids[i];
+            }
+        free(s->ids);
+        s->ids = nt;
+        s->cap_ids = nc;
+    }
+    if (!s->cap_ids)
+        return NULL;
+    size_t j = hash_str(id) & (s->cap_ids - 1);
+    while (s->ids[j].id[0]) {
+        if (!strcmp(s->ids[j].id, id))
+            return &s->ids[j];
+        j = (j + 1) & (s->cap_ids - 1);
+    }
+    if (!create)
+        return NULL;
+    snprintf(s->ids[j].id, sizeof s->ids[j].id, "%s", id);
+    s->n_ids++;
+    return &s->ids[j];
+}
+
 static int relevant(const struct tr_event *ev)
 {
     if (ev->kind == TR_KIND_TRADE)
@@ -144,7 +205,19 @@ static int load_truth(const char *path)
         }
         tr_event_scratch_reset(&sc);
         if (tr_event_from_json(p, len, &ev, &sc, &err) || !relevant(&ev) ||
-            ev.kind == TR_KIND_BOOK_SNAPSHOT || !(ev.fields & TR_F_SEQ))
+            ev.kind == TR_KIND_BOOK_SNAPSHOT)
+            continue;
+        if (ev.kind == TR_KIND_TRADE && (ev.fields & TR_F_ID) && !numeric(ev.id)) {
+            struct stream *s = get(&ev);
+            s->idmode = 1;
+            struct idrec *r = id_find(s, ev.id, 1);
+            free(r->sig);
+            r->sig = sig_of(&ev);
+            r->ts = ev.ts_exchange;
+            r->lost = (uint8_t)lost;
+            continue;
+        }
+        if (!(ev.fields & TR_F_SEQ))
             continue;
         struct stream *s = get(&ev);
         struct tev *t = at(s, ev.seq);
@@ -190,6 +263,33 @@ static void stored(const struct tr_event *ev)
     if (!relevant(ev))
         return;
     struct stream *s = get(ev);
+    if (s->idmode && ev->kind == TR_KIND_TRADE) {
+        struct idrec *r = id_find(s, ev->id, 0);
+        if (!s->stored)
+            s->first_ts = ev->ts_exchange;
+        s->stored++;
+        if (ev->ts_exchange < s->last_ts)
+            s->ts_order++; /* reported, not a failure: Kalshi trades have no sequence */
+        else
+            s->last_ts = ev->ts_exchange;
+        if (!r) {
+            s->phantom++;
+        } else if (r->seen) {
+            s->dups++;
+        } else {
+            char *g = sig_of(ev);
+            if (strcmp(g, r->sig) != 0) {
+                if (s->mismatch < 3)
+                    fprintf(stderr, "mismatch %s id %s:\n  stored %s\n  truth  %s\n", s->key,
+                            ev->id, g, r->sig);
+                s->mismatch++;
+            }
+            free(g);
+            r->seen = 1;
+        }
+        s->have = 1;
+        return;
+    }
     uint64_t seq = ev->kind == TR_KIND_TRADE ? strtoull(ev->id, NULL, 10) : ev->seq;
     if (ev->kind == TR_KIND_TRADE && !seq)
         seq = ev->seq;
@@ -334,7 +434,19 @@ int main(int argc, char **argv)
     uint64_t tot[12] = {0};
     for (size_t i = 0; i < n_streams; i++) {
         struct stream *s = &streams[i];
-        uint64_t from = s->book ? (s->snapped ? s->first_snap : UINT64_MAX)
+        if (s->idmode) { /* every truth trade from the first stored one to --until */
+            for (size_t k = 0; k < s->cap_ids; k++) {
+                struct idrec *r = &s->ids[k];
+                /* (Kalshi times have 1 s steps: the first and last stored
+                 * seconds are shared with trades before/after the run) */
+                if (!r->id[0] || r->seen || r->lost || r->ts <= s->first_ts || !s->stored)
+                    continue;
+                if (until_ns ? r->ts <= until_ns : r->ts < s->last_ts)
+                    s->missing++;
+            }
+        }
+        uint64_t from = s->idmode ? UINT64_MAX
+                        : s->book ? (s->snapped ? s->first_snap : UINT64_MAX)
                                 : (from_first && s->stored ? s->first_data : 1);
         uint64_t horizon = s->last;
         for (uint64_t q = horizon + 1; until_ns && q < s->cap; q++)
@@ -354,14 +466,14 @@ int main(int argc, char **argv)
         printf("{\"stream\":\"%s\",\"stored\":%llu,\"truth_max\":%llu,\"last\":%llu,"
                "\"missing\":%llu,\"dups\":%llu,\"order\":%llu,\"mismatch\":%llu,\"phantom\":%llu,"
                "\"gaps\":%llu,\"bad_gaps\":%llu,\"lost_unmarked\":%llu,\"snapshots\":%llu,"
-               "\"gap_without_snapshot\":%llu}\n",
+               "\"gap_without_snapshot\":%llu,\"ts_order\":%llu}\n",
                s->key, (unsigned long long)s->stored, (unsigned long long)s->tmax,
                (unsigned long long)s->last, (unsigned long long)s->missing,
                (unsigned long long)s->dups, (unsigned long long)s->order,
                (unsigned long long)s->mismatch, (unsigned long long)s->phantom,
                (unsigned long long)s->gaps, (unsigned long long)s->bad_gaps,
                (unsigned long long)s->lost_unmarked, (unsigned long long)s->snaps,
-               (unsigned long long)s->book_unsnapped);
+               (unsigned long long)s->book_unsnapped, (unsigned long long)s->ts_order);
         tot[0] += s->stored;
         tot[1] += s->missing;
         tot[2] += s->dups;

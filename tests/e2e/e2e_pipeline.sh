@@ -22,9 +22,10 @@ DIALECT=${3:-native}
 RATE=${E2E_RATE:-400}
 FROM_FIRST=1 # live dialects: trade streams are checked from their first stored trade
 KINDS=trade,book
-case "$DIALECT" in native) FROM_FIRST=0 ;; coinbase) KINDS=trade ;; esac
-# (coinbase level2 has no sequence: the truth cannot place its deltas, so
-# only its trades are compared; its books are covered by the unit test)
+case "$DIALECT" in native) FROM_FIRST=0 ;; coinbase|kalshi) KINDS=trade ;; esac
+# (coinbase level2 and kalshi books have no exchange-wide sequence: the
+# truth cannot place their deltas, so only trades are compared; the
+# per-connection book rules are covered by the unit test)
 case "$DIALECT" in
 native) PROVIDER=sim; WS_PATH=/native; REST_PATH=/native
         INSTRUMENTS="SIM-0, SIM-1, SIM-2, SIM-3" ;;
@@ -32,6 +33,8 @@ binance) PROVIDER=binance; WS_PATH=/binance/ws; REST_PATH=/binance
         INSTRUMENTS="SIM0USDT, SIM1USDT, SIM2USDT, SIM3USDT" ;;
 coinbase) PROVIDER=coinbase; WS_PATH=/coinbase; REST_PATH=/coinbase
         INSTRUMENTS="SIM0-USD, SIM1-USD, SIM2-USD, SIM3-USD" ;;
+kalshi) PROVIDER=kalshi; WS_PATH=/kalshi/trade-api/ws/v2; REST_PATH=/kalshi
+        INSTRUMENTS="KXSIM-26JAN01-T0, KXSIM-26JAN01-T1, KXSIM-26JAN01-T2, KXSIM-26JAN01-T3" ;;
 *) echo "unknown dialect $DIALECT" >&2; exit 2 ;;
 esac
 WORK=$(mktemp -d /tmp/tr-e2e-pipeline.XXXXXX)

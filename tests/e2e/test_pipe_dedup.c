@@ -208,7 +208,7 @@ static void book_buffers_until_snapshot_and_resyncs_after_gap(void **state)
 static void restored_position_makes_replays_duplicates(void **state)
 {
     struct fx *f = *state;
-    pipe_dedup_restore(&f->d, "sim/trade/X", 11, 40, 0);
+    pipe_dedup_restore(&f->d, "sim/trade/X", 11, 40, 0, 0);
     struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &trade_desc);
     assert_int_equal(s->last, 40);
     struct tr_event e = trade(40);

@@ -1,0 +1,55 @@
+/* SDK internals shared by clients/client.c (connections, calls, admin,
+ * history) and clients/sub.c (subscriptions). */
+#ifndef TICKRAFT_CLIENTS_CLIENT_INT_H
+#define TICKRAFT_CLIENTS_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <nng/nng.h>
+
+#include "tickraft/client.h"
+#include "tickraft/protocol.h"
+
+#define TR_LOG_STREAM_MAX_CLIENT 255 /* same bound as the log's stream keys */
+
+struct tr_client {
+    char **nodes;
+    size_t n_nodes;
+    char *token, *name;
+    int timeout_ms;
+    pthread_mutex_t mu; /* serialises calls on `rpc` */
+    struct conn *rpc;
+};
+
+/* One connection to one node at a time, failing over round robin. */
+struct conn {
+    const struct tr_client *c;
+    nng_socket sock;
+    int open;
+    nng_aio *aio;
+    atomic_int lost;  /* the node's pipe went away */
+    atomic_int sock_id; /* id of the open socket, -1 when closed */
+    size_t node;      /* index of the node in use / to try next */
+    nng_msg *reply;   /* last reply (owned) */
+    msgpack_unpacked u;
+};
+
+int conn_alloc(const struct tr_client *c, size_t first_node, struct conn **out);
+void conn_free(struct conn *k);
+/* Closes the connection and moves on to the next node. */
+void conn_next(struct conn *k);
+/* Sends `req` and waits for the reply (timeout rpc + extra_ms), connecting
+ * (with a handshake) first if needed, trying each node once. On success
+ * *rep points into the connection (valid until the next call). Transport
+ * failures give TR_ECONNREFUSED (no node answered the connect) or
+ * TR_ECONNRESET (the node went away / timed out; the connection moved on);
+ * a reply with an error status gives that status and its message. */
+int conn_call(struct conn *k, const struct tr_buf *req, int extra_ms,
+              struct tr_proto_reply *rep, struct tr_error *err);
+const char *conn_url(const struct conn *k);
+
+/* Fills m from a record [stream, seq, ts, payload]; key copied to keybuf. */
+int client_record(const msgpack_object *o, char *keybuf, struct tr_client_msg *m);
+
+#endif

@@ -1,0 +1,344 @@
+/* libtickraft subscriptions: pull batches from a node (FETCH), deliver
+ * them one message at a time, keep the cursor, and on the loss of the node
+ * re-subscribe on the next one from that cursor (docs/sdk.md).
+ *
+ * Nothing twice: every event at or below the cursor's seq for its stream
+ * is dropped here, whatever a node sends. Nothing skipped: a node resumes
+ * each stream right after the cursor's seq (node/pub_sub.c). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client_int.h"
+
+struct tr_client_sub {
+    struct tr_client *c;
+    struct conn *k;
+    struct tr_client_sub_options o;
+    struct tr_proto_filter filter;
+    struct tr_cursor cursor;
+    int have_base;        /* cursor.base_ts is set (first subscribe done) */
+    uint64_t id;          /* 0 = not subscribed on the current node */
+    uint64_t fetch_no;
+    const msgpack_object_array *recs; /* current batch, points into k->reply */
+    uint32_t idx;
+    int notice;           /* pending TR_CLIENT_FELL_BEHIND / TR_CLIENT_FAILOVER */
+    int moved;            /* a node change not yet announced */
+    atomic_int stop;
+    struct tr_event_scratch scratch;
+    char key[TR_LOG_STREAM_MAX_CLIENT + 1];
+    struct tr_client_sub_stats st;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void pack_opt_str(msgpack_packer *pk, const char *s)
+{
+    if (s && s[0]) {
+        msgpack_pack_str(pk, strlen(s));
+        msgpack_pack_str_body(pk, s, strlen(s));
+    } else {
+        msgpack_pack_nil(pk);
+    }
+}
+
+/* SUBSCRIBE on the current node: the first time as the options say, after
+ * that always from the cursor. */
+static int do_subscribe(struct tr_client_sub *s, struct tr_error *err)
+{
+    struct tr_buf b, cur;
+    tr_buf_init(&b);
+    tr_buf_init(&cur);
+    int start = s->have_base ? TR_CLIENT_START_CURSOR : s->o.start;
+    int rc = 0;
+    if (start == TR_CLIENT_START_CURSOR && s->have_base)
+        rc = tr_cursor_encode(&s->cursor, &cur);
+    else if (start == TR_CLIENT_START_CURSOR)
+        rc = tr_buf_append(&cur, s->o.cursor, s->o.cursor_len);
+    if (rc)
+        return tr_errorf(err, TR_ENOMEM, "subscribe: out of memory");
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, tr_proto_buf_write);
+    tr_proto_pack_req(&pk, TR_PROTO_SUBSCRIBE, s->c->token, 6);
+    pack_opt_str(&pk, s->o.provider);
+    pack_opt_str(&pk, s->o.kind);
+    pack_opt_str(&pk, s->o.instrument);
+    msgpack_pack_uint32(&pk, (uint32_t)start);
+    msgpack_pack_int64(&pk, s->o.start_ts);
+    if (start == TR_CLIENT_START_CURSOR) {
+        msgpack_pack_bin(&pk, cur.len);
+        msgpack_pack_bin_body(&pk, cur.data, cur.len);
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    struct tr_proto_reply rep;
+    rc = conn_call(s->k, &b, 0, &rep, err);
+    tr_buf_free(&b);
+    tr_buf_free(&cur);
+    if (rc)
+        return rc;
+    uint64_t id;
+    int64_t base;
+    if (!rep.body || rep.body->size != 2 || tr_proto_u64(&rep.body->ptr[0], &id) ||
+        tr_proto_i64(&rep.body->ptr[1], &base))
+        return tr_errorf(err, TR_EPROTO, "subscribe: bad reply from %s", conn_url(s->k));
+    if (!s->have_base) {
+        s->cursor.base_ts = base;
+        s->have_base = 1;
+    }
+    s->id = id;
+    s->fetch_no = 0;
+    s->recs = NULL;
+    return 0;
+}
+
+static int do_fetch(struct tr_client_sub *s, int wait_ms, struct tr_error *err)
+{
+    struct tr_buf b;
+    tr_buf_init(&b);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, tr_proto_buf_write);
+    tr_proto_pack_req(&pk, TR_PROTO_FETCH, s->c->token, 4);
+    msgpack_pack_uint64(&pk, s->id);
+    msgpack_pack_uint64(&pk, s->fetch_no + 1);
+    msgpack_pack_uint32(&pk, s->o.batch);
+    msgpack_pack_uint32(&pk, (uint32_t)wait_ms);
+    struct tr_proto_reply rep;
+    s->recs = NULL;
+    s->st.fetches++;
+    int rc = conn_call(s->k, &b, wait_ms, &rep, err);
+    tr_buf_free(&b);
+    if (rc)
+        return rc;
+    uint64_t flags;
+    if (!rep.body || rep.body->size != 2 || tr_proto_u64(&rep.body->ptr[0], &flags) ||
+        rep.body->ptr[1].type != MSGPACK_OBJECT_ARRAY)
+        return tr_errorf(err, TR_EPROTO, "fetch: bad reply from %s", conn_url(s->k));
+    s->fetch_no++;
+    s->recs = &rep.body->ptr[1].via.array;
+    s->idx = 0;
+    if (flags & TR_PROTO_FELL_BEHIND) {
+        s->notice = TR_CLIENT_FELL_BEHIND;
+        s->st.fell_behind++;
+    }
+    return 0;
+}
+
+int tr_client_subscribe(struct tr_client *c, const struct tr_client_sub_options *o,
+                        struct tr_client_sub **out, struct tr_error *err)
+{
+    if (!o || o->start < TR_CLIENT_START_LATEST || o->start > TR_CLIENT_START_CURSOR ||
+        (o->start == TR_CLIENT_START_CURSOR && (!o->cursor || !o->cursor_len)))
+        return tr_errorf(err, TR_EINVAL, "subscribe: bad start or missing cursor");
+    struct tr_client_sub *s = calloc(1, sizeof *s);
+    if (!s)
+        return tr_errorf(err, TR_ENOMEM, "subscribe: out of memory");
+    s->c = c;
+    s->o = *o;
+    if (!s->o.batch)
+        s->o.batch = 4096;
+    if (s->o.wait_ms <= 0)
+        s->o.wait_ms = 200;
+    tr_cursor_init(&s->cursor);
+    tr_event_scratch_init(&s->scratch);
+    int rc = conn_alloc(c, c->rpc->node, &s->k);
+    if (rc) {
+        free(s);
+        return tr_errorf(err, rc, "subscribe: out of memory");
+    }
+    if (o->start == TR_CLIENT_START_CURSOR) {
+        if ((rc = tr_cursor_decode(&s->cursor, o->cursor, o->cursor_len, err)))
+            goto fail;
+        s->have_base = 1;
+    }
+    /* the options' strings are borrowed only during this call */
+    s->o.provider = s->o.kind = s->o.instrument = NULL;
+    s->o.cursor = NULL;
+    char *globs[3] = {NULL, NULL, NULL};
+    const char *src[3] = {o->provider, o->kind, o->instrument};
+    for (int i = 0; i < 3; i++)
+        if (src[i] && src[i][0] && !(globs[i] = strdup(src[i]))) {
+            rc = tr_errorf(err, TR_ENOMEM, "subscribe: out of memory");
+            free(globs[0]);
+            free(globs[1]);
+            goto fail;
+        }
+    s->o.provider = globs[0];
+    s->o.kind = globs[1];
+    s->o.instrument = globs[2];
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        tr_error_clear(err);
+        rc = do_subscribe(s, err);
+        if (rc != TR_ECONNRESET)
+            break;
+    }
+    if (rc)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    tr_client_sub_free(s);
+    return rc;
+}
+
+/* Next record of the current batch that is not a duplicate; 1/0. */
+static int next_record(struct tr_client_sub *s, struct tr_client_msg *m, struct tr_error *err)
+{
+    while (s->recs && s->idx < s->recs->size) {
+        memset(m, 0, sizeof *m);
+        int rc = client_record(&s->recs->ptr[s->idx++], s->key, m);
+        if (rc)
+            return tr_errorf(err, rc, "fetch: bad record from %s", conn_url(s->k));
+        size_t kl = strlen(s->key);
+        uint64_t last;
+        if (tr_cursor_get(&s->cursor, s->key, kl, &last) && m->seq <= last) {
+            s->st.duplicates++;
+            continue;
+        }
+        if (!s->o.no_decode) {
+            size_t used;
+            tr_event_scratch_reset(&s->scratch);
+            if ((rc = tr_event_decode(m->payload, m->payload_len, &used, &m->ev, &s->scratch,
+                                      err)))
+                return tr_error_wrap(err, rc, "event %s/%llu", s->key,
+                                     (unsigned long long)m->seq);
+        }
+        if (tr_cursor_set(&s->cursor, s->key, kl, m->seq))
+            return tr_errorf(err, TR_ENOMEM, "cursor: out of memory");
+        m->node = conn_url(s->k);
+        s->st.events++;
+        return 1;
+    }
+    return 0;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+int tr_client_sub_poll(struct tr_client_sub *s, struct tr_client_msg *m, int timeout_ms,
+                       struct tr_error *err)
+{
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+    int64_t batch_ns = 0;
+    for (;;) {
+        if (atomic_load(&s->stop))
+            return tr_errorf(err, TR_ECLOSED, "subscription stopped");
+        if (s->notice) {
+            memset(m, 0, sizeof *m);
+            m->type = s->notice;
+            m->node = conn_url(s->k);
+            s->notice = 0;
+            return 1;
+        }
+        int rc = next_record(s, m, err);
+        if (rc) {
+            if (rc == 1)
+                m->recv_ns = batch_ns ? batch_ns : real_ns();
+            return rc;
+        }
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return 0;
+        if (!s->id) {
+            rc = do_subscribe(s, err);
+            if (rc == TR_ECONNREFUSED) { /* every node refused: back off a little */
+                sleep_ms(left < 50 ? (int)left : 50);
+                return rc;
+            }
+            if (rc == TR_ECONNRESET)
+                continue;
+            if (rc)
+                return rc;
+            if (s->moved) {
+                s->moved = 0;
+                s->notice = TR_CLIENT_FAILOVER;
+                s->st.failovers++;
+            }
+            continue;
+        }
+        int wait = left < s->o.wait_ms ? (int)left : s->o.wait_ms;
+        rc = do_fetch(s, wait, err);
+        batch_ns = real_ns();
+        if (rc == TR_ECONNRESET || rc == TR_ECONNREFUSED) {
+            s->id = 0; /* the connection moved on to the next node */
+            s->moved = 1;
+            continue;
+        }
+        if (rc == TR_ENOTFOUND || rc == TR_EPROTO) {
+            s->id = 0; /* the node forgot us (restart, idle expiry): subscribe again */
+            continue;
+        }
+        if (rc)
+            return rc;
+    }
+}
+
+int tr_client_sub_run(struct tr_client_sub *s, tr_client_event_cb cb, void *arg,
+                      struct tr_error *err)
+{
+    struct tr_client_msg m;
+    for (;;) {
+        int rc = tr_client_sub_poll(s, &m, 1000, err);
+        if (rc == 0 || rc == TR_ECONNREFUSED)
+            continue;
+        if (rc < 0)
+            return rc;
+        if (cb(arg, &m))
+            return 0;
+    }
+}
+
+void tr_client_sub_stop(struct tr_client_sub *s)
+{
+    atomic_store(&s->stop, 1);
+}
+
+int tr_client_sub_cursor(struct tr_client_sub *s, struct tr_buf *out)
+{
+    return tr_cursor_encode(&s->cursor, out);
+}
+
+void tr_client_sub_stats(const struct tr_client_sub *s, struct tr_client_sub_stats *st)
+{
+    *st = s->st;
+}
+
+void tr_client_sub_free(struct tr_client_sub *s)
+{
+    if (!s)
+        return;
+    if (s->id && s->k->open) {
+        struct tr_buf b;
+        tr_buf_init(&b);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &b, tr_proto_buf_write);
+        tr_proto_pack_req(&pk, TR_PROTO_UNSUBSCRIBE, s->c->token, 1);
+        msgpack_pack_uint64(&pk, s->id);
+        struct tr_proto_reply rep;
+        struct tr_error e;
+        conn_call(s->k, &b, 0, &rep, &e); /* best effort: the node expires it anyway */
+        tr_buf_free(&b);
+    }
+    conn_free(s->k);
+    tr_cursor_free(&s->cursor);
+    tr_event_scratch_free(&s->scratch);
+    free((char *)s->o.provider);
+    free((char *)s->o.kind);
+    free((char *)s->o.instrument);
+    free(s);
+}

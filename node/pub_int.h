@@ -1,0 +1,56 @@
+/* Publisher internals shared by node/pub_server.c (sockets, workers,
+ * dispatch, admin) and node/pub_sub.c (subscriptions and history). */
+#ifndef TICKRAFT_NODE_PUB_INT_H
+#define TICKRAFT_NODE_PUB_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <nng/nng.h>
+
+#include "pub.h"
+#include "tickraft/protocol.h"
+
+struct pub_session;
+
+struct pub_counters {
+    atomic_uint_fast64_t requests, errors, malformed, oversized, unauthenticated, bad_version,
+        subscribes, fetches, queries, admin_calls, events_sent, bytes_sent, fell_behind;
+};
+
+struct tr_pub {
+    struct tr_pub_options o;
+    char **listen;       /* owned copies */
+    char *node_name, *admin_token, *data_token;
+    nng_socket sock;
+    pthread_t *threads;
+    unsigned n_threads;
+    atomic_int stopping;
+    struct pub_counters c;
+    pthread_mutex_t mu;  /* guards the session table */
+    struct pub_session **sessions; /* max_subscribers slots */
+    uint64_t next_id;
+    uint64_t n_sessions;
+};
+
+/* A reply under construction: the msgpack bytes of one reply. */
+struct pub_reply {
+    struct tr_buf b;
+    msgpack_packer pk;
+};
+
+/* Packs an error reply into r (resetting it) and counts it. */
+void pub_reply_error(struct tr_pub *p, struct pub_reply *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Handlers: each packs a whole reply (success or error) into r. */
+void pub_subscribe(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);
+void pub_fetch(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);
+void pub_unsubscribe(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);
+void pub_query(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);
+/* Frees every session (close). */
+void pub_sessions_free(struct tr_pub *p);
+
+int64_t pub_now_ns(void);
+
+#endif

@@ -270,6 +270,47 @@ static void ticker_with_exchange_seq_drops_replays(void **state)
     assert_int_equal(f->backfills + f->snapshots, 0);
 }
 
+static void uuid_trades_dedup_by_id_and_backfill_merges_by_time(void **state)
+{
+    struct fx *f = *state;
+    static const struct tr_stream_desc kal = {TR_KIND_TRADE, TR_IDENT_TRADE_ID, TR_GAP_CONNECTION,
+                                              TR_RESYNC_BACKFILL_CURSOR};
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_TRADE, "X", &kal);
+    assert_int_equal(s->mode, PD_MODE_IDSET);
+    const char *ids[] = {"a-1", "b-2", "a-1", "c-3"};
+    int64_t ts[] = {1000, 2000, 1000, 3000};
+    for (size_t i = 0; i < 4; i++) {
+        struct tr_event e = trade(0);
+        strcpy(e.id, ids[i]);
+        e.fields = TR_F_ID | TR_F_TS_EXCHANGE;
+        e.ts_exchange = ts[i] * 1000000000ll;
+        pipe_dedup_offer(&f->d, s, &e, NULL);
+    }
+    assert_int_equal(f->n, 3);
+    assert_int_equal(s->dups, 1);
+    /* reconnect: backfill by time from 2 s before the last trade */
+    pipe_dedup_resume(&f->d, s);
+    assert_int_equal(f->backfills, 1);
+    assert_int_equal(s->since_ns, 2998 * 1000000000ll);
+    struct tr_event live = trade(0);
+    strcpy(live.id, "e-5");
+    live.fields = TR_F_ID | TR_F_TS_EXCHANGE;
+    live.ts_exchange = 5000 * 1000000000ll;
+    pipe_dedup_offer(&f->d, s, &live, NULL); /* held while repairing */
+    assert_int_equal(f->n, 3);
+    struct tr_event page[2] = {trade(0), trade(0)};
+    strcpy(page[0].id, "c-3");
+    strcpy(page[1].id, "d-4"); /* missed while disconnected */
+    page[0].fields = page[1].fields = TR_F_ID | TR_F_TS_EXCHANGE;
+    page[0].ts_exchange = 3000 * 1000000000ll;
+    page[1].ts_exchange = 4000 * 1000000000ll;
+    assert_int_equal(pipe_dedup_backfill(&f->d, s, page, 2, 0, 0), 0);
+    assert_int_equal(f->n, 5); /* d-4 then e-5, in time order; c-3 known */
+    for (size_t i = 0; i < f->n; i++)
+        assert_int_equal(f->out[i].seq, i + 1);
+    assert_int_equal(s->state, PD_LIVE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +326,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(per_connection_book_switches_source_only_at_a_snapshot,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(ticker_with_exchange_seq_drops_replays, setup, teardown),
+        cmocka_unit_test_setup_teardown(uuid_trades_dedup_by_id_and_backfill_merges_by_time, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,213 @@
+/* tickraft-bench client: one SDK subscriber against a real publisher on
+ * tcp loopback, in one process.
+ *  1. throughput: --events N already in the log, read from EARLIEST with
+ *     every event decoded (events_per_s) and without decoding
+ *     (events_per_s_nodecode);
+ *  2. latency at --rate events/s for --seconds: a writer thread appends
+ *     batches every millisecond, stamping ts_receive (CLOCK_REALTIME) as the
+ *     node's pipeline would on the provider frame; the subscriber measures
+ *     callback time minus ts_receive. --sync group (the node's default,
+ *     2 ms group commit: readers see records once durable) or flush (an
+ *     fsync per 1 ms batch).
+ * Prints a JSON object last. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "benchutil.h"
+#include "node/pub.h"
+#include "tickraft/client.h"
+#include "tickraft/log.h"
+
+const char bench_client_help[] =
+    "SDK subscriber throughput and provider-to-callback latency "
+    "[--events N] [--rate R] [--seconds S] [--sync group|flush] [--port P]";
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int append_one(struct tr_log *log, uint64_t seq, int k, struct tr_buf *b)
+{
+    struct tr_event ev;
+    tr_event_init(&ev);
+    ev.kind = TR_KIND_TRADE;
+    ev.side = TR_SIDE_SELL;
+    ev.fields = TR_F_SEQ | TR_F_PRICE | TR_F_SIZE | TR_F_TS_EXCHANGE | TR_F_TS_RECEIVE | TR_F_ID;
+    strcpy(ev.provider, "sim");
+    snprintf(ev.instrument, sizeof ev.instrument, "BTC-USD-%d", k);
+    ev.seq = seq;
+    ev.ts_receive = real_ns();
+    ev.ts_exchange = ev.ts_receive - 1000;
+    snprintf(ev.id, sizeof ev.id, "%llu", (unsigned long long)seq);
+    tr_decimal_parse("43210.55", 8, &ev.price);
+    tr_decimal_parse("0.0125", 6, &ev.size);
+    b->len = 0;
+    tr_event_encode(&ev, b);
+    char key[96];
+    snprintf(key, sizeof key, "sim/trade/%s", ev.instrument);
+    struct tr_log_record r = {.stream = key, .seq = seq, .ts_ns = ev.ts_exchange,
+                              .payload = b->data, .payload_len = b->len};
+    uint64_t lsn;
+    return tr_log_append(log, &r, &lsn, NULL);
+}
+
+struct writer {
+    struct tr_log *log;
+    long rate, seconds;
+    int flush;
+    uint64_t seq0;
+    atomic_int done;
+    uint64_t written;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct tr_buf b;
+    tr_buf_init(&b);
+    long per_ms = w->rate / 1000 > 0 ? w->rate / 1000 : 1;
+    uint64_t t0 = bench_now_ns(), seq = w->seq0;
+    for (long ms = 0; ms < w->seconds * 1000; ms++) {
+        for (long i = 0; i < per_ms; i++, seq++)
+            append_one(w->log, seq, (int)(seq % 10), &b);
+        if (w->flush)
+            tr_log_flush(w->log, NULL);
+        uint64_t next = t0 + (uint64_t)(ms + 1) * 1000000, now = bench_now_ns();
+        if (next > now)
+            nanosleep(&(struct timespec){0, (long)(next - now)}, NULL);
+    }
+    w->written = seq - w->seq0;
+    tr_log_flush(w->log, NULL);
+    atomic_store(&w->done, 1);
+    tr_buf_free(&b);
+    return NULL;
+}
+
+static void rmrf(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static double read_all(struct tr_client *c, long n, int no_decode)
+{
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_EARLIEST, .no_decode = no_decode};
+    struct tr_client_sub *s;
+    struct tr_error err;
+    if (tr_client_subscribe(c, &so, &s, &err)) {
+        fprintf(stderr, "subscribe: %s\n", err.msg);
+        return 0;
+    }
+    struct tr_client_msg m;
+    long got = 0;
+    uint64_t t0 = bench_now_ns();
+    while (got < n) {
+        int rc = tr_client_sub_poll(s, &m, 2000, &err);
+        if (rc <= 0) {
+            fprintf(stderr, "poll: %d %s\n", rc, err.msg);
+            break;
+        }
+        got += m.type == TR_CLIENT_EVENT;
+    }
+    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    tr_client_sub_free(s);
+    return got / secs;
+}
+
+int bench_client_main(int argc, char **argv)
+{
+    long n = bench_arg_long(argc, argv, "--events", 2000000);
+    long rate = bench_arg_long(argc, argv, "--rate", 50000);
+    long seconds = bench_arg_long(argc, argv, "--seconds", 5);
+    long port = bench_arg_long(argc, argv, "--port", 7491);
+    const char *sync = bench_arg(argc, argv, "--sync", "group");
+    char dir[] = "/tmp/tr_bench_client_XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    struct tr_log_options lo;
+    tr_log_options_init(&lo);
+    lo.sync = TR_LOG_SYNC_GROUP;
+    lo.group_commit_ms = 2;
+    struct tr_error err;
+    struct tr_log *log;
+    if (tr_log_open(&log, dir, &lo, &err)) {
+        fprintf(stderr, "log: %s\n", err.msg);
+        return 1;
+    }
+    struct tr_buf b;
+    tr_buf_init(&b);
+    uint64_t t0 = bench_now_ns();
+    for (long i = 1; i <= n; i++)
+        append_one(log, (uint64_t)i, (int)(i % 10), &b);
+    tr_log_flush(log, NULL);
+    double write_s = (double)(bench_now_ns() - t0) / 1e9;
+    tr_buf_free(&b);
+
+    char url[64];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%ld", port);
+    const char *urls[] = {url};
+    struct tr_pub_options po;
+    tr_pub_options_init(&po);
+    po.listen = urls;
+    po.n_listen = 1;
+    po.log = log;
+    struct tr_pub *pub;
+    if (tr_pub_open(&pub, &po, &err)) {
+        fprintf(stderr, "publisher: %s\n", err.msg);
+        return 1;
+    }
+    struct tr_client_options co = {.nodes = urls, .n_nodes = 1};
+    struct tr_client *c;
+    tr_client_open(&c, &co, &err);
+    double eps = read_all(c, n, 0);
+    double eps_raw = read_all(c, n, 1);
+    fprintf(stderr, "history: %.0f events/s decoded, %.0f raw (%ld events, written in %.2f s)\n",
+            eps, eps_raw, n, write_s);
+
+    /* live latency */
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST};
+    struct tr_client_sub *s;
+    if (tr_client_subscribe(c, &so, &s, &err)) {
+        fprintf(stderr, "subscribe: %s\n", err.msg);
+        return 1;
+    }
+    struct writer w = {.log = log, .rate = rate, .seconds = seconds,
+                       .flush = strcmp(sync, "flush") == 0, .seq0 = (uint64_t)n + 1};
+    pthread_t th;
+    pthread_create(&th, NULL, writer_main, &w);
+    size_t cap = (size_t)(rate * seconds) + 16, nlat = 0;
+    double *lat = malloc(cap * sizeof *lat);
+    struct tr_client_msg m;
+    while (!atomic_load(&w.done) || nlat < w.written) {
+        int rc = tr_client_sub_poll(s, &m, 1000, &err);
+        if (rc == 0 && atomic_load(&w.done))
+            break;
+        if (rc == 1 && m.type == TR_CLIENT_EVENT && nlat < cap)
+            lat[nlat++] = (double)(real_ns() - m.ev.ts_receive) / 1000.0;
+    }
+    pthread_join(th, NULL);
+    double p50 = bench_percentile(lat, nlat, 50), p99 = bench_percentile(lat, nlat, 99),
+           p999 = bench_percentile(lat, nlat, 99.9);
+    tr_client_sub_free(s);
+    tr_client_close(c);
+    tr_pub_close(pub);
+    tr_log_close(log, NULL);
+    rmrf(dir);
+    printf("{\"bench\":\"client\",\"events\":%ld,\"events_per_s\":%.0f,"
+           "\"events_per_s_nodecode\":%.0f,\"rate\":%ld,\"sync\":\"%s\",\"latency_samples\":%zu,"
+           "\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,\"latency_p999_us\":%.1f,"
+           "\"rss_mb\":%.1f}\n",
+           n, eps, eps_raw, rate, sync, nlat, p50, p99, p999, bench_rss_mb());
+    free(lat);
+    return 0;
+}

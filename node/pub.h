@@ -16,6 +16,7 @@
 #include "tickraft/client.h"
 #include "tickraft/error.h"
 #include "tickraft/log.h"
+#include "tickraft/protocol.h" /* tr_client_table_cols/_row/_kv for admin callbacks */
 
 struct tr_pub;
 

@@ -1,7 +1,10 @@
 /* tickraft-node: one node of the collection cluster (docs/node.md).
  *
- *   tickraft-node --config FILE
+ *   tickraft-node --config FILE [--publish URL|off]
  *
+ * The publisher (node/pub.h) serves clients from the same log at URL
+ * (default tcp://127.0.0.1:7411); admin calls need $TICKRAFT_ADMIN_TOKEN,
+ * reads need $TICKRAFT_DATA_TOKEN when it is set.
  * SIGUSR1 rotates every feed's connection make-before-break (as the
  * scheduled `rotate` does).
  * Reads the configuration (node/config.h), opens the durable log, starts
@@ -9,12 +12,13 @@
  * libuv loop, and runs until SIGTERM/SIGINT, when it stops in the order of
  * the reference docs (pipe_node.c). Exit codes:
  *   0  stopped cleanly (everything collected is durable)
- *   1  startup failed (log, lws context, HTTP listen)
+ *   1  startup failed (log, lws context, HTTP listen, publisher listen)
  *   2  usage or configuration error (the message names file, line, key)
  *   3  stopped on a runtime error (log I/O failure): data up to the error
  *      is durable; restart after fixing the disk
  *   4  a second signal forced an immediate exit (the log recovers at the
  *      next start, as after kill -9) */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,8 @@
 #include "http.h"
 #include "nlog.h"
 #include "pipe.h"
+#include "pub.h"
+#include "tickraft/protocol.h"
 
 struct app {
     uv_loop_t loop;
@@ -35,6 +41,7 @@ struct app {
     struct tr_http *http;
     struct tr_nlog *lg;
     struct tr_metrics *metrics;
+    struct tr_pub *pub;
     int signals;
     int stop_rc;
     int stopped;
@@ -42,7 +49,10 @@ struct app {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: tickraft-node --config FILE\n"
+    fprintf(out, "usage: tickraft-node --config FILE [--publish URL|off]\n"
+                 "  --publish URL   where clients subscribe and query (default "
+                 TR_PROTO_DEFAULT_URL ");\n"
+                 "                  tokens from $TICKRAFT_ADMIN_TOKEN / $TICKRAFT_DATA_TOKEN\n"
                  "  Collects the configured feeds into the node's durable log.\n"
                  "  SIGTERM/SIGINT stop it gracefully (bounded at 30 s);\n"
                  "  SIGUSR1 rotates the feed connections (make-before-break).\n"
@@ -50,9 +60,20 @@ static void usage(FILE *out)
                  "        3 runtime error, 4 forced by a second signal.\n");
 }
 
+/* Step 1 of the reference stop order: no new client subscriptions. */
+static void close_publisher(struct app *a)
+{
+    if (a->pub) {
+        tr_pub_close(a->pub);
+        a->pub = NULL;
+        tr_nlog(a->lg, TR_NLOG_INFO, "node", "publisher closed");
+    }
+}
+
 static void stopped_cb(void *arg, int rc)
 {
     struct app *a = arg;
+    close_publisher(a);
     a->stopped = 1;
     a->stop_rc = rc;
     uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -73,6 +94,7 @@ static void signal_cb(uv_signal_t *h, int signum)
         _exit(4);
     }
     tr_nlog(a->lg, TR_NLOG_INFO, "node", "signal: graceful stop", TR_KV_INT("signal", signum));
+    close_publisher(a);
     pipe_node_stop(a->node, stopped_cb, a);
 }
 
@@ -90,6 +112,64 @@ static int status_cb(void *arg, struct tr_buf *out)
     return pipe_node_status_json(a->node, out);
 }
 
+/* Admin calls from tickraft-ctl (publisher threads: reads a snapshot). */
+static int admin_cb(void *arg, const char *cmd, const char *const *args, size_t nargs,
+                    struct tr_client_table *t, struct tr_error *err)
+{
+    struct app *a = arg;
+    (void)args;
+    (void)nargs;
+    (void)err;
+    static struct pipe_snap sn; /* large: not on a worker's stack */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    int rc = 0;
+    pthread_mutex_lock(&mu);
+    pipe_node_snapshot(a->node, &sn);
+    if (!strcmp(cmd, "status")) {
+        rc = tr_client_table_kv(t, "pipeline", "%s", sn.stopping ? "stopping" : "running");
+        if (!rc)
+            rc = tr_client_table_kv(t, "events_per_s", "%.0f", sn.events_per_s);
+        if (!rc)
+            rc = tr_client_table_kv(t, "written", "%llu", (unsigned long long)sn.written);
+        if (!rc)
+            rc = tr_client_table_kv(t, "duplicates", "%llu", (unsigned long long)sn.dups);
+        if (!rc)
+            rc = tr_client_table_kv(t, "gaps", "%llu (filled %llu, unfilled %llu)",
+                                    (unsigned long long)sn.gaps,
+                                    (unsigned long long)sn.gaps_filled,
+                                    (unsigned long long)sn.gaps_unfilled);
+        if (!rc)
+            rc = tr_client_table_kv(t, "durable_lsn", "%llu", (unsigned long long)sn.durable_lsn);
+        if (!rc)
+            rc = tr_client_table_kv(t, "provider_to_durable_us", "p50 %llu p99 %llu",
+                                    (unsigned long long)sn.lat_p50_us,
+                                    (unsigned long long)sn.lat_p99_us);
+    } else if (!strcmp(cmd, "feeds")) {
+        static const char *const cols[] = {"feed", "provider", "connected", "events",
+                                           "reconnects", "malformed", "alerts", "state"};
+        rc = tr_client_table_cols(t, 8, cols);
+        for (size_t i = 0; !rc && i < sn.n_feeds; i++) {
+            const struct pipe_snap_feed *f = &sn.feeds[i];
+            char ev[24], rcn[24], mal[24], al[24];
+            snprintf(ev, sizeof ev, "%llu", (unsigned long long)f->events);
+            snprintf(rcn, sizeof rcn, "%llu", (unsigned long long)f->reconnects);
+            snprintf(mal, sizeof mal, "%llu", (unsigned long long)f->malformed);
+            snprintf(al, sizeof al, "%llu", (unsigned long long)f->alerts);
+            const char *row[] = {f->name, f->provider, f->connected ? "yes" : "no", ev, rcn, mal,
+                                 al, f->rest_halted    ? "rest halted"
+                                     : f->maintenance ? "maintenance"
+                                                      : "collecting"};
+            rc = tr_client_table_row(t, row);
+        }
+    } else if (!strcmp(cmd, "health")) {
+        rc = tr_client_table_kv(t, "pipeline", "%s", sn.stopping ? "stopping" : "ok");
+    } else {
+        rc = TR_ENOTFOUND;
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
 static int probe_cb(void *arg, int probe, struct tr_buf *detail)
 {
     struct app *a = arg;
@@ -101,12 +181,14 @@ static int probe_cb(void *arg, int probe, struct tr_buf *detail)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *publish = TR_PROTO_DEFAULT_URL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             path = argv[++i];
         } else if (strncmp(argv[i], "--config=", 9) == 0) {
             path = argv[i] + 9;
+        } else if (strcmp(argv[i], "--publish") == 0 && i + 1 < argc) {
+            publish = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -160,8 +242,31 @@ int main(int argc, char **argv)
         code = err.code == TR_ECONFIG ? 2 : 1;
         goto out_loop;
     }
+    pipe_node_set_stop_cb(a.node, stopped_cb, &a);
     if (tr_metrics_alloc(&a.metrics, &err) == 0)
         pipe_node_set_metrics(a.node, a.metrics);
+    if (strcmp(publish, "off") != 0) {
+        struct tr_pub_options po;
+        tr_pub_options_init(&po);
+        const char *urls[1] = {publish};
+        po.listen = urls;
+        po.n_listen = 1;
+        po.log = pipe_node_log_handle(a.node);
+        po.admin_token = getenv("TICKRAFT_ADMIN_TOKEN");
+        po.data_token = getenv("TICKRAFT_DATA_TOKEN");
+        po.admin_cb = admin_cb;
+        po.admin_arg = &a;
+        char name[32];
+        snprintf(name, sizeof name, "tickraft-node-%u", cfg.node_id);
+        po.node_name = name;
+        if (tr_pub_open(&a.pub, &po, &err)) {
+            tr_nlog(a.lg, TR_NLOG_ERROR, "node", "publisher failed", TR_KV_ERR(&err));
+            code = 1;
+            pipe_node_stop(a.node, stopped_cb, &a);
+        } else {
+            tr_nlog(a.lg, TR_NLOG_INFO, "node", "publisher listening", TR_KV_STR("url", publish));
+        }
+    }
     if (cfg.http_enabled) {
         struct tr_http_options ho;
         tr_http_options_init(&ho);

@@ -255,6 +255,9 @@ struct pipe_node;
 /* Runs the pipeline on `loop`. cfg borrowed (must outlive). */
 int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cfg *cfg,
                    struct tr_nlog *lg, struct tr_error *err);
+/* Who to tell when the pipeline stopped on its own (a fatal log error)
+ * rather than through pipe_node_stop. */
+void pipe_node_set_stop_cb(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg);
 /* Graceful stop in the reference order; calls done_cb when everything is
  * closed and the log is durable (the loop may then be run to completion). */
 void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg);
@@ -271,6 +274,23 @@ void pipe_node_rotate(struct pipe_node *n);
 /* The node's durable log (for the publisher / readers). Borrowed: valid
  * until pipe_node_close. */
 struct tr_log *pipe_node_log_handle(struct pipe_node *n);
+/* A copy of the figures other threads may read (the publisher's admin
+ * calls run on its own threads): refreshed once a second on the loop. */
+struct pipe_snap_feed {
+    char name[PIPE_NAME_MAX], provider[PIPE_NAME_MAX];
+    int connected, maintenance, rest_halted;
+    uint64_t events, malformed, reconnects, alerts, rotations;
+};
+struct pipe_snap {
+    double events_per_s, written_per_s;
+    uint64_t written, dups, gaps, gaps_filled, gaps_unfilled, durable_lsn, streams;
+    uint64_t lat_p50_us, lat_p99_us;
+    int stopping;
+    size_t n_feeds;
+    struct pipe_snap_feed feeds[64];
+};
+/* Copies the last snapshot. Any thread. */
+void pipe_node_snapshot(struct pipe_node *n, struct pipe_snap *out);
 /* Status JSON (the /api/status body). */
 int pipe_node_status_json(struct pipe_node *n, struct tr_buf *out);
 

@@ -14,6 +14,7 @@
 #include "pipe_feed.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@ struct pipe_node {
     double rate_written, rate_events;
     struct tr_buf status;
     struct tr_metrics *metrics;
+    pthread_mutex_t snap_mu;
+    struct pipe_snap snap;
 };
 
 int64_t pipe_now_ns(void)
@@ -197,6 +200,50 @@ static void save_checkpoint(struct pipe_node *n)
         tr_nlog(n->lg, TR_NLOG_WARN, "writer", "checkpoint not saved", TR_KV_ERR(&err));
 }
 
+static void take_snapshot(struct pipe_node *n)
+{
+    struct pipe_snap sn;
+    memset(&sn, 0, sizeof sn);
+    sn.events_per_s = n->rate_events;
+    sn.written_per_s = n->rate_written;
+    sn.written = n->w.appended;
+    sn.dups = n->dd.dups;
+    sn.gaps = n->dd.gaps;
+    sn.gaps_filled = n->dd.gaps_filled;
+    sn.gaps_unfilled = n->dd.gaps_unfilled;
+    sn.durable_lsn = n->durable_lsn;
+    sn.streams = n->dd.n_streams;
+    sn.lat_p50_us = pipe_lat_pct(&n->w.lat, 0.5);
+    sn.lat_p99_us = pipe_lat_pct(&n->w.lat, 0.99);
+    sn.stopping = n->stopping;
+    for (size_t i = 0; i < n->n_feeds && i < 64; i++) {
+        struct pipe_feed *f = &n->feeds[i];
+        struct pipe_snap_feed *o = &sn.feeds[sn.n_feeds++];
+        snprintf(o->name, sizeof o->name, "%s", f->cfg->name);
+        snprintf(o->provider, sizeof o->provider, "%s", f->ops->name);
+        o->connected = f->connected;
+        o->maintenance = f->maintenance;
+        o->rest_halted = f->halted_rest;
+        o->events = f->events;
+        o->malformed = f->malformed;
+        o->alerts = f->alerts;
+        o->rotations = f->rotations;
+        for (int k = 0; k < PC_C_MAX; k++)
+            if (k != PC_C_ROTATE)
+                o->reconnects += f->reconnects[k];
+    }
+    pthread_mutex_lock(&n->snap_mu);
+    n->snap = sn;
+    pthread_mutex_unlock(&n->snap_mu);
+}
+
+void pipe_node_snapshot(struct pipe_node *n, struct pipe_snap *out)
+{
+    pthread_mutex_lock(&n->snap_mu);
+    *out = n->snap;
+    pthread_mutex_unlock(&n->snap_mu);
+}
+
 static void second_cb(uv_timer_t *t)
 {
     struct pipe_node *n = t->data;
@@ -210,6 +257,7 @@ static void second_cb(uv_timer_t *t)
     durable_cb(&n->durable_poll, 0, 0);
     save_checkpoint(n);
     write_status_file(n);
+    take_snapshot(n);
 }
 
 /* ---- status ---- */
@@ -326,6 +374,7 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
     n->notify_fd = -1;
     n->start_ns = pipe_now_ns();
     tr_buf_init(&n->status);
+    pthread_mutex_init(&n->snap_mu, NULL);
     if (getrandom(&n->rnd, sizeof n->rnd, 0) != (ssize_t)sizeof n->rnd)
         n->rnd = (uint64_t)n->start_ns;
     int rc;
@@ -442,6 +491,7 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
     n->stop_timer.data = n;
     for (size_t i = 0; i < n->n_feeds; i++)
         pipe_feed_start(&n->feeds[i]);
+    take_snapshot(n);
     *out = n;
     return 0;
 fail:
@@ -455,6 +505,8 @@ fail:
     pipe_dedup_close(&n->dd);
     pipe_writer_close(&n->w);
     tr_log_close(n->log, NULL);
+    tr_buf_free(&n->status);
+    pthread_mutex_destroy(&n->snap_mu);
     free(n);
     return rc;
 }
@@ -629,10 +681,18 @@ static void stop_now(struct pipe_node *n, int rc)
         n->done_cb(n->done_arg, rc);
 }
 
-void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg)
+void pipe_node_set_stop_cb(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg)
 {
     n->done_cb = done_cb;
     n->done_arg = arg;
+}
+
+void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg)
+{
+    if (done_cb) {
+        n->done_cb = done_cb;
+        n->done_arg = arg;
+    }
     if (n->stopping)
         return;
     n->stopping = 1;
@@ -673,6 +733,7 @@ int pipe_node_close(struct pipe_node *n, struct tr_error *err)
     pipe_writer_close(&n->w);
     pipe_dedup_close(&n->dd);
     tr_buf_free(&n->status);
+    pthread_mutex_destroy(&n->snap_mu);
     int fatal = n->fatal;
     free(n);
     return rc ? rc : rc2 ? rc2 : fatal;

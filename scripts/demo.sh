@@ -32,7 +32,7 @@ pick_port() {
     done
     echo 0
 }
-SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); HTTP_PORT=$(pick_port)
+SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); PUB_PORT=$(pick_port); HTTP_PORT=$(pick_port)
 
 stop_all() {
     trap - INT TERM EXIT
@@ -80,7 +80,7 @@ EOF
     >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
 sleep 0.5
-"$BIN/tickraft-node" --config "$WORK/node.conf" >"$WORK/node.out" 2>&1 &
+"$BIN/tickraft-node" --config "$WORK/node.conf" --publish "tcp://127.0.0.1:$PUB_PORT" >"$WORK/node.out" 2>&1 &
 NODE_PID=$!
 echo "demo: simulator pid $SIM_PID (ws/rest 127.0.0.1:$SIM_PORT), node pid $NODE_PID" \
      "(http://127.0.0.1:$HTTP_PORT/api/status, /metrics, /healthz)"

@@ -145,9 +145,13 @@ int bench_ingest_main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    int sport = free_port(), hport = free_port();
+    int sport = free_port(), hport = free_port(), pport = free_port();
     while (hport == sport)
         hport = free_port();
+    while (pport == sport || pport == hport)
+        pport = free_port();
+    char pub[64];
+    snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", pport);
     char conf[1100], sim[1100], node[1100], simlog[1100], nodelog[1100];
     snprintf(conf, sizeof conf, "%s/node.conf", dir);
     snprintf(sim, sizeof sim, "%s/tickraft-sim", bindir);
@@ -176,7 +180,7 @@ int bench_ingest_main(int argc, char **argv)
                      "--rate", sr, "--history", "30", NULL};
     pid_t spid = spawn(sargv, simlog);
     sleep_ms(500);
-    char *nargv[] = {node, "--config", conf, NULL};
+    char *nargv[] = {node, "--config", conf, "--publish", pub, NULL};
     pid_t npid = spawn(nargv, nodelog);
     static char doc[1 << 20];
     int up = 0;

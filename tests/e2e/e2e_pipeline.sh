@@ -69,6 +69,7 @@ pick_port() {
 SIM_PORT=$(pick_port)
 HTTP_PORT=$((SIM_PORT + 1))
 CTL_PORT=$(pick_port)
+PUB_PORT=$(pick_port)
 [ "$SIM_PORT" = 0 ] && { log "no free port"; exit 1; }
 
 cat >"$WORK/node.conf" <<EOF
@@ -101,7 +102,7 @@ EOF
 ctl() { "$BIN/tickraft-sim" ctl --port "$CTL_PORT" "$@" >>"$WORK/ctl.log" 2>&1 || log "ctl $* failed"; }
 
 start_node() {
-    "$BIN/tickraft-node" --config "$WORK/node.conf" >>"$WORK/node.out" 2>&1 &
+    "$BIN/tickraft-node" --config "$WORK/node.conf" --publish "tcp://127.0.0.1:$PUB_PORT" >>"$WORK/node.out" 2>&1 &
     NODE_PID=$!
     log "node started pid $NODE_PID"
     sleep 0.5

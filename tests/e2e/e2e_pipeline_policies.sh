@@ -7,8 +7,8 @@
 #   - REST 401: the feed's REST halts with an alert, the pending repair
 #     becomes an explicit gap event (never a silent hole);
 #   - SIGTERM afterwards still stops cleanly (exit 0).
-# Checks the node's log lines, /api/status (status.json) and
-# `tickraft-ctl log dump`.
+# Checks the node's log lines, /api/status (status.json), an admin call
+# through the publisher (`tickraft-ctl feeds`) and `tickraft-ctl log dump`.
 #
 #   bash tests/e2e/e2e_pipeline_policies.sh BIN_DIR
 set -u
@@ -35,7 +35,7 @@ pick_port() {
     done
     echo 0
 }
-SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); HTTP_PORT=$(pick_port)
+SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); PUB_PORT=$(pick_port); HTTP_PORT=$(pick_port)
 cat >"$WORK/node.conf" <<EOF
 [node]
 id = 2
@@ -63,12 +63,14 @@ ctl() { "$BIN/tickraft-sim" ctl --port "$CTL_PORT" "$@" >>"$WORK/ctl.log" 2>&1 |
     --instruments 3 --rate 300 --history 600 >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
 sleep 0.5
-"$BIN/tickraft-node" --config "$WORK/node.conf" >"$WORK/node.out" 2>&1 &
+TICKRAFT_ADMIN_TOKEN=e2e-admin "$BIN/tickraft-node" --config "$WORK/node.conf" --publish "tcp://127.0.0.1:$PUB_PORT" >"$WORK/node.out" 2>&1 &
 NODE_PID=$!
 log "sim pid $SIM_PID, node pid $NODE_PID"
 sleep 3
 check "unknown market SIM-99 dropped" grep -q 'msg="unknown market dropped".*instrument=SIM-99' "$WORK/node.log"
 check "the other markets collect" grep -q '"key":"sim/trade/SIM-2","last_seq":[1-9]' "$WORK/data/status.json"
+check "tickraft-ctl feeds answers through the publisher" bash -c \
+    "'$BIN/tickraft-ctl' feeds --node tcp://127.0.0.1:$PUB_PORT --token e2e-admin | grep -q collecting"
 
 log "fault: subscription limit 2 on the next subscribe"
 ctl sub_limit max=2; ctl close code=1000; sleep 2

@@ -19,3 +19,18 @@ if(TARGET tr_client AND TARGET tr_node AND TARGET tr_storage AND TARGET tickraft
     add_dependencies(test_client_ctl_commands tickraft-example-vwap)
   endif()
 endif()
+# kill -9 of a node process mid-stream (client_pubd stands in for the node)
+if(TARGET tr_client AND TARGET tr_node AND TARGET tr_storage)
+  add_executable(client_pubd integration/client_pubd.c)
+  target_link_libraries(client_pubd PRIVATE tr_node tr_client tr_storage)
+  target_include_directories(client_pubd PRIVATE ${CMAKE_SOURCE_DIR}/node
+                             ${CMAKE_SOURCE_DIR}/tests/integration)
+  set_target_properties(client_pubd PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  tr_unit_test(test_client_kill9 SOURCES integration/test_client_kill9.c
+               LIBS tr_node tr_client tr_storage TIMEOUT 120)
+  target_include_directories(test_client_kill9 PRIVATE ${CMAKE_SOURCE_DIR}/node
+                             ${CMAKE_SOURCE_DIR}/tests/integration)
+  add_dependencies(test_client_kill9 client_pubd)
+  set_property(TEST test_client_kill9 APPEND PROPERTY ENVIRONMENT
+               "TR_CLIENT_PUBD=${CMAKE_BINARY_DIR}/tests/client_pubd")
+endif()

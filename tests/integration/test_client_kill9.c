@@ -1,0 +1,152 @@
+/* kill -9 of the node process mid-stream: a subscriber reading from a
+ * node process (client_pubd: real log + real publisher) sees the node
+ * killed with SIGKILL and restarted on the same address with more data,
+ * and delivers every event once, in order. A second subscriber with two
+ * nodes fails over to the other process at the kill. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "client_harness.h"
+
+static const char *pubd_path(char *buf, size_t cap)
+{
+    const char *d = getenv("TR_CLIENT_PUBD");
+    snprintf(buf, cap, "%s", d ? d : "client_pubd");
+    return buf;
+}
+
+/* Starts client_pubd and waits for its "ready" line. */
+static pid_t start_pubd(const char *dir, const char *url, unsigned from, unsigned to, int n)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    char exe[512], a[16], b[16], c[16];
+    pubd_path(exe, sizeof exe);
+    snprintf(a, sizeof a, "%u", from);
+    snprintf(b, sizeof b, "%u", to);
+    snprintf(c, sizeof c, "%d", n);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* exec at once: nng must not run in a forked copy */
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(exe, exe, dir, url, a, b, c, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[16] = {0};
+    ssize_t r = read(fds[0], line, sizeof line - 1);
+    close(fds[0]);
+    assert_true(r > 0);
+    assert_memory_equal(line, "ready", 5);
+    return pid;
+}
+
+static void kill9(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+}
+
+static void drain(struct tr_client_sub *s, struct ch_check *chk, uint64_t want)
+{
+    struct tr_client_msg m;
+    struct tr_error err;
+    int idle = 0;
+    while (chk->total < want && idle < 300) {
+        int rc = tr_client_sub_poll(s, &m, 100, &err);
+        if (rc == 1 && m.type == TR_CLIENT_EVENT) {
+            ch_check_msg(chk, &m);
+            idle = 0;
+        } else if (rc != 1) {
+            idle++;
+        }
+    }
+}
+
+static void kill9_and_restart_mid_stream_no_loss_no_dup(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tr_client_k9_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char url[128];
+    snprintf(url, sizeof url, "ipc://%s/pub.sock", dir);
+    pid_t pid = start_pubd(dir, url, 1, 3000, 3);
+    const char *urls[] = {url};
+    struct tr_client_options co = {.nodes = urls, .n_nodes = 1, .rpc_timeout_ms = 2000};
+    struct tr_client *c;
+    struct tr_error err;
+    assert_int_equal(tr_client_open(&c, &co, &err), 0);
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_EARLIEST, .batch = 250};
+    struct tr_client_sub *s;
+    assert_int_equal(tr_client_subscribe(c, &so, &s, &err), 0);
+    struct ch_check chk;
+    ch_check_init(&chk, 1);
+    drain(s, &chk, 4000);
+    assert_int_equal(chk.total, 4000);
+    kill9(pid);
+    /* restarted: recovers the log, appends 3001..5000, serves again */
+    pid = start_pubd(dir, url, 3001, 5000, 3);
+    drain(s, &chk, 15000);
+    assert_int_equal(chk.total, 15000);
+    assert_int_equal(chk.bad, 0);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(chk.next[k], 5001);
+    tr_client_sub_free(s);
+    tr_client_close(c);
+    kill9(pid);
+    ch_rmdir(dir);
+}
+
+static void kill9_fails_over_to_the_other_node(void **state)
+{
+    (void)state;
+    char da[] = "/tmp/tr_client_k9a_XXXXXX", db[] = "/tmp/tr_client_k9b_XXXXXX";
+    assert_non_null(mkdtemp(da));
+    assert_non_null(mkdtemp(db));
+    char ua[128], ub[128];
+    snprintf(ua, sizeof ua, "ipc://%s/pub.sock", da);
+    snprintf(ub, sizeof ub, "ipc://%s/pub.sock", db);
+    pid_t pa = start_pubd(da, ua, 1, 4000, 2);
+    pid_t pb = start_pubd(db, ub, 1, 4000, 2);
+    const char *urls[] = {ua, ub};
+    struct tr_client_options co = {.nodes = urls, .n_nodes = 2, .rpc_timeout_ms = 2000};
+    struct tr_client *c;
+    struct tr_error err;
+    assert_int_equal(tr_client_open(&c, &co, &err), 0);
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_EARLIEST, .batch = 100};
+    struct tr_client_sub *s;
+    assert_int_equal(tr_client_subscribe(c, &so, &s, &err), 0);
+    struct ch_check chk;
+    ch_check_init(&chk, 1);
+    drain(s, &chk, 3333);
+    kill9(pa);
+    drain(s, &chk, 8000);
+    assert_int_equal(chk.total, 8000);
+    assert_int_equal(chk.bad, 0);
+    struct tr_client_sub_stats st;
+    tr_client_sub_stats(s, &st);
+    assert_int_equal(st.failovers, 1);
+    tr_client_sub_free(s);
+    tr_client_close(c);
+    kill9(pb);
+    ch_rmdir(da);
+    ch_rmdir(db);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kill9_and_restart_mid_stream_no_loss_no_dup),
+        cmocka_unit_test(kill9_fails_over_to_the_other_node),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

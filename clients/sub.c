@@ -272,6 +272,7 @@ int tr_client_sub_poll(struct tr_client_sub *s, struct tr_client_msg *m, int tim
             continue;
         }
         int wait = left < s->o.wait_ms ? (int)left : s->o.wait_ms;
+        int64_t sent = mono_ms();
         rc = do_fetch(s, wait, err);
         batch_ns = real_ns();
         if (rc == TR_ECONNRESET || rc == TR_ECONNREFUSED) {
@@ -285,6 +286,10 @@ int tr_client_sub_poll(struct tr_client_sub *s, struct tr_client_msg *m, int tim
         }
         if (rc)
             return rc;
+        /* an empty reply long before the wait ran out: the node is short
+         * of free workers; do not spin on it */
+        if (s->recs && s->recs->size == 0 && !s->notice && mono_ms() - sent < wait / 2)
+            sleep_ms(5);
     }
 }
 

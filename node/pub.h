@@ -36,7 +36,7 @@ struct tr_pub_options {
     const char *admin_token;   /* NULL or "" = admin calls refused (TR_EPERM) */
     const char *data_token;    /* NULL or "" = data reads open */
     struct tr_log *log;        /* borrowed; must outlive the publisher */
-    unsigned workers;          /* default 8 */
+    unsigned workers;          /* default 16; all but two may sit in a long-poll */
     unsigned max_subscribers;  /* default 256 */
     uint32_t idle_ms;          /* a subscription not fetched for this long is dropped; 60000 */
     uint32_t max_batch_events; /* per FETCH reply; default 4096 */

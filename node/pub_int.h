@@ -26,6 +26,7 @@ struct tr_pub {
     pthread_t *threads;
     unsigned n_threads;
     atomic_int stopping;
+    atomic_uint waiters; /* workers inside a long-poll wait */
     struct pub_counters c;
     pthread_mutex_t mu;  /* guards the session table */
     struct pub_session **sessions; /* max_subscribers slots */

@@ -28,7 +28,7 @@ int64_t pub_now_ns(void)
 void tr_pub_options_init(struct tr_pub_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->workers = 8;
+    o->workers = 16;
     o->max_subscribers = 256;
     o->idle_ms = 60000;
     o->max_batch_events = 4096;

@@ -349,8 +349,14 @@ static int fill_batch(struct tr_pub *p, struct pub_session *s, uint32_t max_even
             return rc;
         if (n || waited || atomic_load(&p->stopping))
             break;
-        tr_log_reader_wait(s->rd, wait_ms > MAX_WAIT_MS ? MAX_WAIT_MS : wait_ms);
         waited = 1;
+        /* long-poll only while two workers stay free for other requests
+         * (admin calls, subscribers with data waiting); past that, answer
+         * empty at once and let the client come back */
+        unsigned max_waiters = p->n_threads > 2 ? p->n_threads - 2 : 1;
+        if (atomic_fetch_add(&p->waiters, 1) < max_waiters)
+            tr_log_reader_wait(s->rd, wait_ms > MAX_WAIT_MS ? MAX_WAIT_MS : wait_ms);
+        atomic_fetch_sub(&p->waiters, 1);
     }
     r->b.data[flags_at] = behind ? TR_PROTO_FELL_BEHIND : 0;
     end_array32(&r->b, at, n);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -540,6 +541,64 @@ static void unreachable_nodes_give_connrefused(void **state)
     tr_client_close(c);
 }
 
+/* More idle long-polling subscribers than publisher workers: admin calls
+ * still get through and every subscriber still gets every new event. */
+struct idle_sub {
+    struct tr_client *c;
+    pthread_t th;
+    struct ch_check chk;
+};
+
+static void *idle_main(void *arg)
+{
+    struct idle_sub *is = arg;
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST};
+    struct tr_client_sub *s;
+    struct tr_error err;
+    if (tr_client_subscribe(is->c, &so, &s, &err))
+        return NULL;
+    drain(s, &is->chk, 20, NULL);
+    tr_client_sub_free(s);
+    return NULL;
+}
+
+static void more_idle_subscribers_than_workers_do_not_block_others(void **state)
+{
+    (void)state;
+    struct tr_pub_options po;
+    tr_pub_options_init(&po);
+    po.workers = 4;
+    po.admin_token = "t";
+    struct ch_node n;
+    assert_int_equal(ch_node_open(&n, "idle", 0, &po), 0);
+    const char *urls[] = {n.url};
+    struct idle_sub subs[8];
+    for (int i = 0; i < 8; i++) {
+        subs[i].c = client_for(urls, 1, "t");
+        ch_check_init(&subs[i].chk, 1);
+        assert_int_equal(pthread_create(&subs[i].th, NULL, idle_main, &subs[i]), 0);
+    }
+    /* wait until all eight are subscribed (the node counts them) */
+    struct tr_pub_stats st;
+    do {
+        tr_pub_stats(n.pub, &st);
+    } while (st.subscribers < 8 && !usleep(1000));
+    struct tr_client *adm = client_for(urls, 1, "t");
+    struct tr_client_table t;
+    struct tr_error err;
+    assert_int_equal(tr_client_admin(adm, "status", NULL, 0, &t, &err), 0);
+    tr_client_table_free(&t);
+    assert_int_equal(ch_write(n.log, 2, 1, 10, 0), 0);
+    for (int i = 0; i < 8; i++) {
+        pthread_join(subs[i].th, NULL);
+        assert_int_equal(subs[i].chk.total, 20);
+        assert_int_equal(subs[i].chk.bad, 0);
+        tr_client_close(subs[i].c);
+    }
+    tr_client_close(adm);
+    ch_node_close(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +613,7 @@ int main(void)
         cmocka_unit_test(history_query_spans_segments_with_paging),
         cmocka_unit_test(admin_calls_reach_the_node_callback),
         cmocka_unit_test(unreachable_nodes_give_connrefused),
+        cmocka_unit_test(more_idle_subscribers_than_workers_do_not_block_others),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

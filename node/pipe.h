@@ -43,6 +43,8 @@ struct pipe_feed_cfg {
     uint32_t channels;             /* TR_CH_* */
     uint32_t backoff_base_ms;      /* WS reconnect: default 1000 */
     uint32_t backoff_max_ms;       /* default 300000 */
+    uint32_t registry_backoff_base_ms, registry_backoff_max_ms; /* market registry */
+    uint32_t registry_refresh_s;   /* registry refresh period, default 600 */
     uint32_t rest_backoff_base_ms; /* REST retry: default 1000 */
     uint32_t rest_backoff_max_ms;  /* default 60000 */
     uint32_t ping_s, hangup_s;     /* idle ping / hang-up: default 1 / 3 */

@@ -85,6 +85,11 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
         f->channels = fc->channels;
         f->backoff_base_ms = fc->ws_backoff.base_ms ? fc->ws_backoff.base_ms : 1000;
         f->backoff_max_ms = fc->ws_backoff.max_ms ? fc->ws_backoff.max_ms : 300000;
+        f->registry_backoff_base_ms =
+            fc->registry_backoff.base_ms ? fc->registry_backoff.base_ms : 1000;
+        f->registry_backoff_max_ms =
+            fc->registry_backoff.max_ms ? fc->registry_backoff.max_ms : 300000;
+        f->registry_refresh_s = 600;
         f->rest_backoff_base_ms = fc->rest_backoff.base_ms ? fc->rest_backoff.base_ms : 1000;
         f->rest_backoff_max_ms = fc->rest_backoff.max_ms ? fc->rest_backoff.max_ms : 60000;
         f->ping_s = secs_ceil(fc->ping_interval_ms, 1);

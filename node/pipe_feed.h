@@ -74,6 +74,10 @@ struct pipe_feed {
     int maintenance;
     int64_t resume_ns;
     struct tr_frame rframe;
+    /* market registry (refreshed every registry_refresh_s; retried forever) */
+    uv_timer_t registry_timer;
+    uint32_t registry_attempt;
+    uint64_t registry_listed, registry_missing, registry_refreshes;
     /* figures */
     uint64_t reconnects[PC_C_MAX];
     uint64_t frames, events, malformed, sub_errors, alerts, rotations;
@@ -96,6 +100,8 @@ int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
 void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s);
 void pipe_rest_pump(struct pipe_feed *f);
 int pipe_rest_busy(const struct pipe_feed *f);
+/* Market registry: fetch now; on failure retry with the registry backoff. */
+void pipe_registry_start(struct pipe_feed *f);
 
 /* pipe_node.c: services the feeds use */
 struct lws_context *pipe_node_lws(struct pipe_node *n);

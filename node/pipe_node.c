@@ -318,12 +318,15 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
              "%s{\"name\":\"%s\",\"provider\":\"%s\",\"connected\":%d,\"maintenance\":%d,"
              "\"rest_halted\":%d,\"frames\":%llu,\"events\":%llu,\"malformed\":%llu,"
              "\"sub_errors\":%llu,\"alerts\":%llu,\"rotations\":%llu,\"reconnects\":%llu,"
+             "\"markets_listed\":%llu,\"markets_missing\":%llu,\"registry_refreshes\":%llu,"
              "\"reconnects_by_cause\":{",
              i ? "," : "", f->cfg->name, f->ops->name, f->connected, f->maintenance,
              f->halted_rest, (unsigned long long)f->frames, (unsigned long long)f->events,
              (unsigned long long)f->malformed, (unsigned long long)f->sub_errors,
              (unsigned long long)f->alerts, (unsigned long long)f->rotations,
-             (unsigned long long)rc);
+             (unsigned long long)rc, (unsigned long long)f->registry_listed,
+             (unsigned long long)f->registry_missing,
+             (unsigned long long)f->registry_refreshes);
         for (int k = 0; k < PC_C_MAX; k++)
             putf(b, "%s\"%s\":%llu", k ? "," : "", pc_cause_name(k),
                  (unsigned long long)f->reconnects[k]);
@@ -424,7 +427,9 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
         uv_timer_init(loop, &f->retry_timer);
         uv_timer_init(loop, &f->rotate_timer);
         uv_timer_init(loop, &f->rest_timer);
+        uv_timer_init(loop, &f->registry_timer);
         f->retry_timer.data = f->rotate_timer.data = f->rest_timer.data = f;
+        f->registry_timer.data = f;
     }
     for (size_t i = 0; i < cfg->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
@@ -489,8 +494,10 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
     uv_timer_start(&n->second, second_cb, 1000, 1000);
     uv_timer_init(loop, &n->stop_timer);
     n->stop_timer.data = n;
-    for (size_t i = 0; i < n->n_feeds; i++)
+    for (size_t i = 0; i < n->n_feeds; i++) {
         pipe_feed_start(&n->feeds[i]);
+        pipe_registry_start(&n->feeds[i]);
+    }
     take_snapshot(n);
     *out = n;
     return 0;
@@ -611,6 +618,7 @@ static void close_handles(struct pipe_node *n)
         uv_close((uv_handle_t *)&f->retry_timer, NULL);
         uv_close((uv_handle_t *)&f->rotate_timer, NULL);
         uv_close((uv_handle_t *)&f->rest_timer, NULL);
+        uv_close((uv_handle_t *)&f->registry_timer, NULL);
     }
 }
 
@@ -702,6 +710,7 @@ void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), voi
     for (size_t i = 0; i < n->n_feeds; i++) {
         uv_timer_stop(&n->feeds[i].retry_timer);
         uv_timer_stop(&n->feeds[i].rotate_timer);
+        uv_timer_stop(&n->feeds[i].registry_timer);
     }
     uv_timer_start(&n->stop_timer, stop_poll_cb, 0, 50);
 }

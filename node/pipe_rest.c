@@ -88,9 +88,60 @@ static void wait_ms(struct pipe_feed *f, uint64_t ms)
     uv_timer_start(&f->rest_timer, wait_cb, ms, 0);
 }
 
+/* ---- market registry ---- */
+
+static void registry_cb(uv_timer_t *t)
+{
+    struct pipe_feed *f = t->data;
+    if (!pipe_node_stopping(f->node))
+        pipe_rest_enqueue(f, TR_REST_MARKETS, NULL);
+}
+
+void pipe_registry_start(struct pipe_feed *f)
+{
+    f->registry_timer.data = f;
+    uv_timer_start(&f->registry_timer, registry_cb, 0, 0);
+}
+
+/* The registry could not be read: retry forever with its own backoff. */
+static void registry_retry(struct pipe_feed *f)
+{
+    uint64_t d = tr_backoff_ms(f->cfg->registry_backoff_base_ms, f->cfg->registry_backoff_max_ms,
+                               f->registry_attempt++, pipe_node_rand(f->node));
+    uv_timer_start(&f->registry_timer, registry_cb, d, 0);
+}
+
+static void registry_done(struct pipe_feed *f, const struct tr_rest_result *res)
+{
+    f->registry_attempt = 0;
+    f->registry_refreshes++;
+    f->registry_listed = res->n_names;
+    uint64_t missing = 0;
+    for (size_t i = 0; i < f->cfg->n_instruments; i++) {
+        const char *want = f->cfg->instruments[i], *p = (const char *)res->names.data;
+        int found = 0;
+        for (size_t k = 0; k < res->n_names && !found; k++) {
+            found = strcmp(p, want) == 0;
+            p += strlen(p) + 1;
+        }
+        if (!found) {
+            missing++;
+            tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "registry",
+                    "configured instrument not listed by the exchange",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", want));
+        }
+    }
+    f->registry_missing = missing;
+    uv_timer_start(&f->registry_timer, registry_cb, (uint64_t)f->cfg->registry_refresh_s * 1000, 0);
+}
+
 /* The repair behind `r` cannot be done: tell the deduplicator. */
 static void fail_req(struct pipe_feed *f, struct pipe_rest_req *r)
 {
+    if (r->kind == TR_REST_MARKETS && !pipe_node_stopping(f->node)) {
+        registry_retry(f);
+        return;
+    }
     struct pipe_dedup *d = pipe_node_dedup(f->node);
     int rc = 0;
     if (r->s && r->kind == TR_REST_TRADES)
@@ -281,6 +332,8 @@ static void req_done(struct pipe_feed *f)
                                     : pipe_dedup_snapshot(d, r->s, NULL);
         } else if (r->kind == TR_REST_STATUS) {
             handle_status_body(f, &res);
+        } else if (r->kind == TR_REST_MARKETS) {
+            registry_done(f, &res);
         }
         tr_rest_result_free(&res);
         free(r);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The reference error policies the main e2e test cannot check against the
 # truth (they lose data on purpose), each against a tickraft-sim fault:
+#   - the market registry (REST) reports a configured market it does not list;
 #   - subscribe error "unknown market": that market is dropped, the rest
 #     of the feed keeps collecting;
 #   - subscribe error "subscription limit": shed + alert;
@@ -67,6 +68,7 @@ TICKRAFT_ADMIN_TOKEN=e2e-admin "$BIN/tickraft-node" --config "$WORK/node.conf" -
 NODE_PID=$!
 log "sim pid $SIM_PID, node pid $NODE_PID"
 sleep 3
+check "the market registry does not list SIM-99" grep -q '"markets_listed":3,"markets_missing":1' "$WORK/data/status.json"
 check "unknown market SIM-99 dropped" grep -q 'msg="unknown market dropped".*instrument=SIM-99' "$WORK/node.log"
 check "the other markets collect" grep -q '"key":"sim/trade/SIM-2","last_seq":[1-9]' "$WORK/data/status.json"
 check "tickraft-ctl feeds answers through the publisher" bash -c \

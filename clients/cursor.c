@@ -13,6 +13,8 @@
 
 struct tr_cursor_entry {
     uint64_t seq;
+    uint32_t k; /* records with this seq delivered (a stream may repeat a seq:
+                 * a book gap notice and its snapshot share one) */
     size_t len;
     char key[]; /* NUL-terminated */
 };
@@ -49,7 +51,8 @@ static struct tr_cursor_entry **slot(const struct tr_cursor *c, const char *key,
     }
 }
 
-int tr_cursor_get(const struct tr_cursor *c, const char *key, size_t len, uint64_t *seq)
+int tr_cursor_pos(const struct tr_cursor *c, const char *key, size_t len, uint64_t *seq,
+                  uint32_t *k)
 {
     if (!c->n_slots)
         return 0;
@@ -57,7 +60,14 @@ int tr_cursor_get(const struct tr_cursor *c, const char *key, size_t len, uint64
     if (!e)
         return 0;
     *seq = e->seq;
+    if (k)
+        *k = e->k;
     return 1;
+}
+
+int tr_cursor_get(const struct tr_cursor *c, const char *key, size_t len, uint64_t *seq)
+{
+    return tr_cursor_pos(c, key, len, seq, NULL);
 }
 
 static int grow(struct tr_cursor *c)
@@ -77,7 +87,7 @@ static int grow(struct tr_cursor *c)
     return 0;
 }
 
-int tr_cursor_set(struct tr_cursor *c, const char *key, size_t len, uint64_t seq)
+int tr_cursor_put(struct tr_cursor *c, const char *key, size_t len, uint64_t seq, uint32_t k)
 {
     if ((c->n + 1) * 2 > c->n_slots && grow(c))
         return TR_ENOMEM;
@@ -93,11 +103,26 @@ int tr_cursor_set(struct tr_cursor *c, const char *key, size_t len, uint64_t seq
         c->n++;
     }
     (*s)->seq = seq;
+    (*s)->k = k;
     return 0;
 }
 
+int tr_cursor_set(struct tr_cursor *c, const char *key, size_t len, uint64_t seq)
+{
+    return tr_cursor_put(c, key, len, seq, 1);
+}
+
+int tr_cursor_advance(struct tr_cursor *c, const char *key, size_t len, uint64_t seq)
+{
+    uint64_t s0;
+    uint32_t k;
+    if (tr_cursor_pos(c, key, len, &s0, &k) && s0 == seq)
+        return tr_cursor_put(c, key, len, seq, k + 1);
+    return tr_cursor_put(c, key, len, seq, 1);
+}
+
 int tr_cursor_next(const struct tr_cursor *c, size_t *it, const char **key, size_t *len,
-                   uint64_t *seq)
+                   uint64_t *seq, uint32_t *k)
 {
     while (*it < c->n_slots) {
         struct tr_cursor_entry *e = c->slots[(*it)++];
@@ -105,6 +130,8 @@ int tr_cursor_next(const struct tr_cursor *c, size_t *it, const char **key, size
             *key = e->key;
             *len = e->len;
             *seq = e->seq;
+            if (k)
+                *k = e->k;
             return 1;
         }
     }
@@ -118,11 +145,12 @@ int tr_cursor_encode(const struct tr_cursor *c, struct tr_buf *out)
     size_t it = 0, len;
     const char *key;
     uint64_t seq;
+    uint32_t k;
     int bad = msgpack_pack_array(&pk, 3) | msgpack_pack_uint32(&pk, 1) |
-              msgpack_pack_int64(&pk, c->base_ts) | msgpack_pack_array(&pk, (uint32_t)(c->n * 2));
-    while (!bad && tr_cursor_next(c, &it, &key, &len, &seq))
+              msgpack_pack_int64(&pk, c->base_ts) | msgpack_pack_array(&pk, (uint32_t)(c->n * 3));
+    while (!bad && tr_cursor_next(c, &it, &key, &len, &seq, &k))
         bad = msgpack_pack_str(&pk, len) | msgpack_pack_str_body(&pk, key, len) |
-              msgpack_pack_uint64(&pk, seq);
+              msgpack_pack_uint64(&pk, seq) | msgpack_pack_uint32(&pk, k);
     return bad ? TR_ENOMEM : 0;
 }
 
@@ -145,21 +173,22 @@ int tr_cursor_decode(struct tr_cursor *c, const uint8_t *p, size_t len, struct t
         goto out;
     }
     if (tr_proto_i64(&e[1], &c->base_ts) || e[2].type != MSGPACK_OBJECT_ARRAY ||
-        e[2].via.array.size % 2) {
+        e[2].via.array.size % 3) {
         tr_errorf(err, rc, "cursor: bad base time or stream list");
         goto out;
     }
     const msgpack_object_array *a = &e[2].via.array;
-    for (uint32_t i = 0; i < a->size; i += 2) {
+    for (uint32_t i = 0; i < a->size; i += 3) {
         const char *k;
         size_t kl;
-        uint64_t seq;
+        uint64_t seq, cnt;
         if (tr_proto_str(&a->ptr[i], &k, &kl) || !k || kl == 0 || kl > 255 ||
-            tr_proto_u64(&a->ptr[i + 1], &seq)) {
-            tr_errorf(err, rc, "cursor: bad stream entry %u", i / 2);
+            tr_proto_u64(&a->ptr[i + 1], &seq) || tr_proto_u64(&a->ptr[i + 2], &cnt) ||
+            cnt == 0 || cnt > UINT32_MAX) {
+            tr_errorf(err, rc, "cursor: bad stream entry %u", i / 3);
             goto out;
         }
-        if (tr_cursor_set(c, k, kl, seq)) {
+        if (tr_cursor_put(c, k, kl, seq, (uint32_t)cnt)) {
             tr_errorf(err, rc = TR_ENOMEM, "cursor: out of memory");
             goto out;
         }

@@ -2,9 +2,11 @@
  * them one message at a time, keep the cursor, and on the loss of the node
  * re-subscribe on the next one from that cursor (docs/sdk.md).
  *
- * Nothing twice: every event at or below the cursor's seq for its stream
- * is dropped here, whatever a node sends. Nothing skipped: a node resumes
- * each stream right after the cursor's seq (node/pub_sub.c). */
+ * Nothing twice: every event below the cursor's seq for its stream is
+ * dropped here, whatever a node sends; at the cursor's seq (a stream may
+ * repeat a seq: gap notice + snapshot) the node skips the k records the
+ * cursor counts. Nothing skipped: a node resumes each stream right after
+ * the cursor's position (node/pub_sub.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -203,7 +205,9 @@ static int next_record(struct tr_client_sub *s, struct tr_client_msg *m, struct 
             return tr_errorf(err, rc, "fetch: bad record from %s", conn_url(s->k));
         size_t kl = strlen(s->key);
         uint64_t last;
-        if (tr_cursor_get(&s->cursor, s->key, kl, &last) && m->seq <= last) {
+        /* below the cursor: seen. At the cursor's seq the node has already
+         * skipped the k records we have (a repeated seq is a new record) */
+        if (tr_cursor_get(&s->cursor, s->key, kl, &last) && m->seq < last) {
             s->st.duplicates++;
             continue;
         }
@@ -215,7 +219,7 @@ static int next_record(struct tr_client_sub *s, struct tr_client_msg *m, struct 
                 return tr_error_wrap(err, rc, "event %s/%llu", s->key,
                                      (unsigned long long)m->seq);
         }
-        if (tr_cursor_set(&s->cursor, s->key, kl, m->seq))
+        if (tr_cursor_advance(&s->cursor, s->key, kl, m->seq))
             return tr_errorf(err, TR_ENOMEM, "cursor: out of memory");
         m->node = conn_url(s->k);
         s->st.events++;

@@ -137,7 +137,9 @@ static int start_lsn(struct tr_log *log, const struct pub_session *s, uint64_t *
     size_t it = 0, kl;
     const char *key;
     uint64_t seq;
-    while (tr_cursor_next(&s->floors, &it, &key, &kl, &seq)) {
+    while (tr_cursor_next(&s->floors, &it, &key, &kl, &seq, NULL)) {
+        /* from the first record at the cursor's seq: wanted() skips the k
+         * records of that seq the subscriber already has */
         ro = (struct tr_log_reader_options){.stream = key, .stream_len = kl,
                                             .from = TR_LOG_FROM_SEQ, .seq = seq};
         struct tr_log_reader *r;
@@ -145,10 +147,8 @@ static int start_lsn(struct tr_log *log, const struct pub_session *s, uint64_t *
             return rc;
         struct tr_log_record rec;
         rc = tr_log_reader_next(r, &rec, err);
-        if (rc == 1 && rec.seq == seq) /* the cursor's own event: start after it */
-            rc = tr_log_reader_next(r, &rec, err);
-        else if (trimmed)
-            *behind = 1;
+        if (rc != 1 || rec.seq != seq) /* the cursor's own event is gone */
+            *behind |= trimmed;
         l = rc == 1 ? rec.lsn : end;
         tr_log_reader_free(r);
         if (rc < 0)
@@ -274,8 +274,15 @@ static int wanted(struct pub_session *s, const struct tr_log_record *rec)
         if (!v)
             return 0;
     }
-    if (tr_cursor_get(&s->floors, rec->stream, rec->stream_len, &v))
-        return rec->seq > v;
+    uint32_t k;
+    if (tr_cursor_pos(&s->floors, rec->stream, rec->stream_len, &v, &k)) {
+        if (rec->seq != v)
+            return rec->seq > v;
+        if (k == 0)
+            return 1;
+        tr_cursor_put(&s->floors, rec->stream, rec->stream_len, v, k - 1); /* one more seen */
+        return 0;
+    }
     return s->from_end || rec->ts_ns >= s->floors.base_ts;
 }
 

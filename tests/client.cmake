@@ -34,3 +34,13 @@ if(TARGET tr_client AND TARGET tr_node AND TARGET tr_storage)
   set_property(TEST test_client_kill9 APPEND PROPERTY ENVIRONMENT
                "TR_CLIENT_PUBD=${CMAKE_BINARY_DIR}/tests/client_pubd")
 endif()
+# The client path end to end against a real node and simulator: a
+# subscriber (tickraft-ctl tail) rides through two kill -9 restarts of the
+# node and what it received is checked against the simulator's truth.
+if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim AND TARGET tickraft-ctl)
+  add_test(NAME e2e_client_subscriber_through_node_kill9_matches_truth
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/e2e_client_node.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_client_subscriber_through_node_kill9_matches_truth
+                       PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE)
+endif()

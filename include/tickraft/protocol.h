@@ -108,11 +108,14 @@ struct tr_proto_filter {
  * everything after the second '/', so it may itself contain '/'. */
 int tr_proto_filter_match(const struct tr_proto_filter *f, const char *key, size_t len);
 
-/* ---- cursors: per-stream last delivered native sequence + a base time ----
+/* ---- cursors: per-stream position of the last delivered event + a base time ----
  * Stable across nodes: the canonical stream (key, seq) is identical on
- * every node of a cluster, unlike LSNs. Streams not in the map are read
- * from records with ts_ns >= base_ts. Wire form:
- *   [1 (version), base_ts (int), [key (str), seq (uint), key, seq, ...]] */
+ * every node of a cluster, unlike LSNs. A stream's seq never decreases but
+ * may repeat (a book gap notice and the snapshot that ends it carry the
+ * same seq), so a position is (seq, k): the k-th record with that seq.
+ * Streams not in the map are read from records with ts_ns >= base_ts.
+ * Wire form:
+ *   [1 (version), base_ts (int), [key (str), seq (uint), k (uint), ...]] */
 struct tr_cursor_entry;
 struct tr_cursor {
     int64_t base_ts;
@@ -121,13 +124,19 @@ struct tr_cursor {
 };
 void tr_cursor_init(struct tr_cursor *c);
 void tr_cursor_free(struct tr_cursor *c);
-/* Last seq of stream `key`: 1 and *seq when known, 0 when not. */
+/* Position of stream `key`: 1 with *seq and *k (k may be NULL), 0 when unknown. */
+int tr_cursor_pos(const struct tr_cursor *c, const char *key, size_t len, uint64_t *seq,
+                  uint32_t *k);
 int tr_cursor_get(const struct tr_cursor *c, const char *key, size_t len, uint64_t *seq);
-/* Records that `seq` of `key` was delivered. 0 or TR_ENOMEM. */
-int tr_cursor_set(struct tr_cursor *c, const char *key, size_t len, uint64_t seq);
-/* Iterates: *it starts at 0; returns 1 with key/len/seq until done (0). */
+/* Sets a position. 0 or TR_ENOMEM. */
+int tr_cursor_put(struct tr_cursor *c, const char *key, size_t len, uint64_t seq, uint32_t k);
+int tr_cursor_set(struct tr_cursor *c, const char *key, size_t len, uint64_t seq); /* k = 1 */
+/* Records that the next event of `key`, with `seq`, was delivered: k+1 when
+ * seq repeats, else (seq, 1). 0 or TR_ENOMEM. */
+int tr_cursor_advance(struct tr_cursor *c, const char *key, size_t len, uint64_t seq);
+/* Iterates: *it starts at 0; returns 1 with key/len/seq/k (k may be NULL) until done (0). */
 int tr_cursor_next(const struct tr_cursor *c, size_t *it, const char **key, size_t *len,
-                   uint64_t *seq);
+                   uint64_t *seq, uint32_t *k);
 int tr_cursor_encode(const struct tr_cursor *c, struct tr_buf *out);
 /* Replaces `c`'s content (c must be initialised). 0, TR_EPARSE, TR_EVERSION, TR_ENOMEM. */
 int tr_cursor_decode(struct tr_cursor *c, const uint8_t *p, size_t len, struct tr_error *err);

@@ -23,14 +23,20 @@ static void cursor_round_trips_and_rejects_garbage(void **state)
         assert_int_equal(tr_cursor_set(&c, key, strlen(key), (uint64_t)i * 1000 + 7), 0);
     }
     tr_cursor_set(&c, "sim/trade/I-3", 13, 99); /* overwrite */
+    tr_cursor_advance(&c, "sim/book/X", 10, 7);
+    tr_cursor_advance(&c, "sim/book/X", 10, 7); /* a repeated seq counts up */
     struct tr_buf b;
     tr_buf_init(&b);
     assert_int_equal(tr_cursor_encode(&c, &b), 0);
     struct tr_error err;
     assert_int_equal(tr_cursor_decode(&d, b.data, b.len, &err), 0);
-    assert_int_equal(d.n, 100);
-    assert_int_equal(d.base_ts, -42);
+    assert_int_equal(d.n, 101);
     uint64_t v;
+    uint32_t k;
+    assert_int_equal(tr_cursor_pos(&d, "sim/book/X", 10, &v, &k), 1);
+    assert_int_equal(v, 7);
+    assert_int_equal(k, 2);
+    assert_int_equal(d.base_ts, -42);
     assert_int_equal(tr_cursor_get(&d, "sim/trade/I-3", 13, &v), 1);
     assert_int_equal(v, 99);
     assert_int_equal(tr_cursor_get(&d, "sim/trade/I-77", 14, &v), 1);
@@ -39,6 +45,8 @@ static void cursor_round_trips_and_rejects_garbage(void **state)
     /* every truncation is refused, never read past */
     for (size_t n = 0; n < b.len; n++)
         assert_int_not_equal(tr_cursor_decode(&d, b.data, n, &err), 0);
+    static const uint8_t zero_k[] = {0x93, 0x01, 0x00, 0x93, 0xa1, 'a', 0x01, 0x00};
+    assert_int_equal(tr_cursor_decode(&d, zero_k, sizeof zero_k, &err), TR_EPARSE);
     static const uint8_t v2[] = {0x93, 0x02, 0x00, 0x90};
     assert_int_equal(tr_cursor_decode(&d, v2, sizeof v2, &err), TR_EVERSION);
     tr_buf_free(&b);

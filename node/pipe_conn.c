@@ -86,6 +86,8 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     c->first_data_ns = 0;
     c->rx.len = 0;
     c->tx_len = 0;
+    c->txq_n = c->txq_i = 0;
+    c->per_inst = 0;
     c->opened_ns = pipe_now_ns();
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
@@ -200,36 +202,59 @@ static void conn_ended(struct pipe_conn *c, int cause, int code)
 
 /* ---- subscribe ---- */
 
-static int send_subscribe(struct pipe_conn *c)
+#define REQ_ID_PER_INST 1000 /* request ids of one-market subscribes: 1000 + index */
+
+/* Queues one subscribe message for `inst` (n of them) with `req_id`. */
+static int queue_subscribe(struct pipe_conn *c, const char *const *inst, size_t n, int64_t req_id)
 {
     struct pipe_feed *f = c->feed;
-    const char *inst[PIPE_MAX_INST];
-    size_t n = 0;
-    for (size_t i = 0; i < f->cfg->n_instruments; i++)
-        if (!f->dropped[i])
-            inst[n++] = f->cfg->instruments[i];
-    if (!n)
-        return 0;
     struct tr_sub_req req = {.channels = f->cfg->channels,
                              .instruments = inst,
                              .n_instruments = n,
-                             .req_id = 1};
+                             .req_id = req_id};
     struct tr_error err;
     tr_error_clear(&err);
-    c->tx.len = 0;
-    if (tr_buf_reserve(&c->tx, LWS_PRE))
+    if (c->txq_n > PIPE_MAX_INST || tr_buf_reserve(&c->tx, LWS_PRE))
         return TR_ENOMEM;
-    c->tx.len = LWS_PRE;
+    c->tx.len += LWS_PRE;
+    size_t off = c->tx.len;
     int rc = f->ops->subscribe(&req, &c->tx, &err);
     if (rc) {
         tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn", "cannot build subscribe",
                 TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));
         return rc;
     }
-    c->tx_len = c->tx.len - LWS_PRE;
-    if (tr_buf_reserve(&c->tx, 1))
-        return TR_ENOMEM;
-    lws_callback_on_writable(c->wsi);
+    c->txq_off[c->txq_n] = off;
+    c->txq_len[c->txq_n++] = c->tx.len - off;
+    return 0;
+}
+
+/* The subscription: one request for every market, or (per_inst) one per
+ * market so that a refusal that does not name the market (Binance) can be
+ * pinned on one by its request id. */
+static int send_subscribe(struct pipe_conn *c)
+{
+    struct pipe_feed *f = c->feed;
+    const char *inst[PIPE_MAX_INST];
+    size_t n = 0;
+    c->tx.len = 0;
+    c->txq_n = c->txq_i = 0;
+    int rc = 0;
+    for (size_t i = 0; i < f->cfg->n_instruments && !rc; i++) {
+        if (f->dropped[i])
+            continue;
+        if (c->per_inst)
+            rc = queue_subscribe(c, (const char *const *)&f->cfg->instruments[i], 1,
+                                 REQ_ID_PER_INST + (int64_t)i);
+        else
+            inst[n++] = f->cfg->instruments[i];
+    }
+    if (!rc && !c->per_inst && n)
+        rc = queue_subscribe(c, inst, n, 1);
+    if (rc)
+        return rc;
+    if (c->txq_n)
+        lws_callback_on_writable(c->wsi);
     return 0;
 }
 
@@ -278,6 +303,9 @@ static void handle_ctl(struct pipe_conn *c)
         f->sub_errors++;
         int policy = tr_policy_for_sub_error(ctl->sub_error);
         int i = ctl->instrument[0] ? inst_index(f, ctl->instrument) : -1;
+        if (i < 0 && ctl->req_id >= REQ_ID_PER_INST &&
+            ctl->req_id < REQ_ID_PER_INST + (int64_t)f->cfg->n_instruments)
+            i = (int)(ctl->req_id - REQ_ID_PER_INST);
         if (i < 0) /* the market named only in the text ("X is not a valid ...") */
             for (size_t k = 0; k < f->cfg->n_instruments && i < 0; k++) {
                 size_t l = strlen(f->cfg->instruments[k]);
@@ -285,6 +313,15 @@ static void handle_ctl(struct pipe_conn *c)
                     (ctl->text[l] == ' ' || ctl->text[l] == 0))
                     i = (int)k;
             }
+        if (policy == TR_POLICY_DROP_MARKET && i < 0 && !c->per_inst && c->state == PC_OPEN) {
+            /* the refusal does not say which market: ask one by one */
+            c->per_inst = 1;
+            tr_nlog(lg, TR_NLOG_WARN, "conn", "unknown market not named: subscribing one by one",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_STR("text", ctl->text));
+            if (send_subscribe(c) < 0)
+                pipe_conn_close(c, 1000);
+            break;
+        }
         if (policy == TR_POLICY_DROP_MARKET && i >= 0) {
             f->dropped[i] = 1;
             tr_nlog(lg, TR_NLOG_WARN, "conn", "unknown market dropped",
@@ -444,11 +481,14 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
         }
         return send_subscribe(c) < 0 ? -1 : 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        if (c && c->tx_len && c->state == PC_OPEN) {
-            int n = lws_write(wsi, c->tx.data + LWS_PRE, c->tx_len, LWS_WRITE_TEXT);
-            c->tx_len = 0;
+        /* one queued message per callback (pongs also make us writeable) */
+        if (c && c->txq_i < c->txq_n && c->state == PC_OPEN) {
+            size_t k = c->txq_i++;
+            int n = lws_write(wsi, c->tx.data + c->txq_off[k], c->txq_len[k], LWS_WRITE_TEXT);
             if (n < 0)
                 return -1;
+            if (c->txq_i < c->txq_n)
+                lws_callback_on_writable(wsi);
         }
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:

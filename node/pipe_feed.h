@@ -35,8 +35,11 @@ struct pipe_conn {
     int inited;               /* frame / rx / tx initialised */
     struct tr_frame frame;
     struct tr_buf rx;         /* fragment reassembly */
-    struct tr_buf tx;         /* LWS_PRE + pending subscribe text */
-    size_t tx_len;
+    struct tr_buf tx;         /* pending subscribe messages, each after LWS_PRE bytes */
+    size_t tx_len;            /* unused: kept for layout clarity */
+    size_t txq_off[PIPE_MAX_INST + 1], txq_len[PIPE_MAX_INST + 1];
+    size_t txq_n, txq_i;      /* messages queued / sent */
+    int per_inst;             /* subscribing one market per request (to find a bad one) */
     int64_t opened_ns, last_rx_ns, first_data_ns;
     uint64_t frames, data_frames;
 };

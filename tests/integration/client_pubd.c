@@ -26,6 +26,9 @@ int main(int argc, char **argv)
     if (ch_write(n.log, atoi(argv[5]), strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10),
                  0))
         return 1;
+    /* a killed predecessor leaves its ipc socket file behind */
+    if (strncmp(n.url, "ipc://", 6) == 0)
+        unlink(n.url + 6);
     if (ch_pub_open(&n, NULL))
         return 1;
     printf("ready\n");

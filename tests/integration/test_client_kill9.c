@@ -7,11 +7,15 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
 
 #include "client_harness.h"
+
+extern char **environ;
 
 static const char *pubd_path(char *buf, size_t cap)
 {
@@ -20,7 +24,21 @@ static const char *pubd_path(char *buf, size_t cap)
     return buf;
 }
 
-/* Starts client_pubd and waits for its "ready" line. */
+/* Children still running, killed by the group teardown if a test fails. */
+static pid_t g_children[8];
+
+static void track(pid_t pid, int add)
+{
+    for (int i = 0; i < 8; i++)
+        if (add ? g_children[i] == 0 : g_children[i] == pid) {
+            g_children[i] = add ? pid : 0;
+            return;
+        }
+}
+
+/* Starts client_pubd and waits (at most 60 s) for its "ready" line.
+ * posix_spawn, not fork: forking a process that runs nng threads (and
+ * ASan) can deadlock the child before it reaches exec. */
 static pid_t start_pubd(const char *dir, const char *url, unsigned from, unsigned to, int n)
 {
     int fds[2];
@@ -30,26 +48,30 @@ static pid_t start_pubd(const char *dir, const char *url, unsigned from, unsigne
     snprintf(a, sizeof a, "%u", from);
     snprintf(b, sizeof b, "%u", to);
     snprintf(c, sizeof c, "%d", n);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) { /* exec at once: nng must not run in a forked copy */
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(exe, exe, dir, url, a, b, c, (char *)NULL);
-        _exit(127);
-    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    char *argv[] = {exe, (char *)dir, (char *)url, a, b, c, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
+    assert_int_equal(rc, 0);
+    track(pid, 1);
     char line[16] = {0};
-    ssize_t r = read(fds[0], line, sizeof line - 1);
+    struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+    ssize_t r = poll(&pfd, 1, 60000) == 1 ? read(fds[0], line, sizeof line - 1) : -1;
     close(fds[0]);
-    assert_true(r > 0);
-    assert_memory_equal(line, "ready", 5);
+    if (r <= 0 || memcmp(line, "ready", 5) != 0)
+        fail_msg("client_pubd %s did not start", url);
     return pid;
 }
 
 static void kill9(pid_t pid)
 {
+    track(pid, 0);
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
@@ -141,6 +163,15 @@ static void kill9_fails_over_to_the_other_node(void **state)
     ch_rmdir(db);
 }
 
+static int kill_children(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 8; i++)
+        if (g_children[i])
+            kill9(g_children[i]);
+    return 0;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -148,5 +179,5 @@ int main(void)
         cmocka_unit_test(kill9_and_restart_mid_stream_no_loss_no_dup),
         cmocka_unit_test(kill9_fails_over_to_the_other_node),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, kill_children);
 }

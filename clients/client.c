@@ -9,15 +9,57 @@
 
 #include <nng/protocol/reqrep0/req.h>
 
+/* nng calls this on its own threads, possibly holding its locks: only
+ * flag the loss and wake the waiter, never call back into nng here. */
 static void pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
     struct conn *k = arg;
     /* a socket closed at failover may report its pipe after the next one
      * opened: only the current socket's pipes count */
-    if (ev == NNG_PIPE_EV_REM_POST && nng_socket_id(nng_pipe_socket(pipe)) == atomic_load(&k->sock_id)) {
+    if (ev == NNG_PIPE_EV_REM_POST &&
+        nng_socket_id(nng_pipe_socket(pipe)) == atomic_load(&k->sock_id)) {
         atomic_store(&k->lost, 1);
-        nng_aio_cancel(k->aio); /* a pending reply will never come from this node */
+        pthread_mutex_lock(&k->mu);
+        pthread_cond_signal(&k->cv);
+        pthread_mutex_unlock(&k->mu);
     }
+}
+
+static void aio_cb(void *arg)
+{
+    struct conn *k = arg;
+    pthread_mutex_lock(&k->mu);
+    k->done = 1;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* Waits for the aio started after k->done was cleared. Cancels it (from
+ * this thread) when the node's pipe goes away or the deadline passes, then
+ * waits for the completion the cancel brings. */
+static void wait_aio(struct conn *k, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    int64_t ns = dl.tv_nsec + (int64_t)(timeout_ms + 1000) * 1000000;
+    dl.tv_sec += ns / 1000000000;
+    dl.tv_nsec = ns % 1000000000;
+    int canceled = 0;
+    pthread_mutex_lock(&k->mu);
+    while (!k->done) {
+        int timed_out = 0;
+        if (!canceled && !atomic_load(&k->lost))
+            timed_out = pthread_cond_timedwait(&k->cv, &k->mu, &dl) != 0;
+        if (!k->done && !canceled && (timed_out || atomic_load(&k->lost))) {
+            pthread_mutex_unlock(&k->mu);
+            nng_aio_cancel(k->aio);
+            pthread_mutex_lock(&k->mu);
+            canceled = 1;
+        } else if (!k->done && canceled) {
+            pthread_cond_wait(&k->cv, &k->mu);
+        }
+    }
+    pthread_mutex_unlock(&k->mu);
 }
 
 int conn_alloc(const struct tr_client *c, size_t first_node, struct conn **out)
@@ -28,10 +70,13 @@ int conn_alloc(const struct tr_client *c, size_t first_node, struct conn **out)
     k->c = c;
     k->node = first_node % c->n_nodes;
     msgpack_unpacked_init(&k->u);
-    if (nng_aio_alloc(&k->aio, NULL, NULL)) {
-        free(k);
-        return TR_ENOMEM;
-    }
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&k->cv, &ca);
+    pthread_condattr_destroy(&ca);
+
     *out = k;
     return 0;
 }
@@ -40,10 +85,12 @@ static void conn_close(struct conn *k)
 {
     if (k->open) {
         atomic_store(&k->sock_id, -1);
-        /* cancel + wait, not nng_aio_stop: a stopped aio refuses every
-         * later operation with ECANCELED in nng 1.5, and we reuse it */
-        nng_aio_cancel(k->aio);
-        nng_aio_wait(k->aio);
+        /* each socket has its own aio: stop (cancel + wait) and free it
+         * before the socket closes, so no operation is outstanding at
+         * nng_close (FACTS.md) and nothing of this socket can reach the
+         * next one's aio */
+        nng_aio_free(k->aio);
+        k->aio = NULL;
         nng_close(k->sock);
         k->open = 0;
     }
@@ -54,11 +101,11 @@ void conn_free(struct conn *k)
     if (!k)
         return;
     conn_close(k);
-    nng_aio_stop(k->aio);
     if (k->reply)
         nng_msg_free(k->reply);
     msgpack_unpacked_destroy(&k->u);
-    nng_aio_free(k->aio);
+    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->mu);
     free(k);
 }
 
@@ -105,10 +152,11 @@ static int roundtrip(struct conn *k, const struct tr_buf *req, int timeout_ms,
         return tr_errorf(err, map_nng(rv), "send to %s: %s", conn_url(k), nng_strerror(rv));
     }
     nng_aio_set_timeout(k->aio, timeout_ms);
+    pthread_mutex_lock(&k->mu);
+    k->done = 0;
+    pthread_mutex_unlock(&k->mu);
     nng_recv_aio(k->sock, k->aio);
-    if (atomic_load(&k->lost))
-        nng_aio_cancel(k->aio);
-    nng_aio_wait(k->aio);
+    wait_aio(k, timeout_ms);
     if ((rv = nng_aio_result(k->aio))) {
         int code = rv == NNG_ECANCELED ? TR_ECONNRESET : map_nng(rv);
         return tr_errorf(err, code, "%s: %s", conn_url(k),
@@ -132,9 +180,14 @@ static int roundtrip(struct conn *k, const struct tr_buf *req, int timeout_ms,
 static int connect_one(struct conn *k, struct tr_error *err)
 {
     const char *url = conn_url(k);
-    int rv = nng_req0_open(&k->sock);
+    int rv = nng_aio_alloc(&k->aio, aio_cb, k);
     if (rv)
+        return tr_errorf(err, TR_ENOMEM, "allocate aio: %s", nng_strerror(rv));
+    if ((rv = nng_req0_open(&k->sock))) {
+        nng_aio_free(k->aio);
+        k->aio = NULL;
         return tr_errorf(err, TR_ENOMEM, "open socket: %s", nng_strerror(rv));
+    }
     k->open = 1;
     atomic_store(&k->lost, 0);
     atomic_store(&k->sock_id, nng_socket_id(k->sock));

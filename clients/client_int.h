@@ -32,6 +32,9 @@ struct conn {
     atomic_int sock_id; /* id of the open socket, -1 when closed */
     size_t node;      /* index of the node in use / to try next */
     nng_msg *reply;   /* last reply (owned) */
+    pthread_mutex_t mu; /* guards done; cv signals done or lost */
+    pthread_cond_t cv;
+    int done;         /* the aio completed */
     msgpack_unpacked u;
 };
 

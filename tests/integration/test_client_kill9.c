@@ -69,6 +69,12 @@ static pid_t start_pubd(const char *dir, const char *url, unsigned from, unsigne
     return pid;
 }
 
+/* A loopback port unlikely to clash with parallel tests (pid-derived). */
+static void tcp_url(char *buf, size_t cap, int k)
+{
+    snprintf(buf, cap, "tcp://127.0.0.1:%d", 30000 + (int)(getpid() % 5000) * 3 + k);
+}
+
 static void kill9(pid_t pid)
 {
     track(pid, 0);
@@ -99,7 +105,7 @@ static void kill9_and_restart_mid_stream_no_loss_no_dup(void **state)
     char dir[] = "/tmp/tr_client_k9_XXXXXX";
     assert_non_null(mkdtemp(dir));
     char url[128];
-    snprintf(url, sizeof url, "ipc://%s/pub.sock", dir);
+    tcp_url(url, sizeof url, 0);
     pid_t pid = start_pubd(dir, url, 1, 3000, 3);
     const char *urls[] = {url};
     struct tr_client_options co = {.nodes = urls, .n_nodes = 1, .rpc_timeout_ms = 2000};
@@ -134,8 +140,8 @@ static void kill9_fails_over_to_the_other_node(void **state)
     assert_non_null(mkdtemp(da));
     assert_non_null(mkdtemp(db));
     char ua[128], ub[128];
-    snprintf(ua, sizeof ua, "ipc://%s/pub.sock", da);
-    snprintf(ub, sizeof ub, "ipc://%s/pub.sock", db);
+    tcp_url(ua, sizeof ua, 1);
+    tcp_url(ub, sizeof ub, 2);
     pid_t pa = start_pubd(da, ua, 1, 4000, 2);
     pid_t pb = start_pubd(db, ub, 1, 4000, 2);
     const char *urls[] = {ua, ub};

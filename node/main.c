@@ -170,13 +170,28 @@ static int admin_cb(void *arg, const char *cmd, const char *const *args, size_t 
     return rc;
 }
 
+/* /livez: answering proves the HTTP loop turns. /readyz: the node's
+ * readiness rule (tr_http_readiness: log open, a feed subscribed), read from
+ * the pipeline's once-a-second snapshot, so any thread may ask. */
 static int probe_cb(void *arg, int probe, struct tr_buf *detail)
 {
     struct app *a = arg;
-    (void)detail;
     if (probe == TR_HTTP_LIVEZ)
         return 1;
-    return !a->stopped && a->node != NULL;
+    if (a->stopped || !a->node)
+        return tr_http_readiness(0, NULL, 0, detail);
+    static struct pipe_snap sn; /* large: not on the stack */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    struct tr_http_feed_state fs[64];
+    pthread_mutex_lock(&mu);
+    pipe_node_snapshot(a->node, &sn);
+    size_t n = sn.n_feeds < 64 ? sn.n_feeds : 64;
+    for (size_t i = 0; i < n; i++)
+        fs[i] = (struct tr_http_feed_state){.name = sn.feeds[i].name,
+                                            .subscribed = sn.feeds[i].connected};
+    int ok = !sn.stopping && tr_http_readiness(1, fs, n, detail);
+    pthread_mutex_unlock(&mu);
+    return ok;
 }
 
 int main(int argc, char **argv)

@@ -101,6 +101,11 @@ void pipe_feed_rotate(struct pipe_feed *f);
 /* pipe_rest.c */
 int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len);
 void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s);
+/* The adapter's view of request r (path builder and body parser both get
+ * it: Binance's depth answer does not name its symbol, so BOOK requests
+ * must carry the stream's instrument). */
+void pipe_rest_build_req(const struct pipe_feed *f, const struct pipe_rest_req *r,
+                         struct tr_rest_req *q);
 void pipe_rest_pump(struct pipe_feed *f);
 int pipe_rest_busy(const struct pipe_feed *f);
 /* Market registry: fetch now; on failure retry with the registry backoff. */

@@ -165,7 +165,8 @@ static void fail_all(struct pipe_feed *f)
 
 /* The adapter's view of a request (the parser needs it too: Binance's
  * depth answer does not name its symbol). */
-static void build_req(struct pipe_feed *f, const struct pipe_rest_req *r, struct tr_rest_req *q)
+void pipe_rest_build_req(const struct pipe_feed *f, const struct pipe_rest_req *r,
+                         struct tr_rest_req *q)
 {
     *q = (struct tr_rest_req){.kind = r->kind,
                               .prefix = f->cfg->rest_prefix[0] ? f->cfg->rest_prefix : NULL,
@@ -195,7 +196,7 @@ void pipe_rest_pump(struct pipe_feed *f)
     r->next = NULL;
     f->inflight = r;
     struct tr_rest_req q;
-    build_req(f, r, &q);
+    pipe_rest_build_req(f, r, &q);
     static char path[1024];
     struct tr_error err;
     tr_error_clear(&err);
@@ -300,7 +301,7 @@ static void req_done(struct pipe_feed *f)
     f->rest_codes[code_slot(st)]++;
     if (st >= 200 && st < 300) {
         struct tr_rest_req q;
-        build_req(f, r, &q);
+        pipe_rest_build_req(f, r, &q);
         struct tr_rest_result res;
         struct tr_error err;
         tr_error_clear(&err);

@@ -9,6 +9,9 @@ endif()
 if(TARGET tr_node)
   tr_unit_test(test_pipeline_dedup SOURCES e2e/test_pipe_dedup.c LIBS tr_node TIMEOUT 60)
   target_include_directories(test_pipeline_dedup PRIVATE ${CMAKE_SOURCE_DIR}/node)
+  # regression: BOOK requests must name the instrument (Binance strlen(NULL))
+  tr_unit_test(test_pipeline_rest_req SOURCES e2e/test_pipe_rest_req.c LIBS tr_node TIMEOUT 30)
+  target_include_directories(test_pipeline_rest_req PRIVATE ${CMAKE_SOURCE_DIR}/node)
 endif()
 
 # The end-to-end fault test per simulator dialect (each ~85 s, run

@@ -71,6 +71,14 @@ sleep 3
 check "the market registry does not list SIM-99" grep -q '"markets_listed":3,"markets_missing":1' "$WORK/data/status.json"
 check "unknown market SIM-99 dropped" grep -q 'msg="unknown market dropped".*instrument=SIM-99' "$WORK/node.log"
 check "the other markets collect" grep -q '"key":"sim/trade/SIM-2","last_seq":[1-9]' "$WORK/data/status.json"
+# /metrics from the running node: real counters, not only HELP/TYPE lines
+curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >"$WORK/metrics.txt" 2>/dev/null
+check "/metrics counts events written" grep -Eq '^tickraft_events_written_total\{feed="sim",kind="trade"\} [1-9]' "$WORK/metrics.txt"
+check "/metrics counts events received" grep -Eq '^tickraft_events_received_total\{[^}]*feed="sim"[^}]*\} [1-9]' "$WORK/metrics.txt"
+check "/metrics has append latency observations" grep -Eq '^tickraft_append_latency_seconds_count [1-9]' "$WORK/metrics.txt"
+check "/metrics mirrors the durable LSN" grep -Eq '^tickraft_log_durable_lsn [1-9]' "$WORK/metrics.txt"
+check "/readyz ready with the feed subscribed" bash -c \
+    "curl -sf 'http://127.0.0.1:$HTTP_PORT/readyz?verbose' | grep -q '\[+\]feed sim ok'"
 check "tickraft-ctl feeds answers through the publisher" bash -c \
     "'$BIN/tickraft-ctl' feeds --node tcp://127.0.0.1:$PUB_PORT --token e2e-admin | grep -q collecting"
 

@@ -31,6 +31,7 @@
 #include "http.h"
 #include "nlog.h"
 #include "pipe.h"
+#include "pipe_admin.h"
 #include "pub.h"
 #include "tickraft/protocol.h"
 
@@ -64,6 +65,7 @@ static void usage(FILE *out)
 static void close_publisher(struct app *a)
 {
     if (a->pub) {
+        pipe_admin_closing(pipe_node_admin(a->node)); /* wake workers waiting on the loop */
         tr_pub_close(a->pub);
         a->pub = NULL;
         tr_nlog(a->lg, TR_NLOG_INFO, "node", "publisher closed");
@@ -117,9 +119,10 @@ static int admin_cb(void *arg, const char *cmd, const char *const *args, size_t 
                     struct tr_client_table *t, struct tr_error *err)
 {
     struct app *a = arg;
-    (void)args;
-    (void)nargs;
-    (void)err;
+    /* commands that change the pipeline go to its loop (pipe_admin.c) */
+    int hc = pipe_admin_call(pipe_node_admin(a->node), cmd, args, nargs, t, err);
+    if (hc != TR_ENOTFOUND || err->code)
+        return hc;
     static struct pipe_snap sn; /* large: not on a worker's stack */
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     int rc = 0;
@@ -156,7 +159,8 @@ static int admin_cb(void *arg, const char *cmd, const char *const *args, size_t 
             snprintf(mal, sizeof mal, "%llu", (unsigned long long)f->malformed);
             snprintf(al, sizeof al, "%llu", (unsigned long long)f->alerts);
             const char *row[] = {f->name, f->provider, f->connected ? "yes" : "no", ev, rcn, mal,
-                                 al, f->rest_halted    ? "rest halted"
+                                 al, f->paused         ? "paused"
+                                     : f->rest_halted  ? "rest halted"
                                      : f->maintenance ? "maintenance"
                                                       : "collecting"};
             rc = tr_client_table_row(t, row);

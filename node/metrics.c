@@ -92,6 +92,8 @@ static const struct tr_metric_desc node_table[TR_M__COUNT] = {
                           {"feed"}},
     [TR_M_FEED_UP] = {"tickraft_feed_up", "1 when the feed is subscribed and receiving.",
                       TR_METRIC_GAUGE, {"feed"}},
+    [TR_M_FEED_PAUSED] = {"tickraft_feed_paused", "1 while an operator has paused the feed.",
+                          TR_METRIC_GAUGE, {"feed"}},
     [TR_M_LAST_EVENT_TS] = {"tickraft_last_event_timestamp_seconds",
                             "Unix time of the last event written for the feed.",
                             TR_METRIC_GAUGE, {"feed"}},

@@ -70,6 +70,7 @@ enum tr_metric_id {
     TR_M_BATCH_EVENTS,        /* histogram: events per batch appended */
     TR_M_LOG_LINES_SUPPRESSED, /* counter: log lines dropped by the rate limiter */
     TR_M_HTTP_REQUESTS,       /* counter [path, code]: requests served by the endpoint */
+    TR_M_FEED_PAUSED,         /* gauge [feed]: 1 while an operator has paused the feed */
     TR_M__COUNT
 };
 

@@ -280,7 +280,7 @@ struct tr_log *pipe_node_log_handle(struct pipe_node *n);
  * calls run on its own threads): refreshed once a second on the loop. */
 struct pipe_snap_feed {
     char name[PIPE_NAME_MAX], provider[PIPE_NAME_MAX];
-    int connected, maintenance, rest_halted;
+    int connected, maintenance, rest_halted, paused;
     uint64_t events, malformed, reconnects, alerts, rotations;
 };
 struct pipe_snap {
@@ -293,6 +293,8 @@ struct pipe_snap {
 };
 /* Copies the last snapshot. Any thread. */
 void pipe_node_snapshot(struct pipe_node *n, struct pipe_snap *out);
+/* Operator commands (pipe_admin.h); NULL before open. */
+struct pipe_admin *pipe_node_admin(struct pipe_node *n);
 /* Status JSON (the /api/status body). */
 int pipe_node_status_json(struct pipe_node *n, struct tr_buf *out);
 

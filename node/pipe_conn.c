@@ -32,6 +32,15 @@ const char *pc_cause_name(int c)
     return c >= 0 && c < PC_C_MAX ? n[c] : "unknown";
 }
 
+const char *pipe_feed_state(const struct pipe_feed *f)
+{
+    return f->paused        ? "paused"
+           : f->halted_rest ? "rest halted"
+           : f->maintenance ? "maintenance"
+           : f->connected   ? "collecting"
+                            : "connecting";
+}
+
 static int cause_of(int code)
 {
     switch (code) {
@@ -128,7 +137,7 @@ void pipe_conn_close(struct pipe_conn *c, int code)
 static void retry_cb(uv_timer_t *t)
 {
     struct pipe_feed *f = t->data;
-    if (pipe_node_stopping(f->node) || f->halted_ws)
+    if (pipe_node_stopping(f->node) || f->halted_ws || f->paused)
         return;
     struct pipe_conn *c = &f->conn[f->active];
     if (c->state != PC_IDLE)
@@ -180,6 +189,10 @@ static void conn_ended(struct pipe_conn *c, int cause, int code)
     int was_active = c->slot == f->active;
     int retiring = c->retiring;
     struct pipe_conn *o = &f->conn[1 - c->slot];
+    if (f->paused) { /* an operator paused the feed: no reconnect until resume */
+        f->connected = 0;
+        return;
+    }
     if (pipe_node_stopping(f->node) || retiring)
         return;
     if (!was_active) { /* the incoming connection of a rotation failed */
@@ -429,7 +442,7 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
         handle_ctl(c);
         return;
     }
-    if (!pipe_node_accepting(f->node))
+    if (!pipe_node_accepting(f->node) || f->paused)
         return;
     c->data_frames++;
     if (!c->first_data_ns)
@@ -477,6 +490,10 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
         c->wsi = wsi;
         if (pipe_node_stopping(c->feed->node)) {
             pipe_conn_close(c, 1001);
+            return 0;
+        }
+        if (c->feed->paused) { /* paused while it was connecting */
+            pipe_conn_close(c, 1000);
             return 0;
         }
         return send_subscribe(c) < 0 ? -1 : 0;
@@ -548,7 +565,7 @@ static void rotate_cb(uv_timer_t *t)
 
 void pipe_feed_rotate(struct pipe_feed *f)
 {
-    if (pipe_node_stopping(f->node))
+    if (pipe_node_stopping(f->node) || f->paused)
         return;
     int other = 1 - f->active;
     if (f->conn[f->active].state != PC_OPEN || f->conn[other].state != PC_IDLE)
@@ -560,12 +577,17 @@ void pipe_feed_rotate(struct pipe_feed *f)
         f->conn[other].incoming = 1;
 }
 
-void pipe_feed_start(struct pipe_feed *f)
+void pipe_feed_start_rotation(struct pipe_feed *f)
 {
-    /* timers were initialised with the feed (pipe_node.c) */
     if (f->cfg->rotate_s)
         uv_timer_start(&f->rotate_timer, rotate_cb, (uint64_t)f->cfg->rotate_s * 1000,
                        (uint64_t)f->cfg->rotate_s * 1000);
+}
+
+void pipe_feed_start(struct pipe_feed *f)
+{
+    /* timers were initialised with the feed (pipe_node.c) */
+    pipe_feed_start_rotation(f);
     if (pipe_conn_open(f, f->active) < 0)
         schedule_reconnect(f, PC_C_REFUSED, 0);
 }

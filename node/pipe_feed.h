@@ -86,6 +86,7 @@ struct pipe_feed {
     uint64_t frames, events, malformed, sub_errors, alerts, rotations;
     uint64_t rest_ok, rest_codes[PIPE_HTTP_CODES], rest_conn_errors;
     int connected;
+    int paused;               /* an operator paused it (pipe_admin.c); not persisted */
 };
 
 /* pipe_conn.c */
@@ -95,6 +96,10 @@ int pipe_conn_open(struct pipe_feed *f, int slot);
 /* Starts a clean close of a connection with `code` (sent as a close frame). */
 void pipe_conn_close(struct pipe_conn *c, int code);
 void pipe_feed_start(struct pipe_feed *f);
+/* "paused", "rest halted", "maintenance", "collecting" or "connecting". */
+const char *pipe_feed_state(const struct pipe_feed *f);
+/* (Re)starts the scheduled rotation timer (no-op without `rotate`). */
+void pipe_feed_start_rotation(struct pipe_feed *f);
 /* Rotation: open a second connection, retire the first once it overlaps. */
 void pipe_feed_rotate(struct pipe_feed *f);
 
@@ -120,5 +125,11 @@ int pipe_node_accepting(struct pipe_node *n); /* still taking data frames */
 uint64_t pipe_node_rand(struct pipe_node *n);
 int64_t pipe_now_ns(void); /* CLOCK_REALTIME */
 void pipe_node_fatal(struct pipe_node *n, int code, const char *what);
+size_t pipe_node_n_feeds(struct pipe_node *n);
+struct pipe_feed *pipe_node_feed(struct pipe_node *n, size_t i);
+/* Refreshes the snapshot other threads read (after an admin command). */
+void pipe_node_refresh_snapshot(struct pipe_node *n);
+struct pipe_writer *pipe_node_writer(struct pipe_node *n);
+uv_loop_t *pipe_node_loop(struct pipe_node *n);
 
 #endif

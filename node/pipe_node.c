@@ -26,6 +26,7 @@
 
 #include "metrics.h"
 #include "nlog.h"
+#include "pipe_admin.h"
 
 
 struct pipe_node {
@@ -58,6 +59,7 @@ struct pipe_node {
     struct tr_metrics *metrics;
     pthread_mutex_t snap_mu;
     struct pipe_snap snap;
+    struct pipe_admin *admin; /* operator commands (pipe_admin.c) */
 };
 
 int64_t pipe_now_ns(void)
@@ -73,6 +75,11 @@ struct tr_nlog *pipe_node_log(struct pipe_node *n) { return n->lg; }
 struct tr_log *pipe_node_log_handle(struct pipe_node *n) { return n->log; }
 int pipe_node_stopping(struct pipe_node *n) { return n->stopping; }
 int pipe_node_accepting(struct pipe_node *n) { return n->accepting; }
+size_t pipe_node_n_feeds(struct pipe_node *n) { return n->n_feeds; }
+struct pipe_feed *pipe_node_feed(struct pipe_node *n, size_t i) { return &n->feeds[i]; }
+struct pipe_writer *pipe_node_writer(struct pipe_node *n) { return &n->w; }
+uv_loop_t *pipe_node_loop(struct pipe_node *n) { return n->loop; }
+struct pipe_admin *pipe_node_admin(struct pipe_node *n) { return n ? n->admin : NULL; }
 
 uint64_t pipe_node_rand(struct pipe_node *n)
 {
@@ -222,6 +229,7 @@ static void take_snapshot(struct pipe_node *n)
         snprintf(o->name, sizeof o->name, "%s", f->cfg->name);
         snprintf(o->provider, sizeof o->provider, "%s", f->ops->name);
         o->connected = f->connected;
+        o->paused = f->paused;
         o->maintenance = f->maintenance;
         o->rest_halted = f->halted_rest;
         o->events = f->events;
@@ -236,6 +244,8 @@ static void take_snapshot(struct pipe_node *n)
     n->snap = sn;
     pthread_mutex_unlock(&n->snap_mu);
 }
+
+void pipe_node_refresh_snapshot(struct pipe_node *n) { take_snapshot(n); }
 
 void pipe_node_snapshot(struct pipe_node *n, struct pipe_snap *out)
 {
@@ -315,12 +325,14 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
             if (k != PC_C_ROTATE)
                 rc += f->reconnects[k];
         putf(b,
-             "%s{\"name\":\"%s\",\"provider\":\"%s\",\"connected\":%d,\"maintenance\":%d,"
+             "%s{\"name\":\"%s\",\"provider\":\"%s\",\"state\":\"%s\",\"paused\":%d,"
+             "\"connected\":%d,\"maintenance\":%d,"
              "\"rest_halted\":%d,\"frames\":%llu,\"events\":%llu,\"malformed\":%llu,"
              "\"sub_errors\":%llu,\"alerts\":%llu,\"rotations\":%llu,\"reconnects\":%llu,"
              "\"markets_listed\":%llu,\"markets_missing\":%llu,\"registry_refreshes\":%llu,"
              "\"reconnects_by_cause\":{",
-             i ? "," : "", f->cfg->name, f->ops->name, f->connected, f->maintenance,
+             i ? "," : "", f->cfg->name, f->ops->name, pipe_feed_state(f), f->paused,
+             f->connected, f->maintenance,
              f->halted_rest, (unsigned long long)f->frames, (unsigned long long)f->events,
              (unsigned long long)f->malformed, (unsigned long long)f->sub_errors,
              (unsigned long long)f->alerts, (unsigned long long)f->rotations,
@@ -498,6 +510,8 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
         pipe_feed_start(&n->feeds[i]);
         pipe_registry_start(&n->feeds[i]);
     }
+    if ((rc = pipe_admin_open(&n->admin, n, loop, err)))
+        goto fail;
     take_snapshot(n);
     *out = n;
     return 0;
@@ -554,6 +568,7 @@ static void collect_cb(void *arg, struct tr_metrics *m)
             open += f->conn[k].state == PC_OPEN;
         tr_gauge_set(tr_metrics_gauge(m, TR_M_CONNECTIONS, v1), open);
         tr_gauge_set(tr_metrics_gauge(m, TR_M_FEED_UP, v1), f->connected);
+        tr_gauge_set(tr_metrics_gauge(m, TR_M_FEED_PAUSED, v1), f->paused);
         static const int kinds[3] = {TR_KIND_TRADE, TR_KIND_BOOK_DELTA, TR_KIND_TICKER};
         int64_t last_ns = 0;
         for (int k = 0; k < 3; k++) {
@@ -613,6 +628,7 @@ static void close_handles(struct pipe_node *n)
     uv_close((uv_handle_t *)&n->stop_timer, NULL);
     uv_poll_stop(&n->durable_poll);
     uv_close((uv_handle_t *)&n->durable_poll, NULL);
+    pipe_admin_close_handles(n->admin);
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
         uv_close((uv_handle_t *)&f->retry_timer, NULL);
@@ -741,6 +757,7 @@ int pipe_node_close(struct pipe_node *n, struct tr_error *err)
     int rc2 = tr_log_close(n->log, rc ? NULL : err);
     pipe_writer_close(&n->w);
     pipe_dedup_close(&n->dd);
+    pipe_admin_free(n->admin);
     tr_buf_free(&n->status);
     pthread_mutex_destroy(&n->snap_mu);
     int fatal = n->fatal;

@@ -93,7 +93,7 @@ static void wait_ms(struct pipe_feed *f, uint64_t ms)
 static void registry_cb(uv_timer_t *t)
 {
     struct pipe_feed *f = t->data;
-    if (!pipe_node_stopping(f->node))
+    if (!pipe_node_stopping(f->node) && !f->paused)
         pipe_rest_enqueue(f, TR_REST_MARKETS, NULL);
 }
 

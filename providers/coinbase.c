@@ -241,7 +241,21 @@ static int error_msg(struct pctx *c, int obj)
         tr_json_str(c->text, c->t, i, message, sizeof message);
     if ((i = pj_opt(c, obj, "reason")) >= 0 && c->t[i].type == TR_JSON_STRING)
         tr_json_str(c->text, c->t, i, reason, sizeof reason);
-    snprintf(ctl->text, sizeof ctl->text, "%s%s%s", message, reason[0] ? ": " : "", reason);
+    /* "message: reason", cut at the field's size (a long reason is still
+     * searched below in full). */
+    size_t n_msg = strnlen(message, sizeof ctl->text - 1);
+    memcpy(ctl->text, message, n_msg);
+    size_t at = n_msg;
+    if (reason[0]) {
+        const char *parts[2] = {": ", reason};
+        for (int k = 0; k < 2; k++) {
+            size_t room = sizeof ctl->text - 1 - at, len = strlen(parts[k]);
+            if (len > room) len = room;
+            memcpy(ctl->text + at, parts[k], len);
+            at += len;
+        }
+    }
+    ctl->text[at] = '\0';
     const char *p;
     if ((p = strstr(reason, " is not a valid product"))) {
         ctl->kind = TR_CTL_SUB_ERROR;

@@ -85,7 +85,7 @@ static const struct keydef http_keys[] = {
 };
 static const struct keydef storage_keys[] = {
     {"sync", V_SYNC, C(sync), 0, 0, 0},
-    {"group_commit_ms", V_U32, C(group_commit_ms), 1, 10000, 0},
+    {"group_commit_ms", V_U32, C(group_commit_ms), 0, 10000, 0},
     {"group_commit_bytes", V_SIZE64, C(group_commit_bytes), 4096, 1ull << 34, 0},
     {"segment_size", V_SIZE64, C(segment_bytes), 1u << 16, 1ull << 40, 0},
     {"retention_size", V_SIZE64, C(retention_bytes), 0, UINT64_MAX, 0},

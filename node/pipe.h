@@ -59,7 +59,7 @@ struct pipe_cfg {
     char http_addr[64];
     int http_port;                 /* 0 = no HTTP endpoint */
     int sync;                      /* enum tr_log_sync, default GROUP */
-    uint32_t group_commit_ms;      /* log group-commit window, default 2 */
+    uint32_t group_commit_ms;      /* log group-commit window, default 2; 0 = sync at once */
     uint64_t group_commit_bytes, segment_bytes, retain_bytes; /* 0 = log default / keep */
     int64_t retain_age_ns;
     uint32_t batch_max;            /* records per append batch, default 4096 */

@@ -43,7 +43,7 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", c->data_dir ? c->data_dir : "data");
     cfg->node_id = (uint16_t)c->node_id;
     cfg->sync = c->sync;
-    cfg->group_commit_ms = c->group_commit_ms ? c->group_commit_ms : 2;
+    cfg->group_commit_ms = c->group_commit_ms; /* 0 = leader/follower commit */
     cfg->group_commit_bytes = c->group_commit_bytes;
     cfg->segment_bytes = c->segment_bytes;
     cfg->retain_bytes = c->retention_bytes;

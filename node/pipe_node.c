@@ -396,7 +396,7 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
     struct tr_log_options lo;
     tr_log_options_init(&lo);
     lo.sync = cfg->sync;
-    lo.group_commit_ms = cfg->group_commit_ms ? cfg->group_commit_ms : 2;
+    lo.group_commit_ms = cfg->group_commit_ms;
     if (cfg->group_commit_bytes)
         lo.group_commit_bytes = cfg->group_commit_bytes;
     if (cfg->segment_bytes)

@@ -43,7 +43,7 @@ const struct tr_log_fs_ops *tr_log_fs_default(void);
 enum tr_log_sync {
     TR_LOG_SYNC_NONE = 0,  /* never fsync on append (close still syncs) */
     TR_LOG_SYNC_EVERY = 1, /* fsync inside every append call */
-    TR_LOG_SYNC_GROUP = 2, /* a sync thread fsyncs every window / M bytes */
+    TR_LOG_SYNC_GROUP = 2, /* a sync thread fsyncs every window / M bytes (or at once: window 0) */
 };
 
 /* Called from the thread that completed an fsync (the sync thread, or the
@@ -57,7 +57,9 @@ typedef void (*tr_log_durable_cb)(void *arg, uint64_t durable_lsn);
 
 struct tr_log_options {
     int sync;                    /* enum tr_log_sync; default GROUP */
-    uint32_t group_commit_ms;    /* window; default 2 */
+    uint32_t group_commit_ms;    /* window; default 2. 0 = leader/follower commit: fsync as soon
+                                  * as anything is unsynced, appends made during one fsync go
+                                  * into the next (durable in ~1-2 fsyncs, smaller blocks) */
     uint64_t group_commit_bytes; /* sync early past this many unsynced bytes; default 8 MiB */
     uint64_t segment_bytes;      /* roll segments past this size; default 64 MiB */
     uint32_t block_bytes;        /* uncompressed bytes per block; default 64 KiB */
@@ -117,7 +119,8 @@ int tr_log_close(struct tr_log *log, struct tr_error *err);
  * *last_lsn, the first is *last_lsn - n + 1) or none does. Records are
  * copied; the caller keeps ownership of `recs`. In EVERY mode they are
  * durable when the call returns 0; in GROUP mode when tr_log_durable_lsn()
- * reaches their LSN (at most about group_commit_ms later); in NONE mode
+ * reaches their LSN (at most about group_commit_ms later, or one to two
+ * fsyncs later with group_commit_ms = 0); in NONE mode
  * never guaranteed. Errors: TR_EINVAL / TR_ETOOBIG (a bad record; nothing
  * appended), TR_ENOSPACE (disk full; nothing of this call appended, the log
  * stays readable, retry later), TR_EIO (an fsync failed: the log refuses

@@ -6,9 +6,14 @@
  * are the log's own: group commit (2 ms window) measured from the first
  * append until the last record is durable; no-sync until the last append
  * returns; reading from a fresh open over every record. Temp dirs go under
- * /tmp (or --dir) and are removed. Last line: one JSON object. */
+ * /tmp (or --dir) and are removed. Durable latency: append call to the
+ * durability callback, at a fixed offered rate (--rate, default 50,000
+ * events/s), for the 2 ms window and for window 0 (leader/follower).
+ * Last line: one JSON object. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +25,7 @@
 
 const char bench_storage_help[] =
     "durable log: append (group commit / no sync) and read events/s, bytes/event, compression "
-    "[--events N] [--batch N] [--instruments N] [--window-ms N] [--hc-level N] [--dir /tmp]";
+    "[--events N] [--batch N] [--instruments N] [--window-ms N] [--hc-level N] [--rate N] [--lat-events N] [--dir /tmp]";
 
 static const char *const instruments[] = {
     "BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "ADA-USD", "XRP-USD", "LTC-USD", "AVAX-USD",
@@ -170,6 +175,121 @@ static double run_append(const struct corpus *c, const char *dir, int sync, uint
     return (double)c->n / ((double)(t1 - t0) / 1e9);
 }
 
+/* Durable latency at a fixed offered rate: the writer sleeps until the
+ * next event is due and appends every due event in one call (usually one
+ * or two); the time of that call is stamped on each of its LSNs, and the
+ * durability callback (sync thread) stamps the arrival. */
+struct lat_state {
+    uint64_t *t_append; /* by LSN; written before the append call */
+    double *lat_us;     /* by LSN */
+    uint64_t done;      /* highest LSN measured (callback thread only) */
+    size_t n;
+};
+
+static void lat_cb(void *arg, uint64_t lsn)
+{
+    struct lat_state *ls = arg;
+    uint64_t now = bench_now_ns();
+    for (uint64_t l = ls->done + 1; l <= lsn && l <= ls->n; l++)
+        ls->lat_us[l - 1] = (double)(now - ls->t_append[l - 1]) / 1e3;
+    if (lsn > ls->done)
+        ls->done = lsn;
+}
+
+struct lat_result {
+    double p50, p99, p999, max;
+    uint64_t syncs;
+    double ratio; /* compression of what the run left on disk */
+};
+
+static int run_latency(const struct corpus *c, const char *dir, uint32_t window_ms, double rate,
+                       size_t n, struct lat_result *res)
+{
+    struct lat_state ls = {calloc(n, sizeof(uint64_t)), calloc(n, sizeof(double)), 0, n};
+    if (!ls.t_append || !ls.lat_us)
+        return -1;
+    struct tr_log_options o;
+    tr_log_options_init(&o);
+    o.group_commit_ms = window_ms;
+    o.durable_cb = lat_cb;
+    o.durable_arg = &ls;
+    struct tr_log *log;
+    struct tr_error err = {0};
+    if (tr_log_open(&log, dir, &o, &err) != 0) {
+        fprintf(stderr, "open %s: %s\n", dir, err.msg);
+        return -1;
+    }
+    uint64_t gap = (uint64_t)(1e9 / rate), t0 = bench_now_ns() + 1000000, last = 0;
+    for (size_t i = 0; i < n;) {
+        uint64_t due = t0 + i * gap, now = bench_now_ns();
+        if (now < due) {
+            struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+            now = bench_now_ns();
+        }
+        size_t k = 1 + (now > due ? (size_t)((now - due) / gap) : 0);
+        if (k > n - i)
+            k = n - i;
+        for (size_t j = 0; j < k; j++)
+            ls.t_append[i + j] = now;
+        struct tr_log_record recs[256];
+        if (k > 256)
+            k = 256;
+        for (size_t j = 0; j < k; j++)
+            recs[j] = c->recs[(i + j) % c->n];
+        if (tr_log_append_many(log, recs, k, &last, &err) != 0) {
+            fprintf(stderr, "append: %s\n", err.msg);
+            return -1;
+        }
+        i += k;
+    }
+    if (tr_log_wait_durable(log, last, 60000) != 0) {
+        fprintf(stderr, "wait durable failed\n");
+        return -1;
+    }
+    struct tr_log_stats st;
+    tr_log_stats(log, &st);
+    tr_log_close(log, NULL); /* joins the sync thread: every callback has run */
+    res->syncs = st.syncs;
+    res->ratio = st.disk_bytes ? (double)st.raw_bytes / (double)st.disk_bytes : 0;
+    res->p50 = bench_percentile(ls.lat_us, n, 50);
+    res->p99 = bench_percentile(ls.lat_us, n, 99);
+    res->p999 = bench_percentile(ls.lat_us, n, 99.9);
+    res->max = bench_percentile(ls.lat_us, n, 100);
+    free(ls.t_append);
+    free(ls.lat_us);
+    return 0;
+}
+
+/* The disk's own fsync cost right now (1 KiB appended, then fdatasync),
+ * so the latency figures above can be read against it. */
+static void probe_fsync(const char *dir, size_t n, double *p50, double *p99)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/probe", dir);
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+    double *v = calloc(n, sizeof *v);
+    char buf[1024];
+    memset(buf, 7, sizeof buf);
+    *p50 = *p99 = -1;
+    if (fd < 0 || !v) {
+        free(v);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pwrite(fd, buf, sizeof buf, (off_t)(i * sizeof buf)) != (ssize_t)sizeof buf)
+            break;
+        uint64_t t = bench_now_ns();
+        fdatasync(fd);
+        v[i] = (double)(bench_now_ns() - t) / 1e3;
+    }
+    close(fd);
+    unlink(path);
+    *p50 = bench_percentile(v, n, 50);
+    *p99 = bench_percentile(v, n, 99);
+    free(v);
+}
+
 /* Reopens and reads everything; returns events/s and the open time. */
 static double run_read(const char *dir, size_t expect, double *open_ms, uint64_t *checksum)
 {
@@ -213,7 +333,9 @@ int bench_storage_main(int argc, char **argv)
     uint32_t window = (uint32_t)bench_arg_long(argc, argv, "--window-ms", 2);
     const char *base = bench_arg(argc, argv, "--dir", "/tmp");
     int hc_level = (int)bench_arg_long(argc, argv, "--hc-level", 2);
-    if (n_instr < 1 || n_instr > N_INSTR || n < 1 || batch < 1) {
+    double rate = (double)bench_arg_long(argc, argv, "--rate", 50000);
+    size_t lat_n = (size_t)bench_arg_long(argc, argv, "--lat-events", 100000);
+    if (n_instr < 1 || n_instr > N_INSTR || n < 1 || batch < 1 || rate < 1 || lat_n < 1) {
         fprintf(stderr, "bench storage: bad arguments\n");
         return 2;
     }
@@ -224,16 +346,31 @@ int bench_storage_main(int argc, char **argv)
         return 1;
     }
     double payload_avg = (double)c.enc.len / (double)n;
-    char gdir[4096], ndir[4096], hdir[4096];
+    char gdir[4096], ndir[4096], hdir[4096], zdir[4096], l2dir[4096], l0dir[4096];
     snprintf(gdir, sizeof gdir, "%s/tr_bench_storage_XXXXXX", base);
     snprintf(ndir, sizeof ndir, "%s/tr_bench_storage_XXXXXX", base);
     snprintf(hdir, sizeof hdir, "%s/tr_bench_storage_XXXXXX", base);
-    if (!mkdtemp(gdir) || !mkdtemp(ndir) || !mkdtemp(hdir)) {
+    snprintf(zdir, sizeof zdir, "%s/tr_bench_storage_XXXXXX", base);
+    snprintf(l2dir, sizeof l2dir, "%s/tr_bench_storage_XXXXXX", base);
+    snprintf(l0dir, sizeof l0dir, "%s/tr_bench_storage_XXXXXX", base);
+    if (!mkdtemp(gdir) || !mkdtemp(ndir) || !mkdtemp(hdir) || !mkdtemp(zdir) || !mkdtemp(l2dir) ||
+        !mkdtemp(l0dir)) {
         perror("mkdtemp");
         return 1;
     }
-    struct tr_log_stats st, sth;
+    struct lat_result l2 = {0}, l0 = {0};
+    double fs50, fs99;
+    probe_fsync(l2dir, 300, &fs50, &fs99);
+    fprintf(stderr, "durable latency at %.0f events/s, %zu events per window setting...\n", rate,
+            lat_n);
+    if (run_latency(&c, l2dir, 2, rate, lat_n, &l2) != 0 ||
+        run_latency(&c, l0dir, 0, rate, lat_n, &l0) != 0)
+        return 1;
+    rm_dir(l2dir);
+    rm_dir(l0dir);
+    struct tr_log_stats st, sth, stz;
     double group = run_append(&c, gdir, TR_LOG_SYNC_GROUP, window, batch, 0, &st);
+    double group0 = run_append(&c, zdir, TR_LOG_SYNC_GROUP, 0, batch, 0, &stz);
     double nosync = run_append(&c, ndir, TR_LOG_SYNC_NONE, window, batch, 0, NULL);
     double group_hc = run_append(&c, hdir, TR_LOG_SYNC_GROUP, window, batch, hc_level, &sth);
     double open_ms = 0;
@@ -242,6 +379,8 @@ int bench_storage_main(int argc, char **argv)
     rm_dir(gdir);
     rm_dir(ndir);
     rm_dir(hdir);
+    rm_dir(zdir);
+    double ratio0 = stz.disk_bytes ? (double)stz.raw_bytes / (double)stz.disk_bytes : 0;
     double ratio_hc = sth.disk_bytes ? (double)sth.raw_bytes / (double)sth.disk_bytes : 0;
     double bpe_hc = (double)sth.disk_bytes / (double)n;
     double bpe = (double)st.disk_bytes / (double)n;
@@ -252,6 +391,8 @@ int bench_storage_main(int argc, char **argv)
            n, batch, n_instr, payload_avg);
     printf("append group commit (%u ms): %.0f events/s, %" PRIu64 " fsyncs\n", window, group,
            st.syncs);
+    printf("append group commit (0 ms, leader/follower): %.0f events/s, %" PRIu64 " fsyncs, "
+           "compression %.2fx\n", group0, stz.syncs, ratio0);
     printf("append no sync:             %.0f events/s\n", nosync);
     printf("read (all, fresh open):      %.0f events/s (open %.1f ms, checksum %" PRIu64 ")\n",
            read, open_ms, sum);
@@ -260,14 +401,25 @@ int bench_storage_main(int argc, char **argv)
            st.segments, ratio, payload_ratio, json_ratio, (double)c.json_bytes / (double)n);
     printf("append group commit, LZ4HC level %d: %.0f events/s, %.1f B/event, compression %.2fx\n",
            hc_level, group_hc, bpe_hc, ratio_hc);
+    printf("fsync of a 1 KiB append on this disk now: p50 %.0f us, p99 %.0f us\n", fs50, fs99);
+    printf("durable latency at %.0f events/s (append call to callback): window 2 ms p50 %.0f us, "
+           "p99 %.0f us, p99.9 %.0f us, max %.0f us, %" PRIu64 " fsyncs, compression %.2fx; window 0 p50 %.0f us, "
+           "p99 %.0f us, p99.9 %.0f us, max %.0f us, %" PRIu64 " fsyncs, compression %.2fx\n",
+           rate, l2.p50, l2.p99, l2.p999, l2.max, l2.syncs, l2.ratio, l0.p50, l0.p99, l0.p999,
+           l0.max, l0.syncs, l0.ratio);
     printf("{\"events\":%zu,\"batch\":%zu,\"instruments\":%zu,\"payload_bytes_per_event\":%.1f,"
            "\"append_events_per_s\":%.0f,\"append_events_per_s_nosync\":%.0f,"
            "\"read_events_per_s\":%.0f,\"bytes_per_event\":%.1f,\"compression_ratio\":%.2f,"
            "\"payload_compression_ratio\":%.2f,\"json_compression_ratio\":%.2f,\"open_ms\":%.1f,\"group_commit_ms\":%u,\"hc_level\":%d,"
-           "\"append_events_per_s_hc\":%.0f,\"bytes_per_event_hc\":%.1f,\"compression_ratio_hc\":%.2f}\n",
+           "\"append_events_per_s_hc\":%.0f,\"bytes_per_event_hc\":%.1f,\"compression_ratio_hc\":%.2f,"
+           "\"append_events_per_s_window0\":%.0f,\"compression_ratio_window0\":%.2f,"
+           "\"latency_rate\":%.0f,\"durable_p50_us_window2\":%.0f,\"durable_p99_us_window2\":%.0f,"
+           "\"durable_p50_us_window0\":%.0f,\"durable_p99_us_window0\":%.0f,"
+           "\"durable_p999_us_window0\":%.0f,\"fsync_p50_us\":%.0f,\"fsync_p99_us\":%.0f}\n",
            n, batch, n_instr, payload_avg, group, nosync, read, bpe, ratio, payload_ratio, json_ratio,
            open_ms,
-           window, hc_level, group_hc, bpe_hc, ratio_hc);
+           window, hc_level, group_hc, bpe_hc, ratio_hc, group0, ratio0, rate, l2.p50, l2.p99,
+           l0.p50, l0.p99, l0.p999, fs50, fs99);
     tr_buf_free(&c.enc);
     free(c.recs);
     free(c.keys);

@@ -4,7 +4,8 @@
  * "A <lsn>\n" on stdout each time records up to <lsn> are acknowledged
  * durable. It never stops on its own: the test kills it with SIGKILL.
  *
- * usage: log_crash_child <dir> every|group <seed> */
+ * usage: log_crash_child <dir> every|group|group0 <seed>
+ * (group: 1 ms window; group0: leader/follower commit, group_commit_ms = 0) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ int main(int argc, char **argv)
     o.block_bytes = 2048;
     o.segment_bytes = 64 << 10;
     o.index_every = 8;
-    o.group_commit_ms = 1;
+    o.group_commit_ms = strcmp(argv[2], "group0") == 0 ? 0 : 1;
     if (o.sync == TR_LOG_SYNC_GROUP)
         o.durable_cb = on_durable;
     unsigned seed = (unsigned)strtoul(argv[3], NULL, 10);

@@ -180,6 +180,12 @@ static void minimal_config_gets_reference_defaults(void **state)
     assert_false(tr_secret_is_set(&f->key));
     assert_string_equal(f->rest.host, "api.elections.kalshi.com");
     assert_string_equal(f->rest.path, "/trade-api/v2");
+    assert_int_equal(c.group_commit_ms, 2);
+    tr_config_close(&c);
+    /* 0 = the log's leader/follower group commit (lowest durable latency) */
+    assert_int_equal(parse(&c, NODE "[storage]\ngroup_commit_ms = 0\n[feed k]\nprovider = kalshi\n"
+                                    "instruments = A\nchannels = book\n", &err), 0);
+    assert_int_equal(c.group_commit_ms, 0);
     tr_config_close(&c);
 }
 

@@ -1,6 +1,7 @@
 /* Crash test of the durable log: a child process (log_crash_child, built
  * beside this test) appends in EVERY and GROUP sync modes and reports each
- * acknowledged-durable LSN on a pipe; it is killed with SIGKILL after a
+ * acknowledged-durable LSN on a pipe (group commit both with a 1 ms window
+ * and leader/follower, group_commit_ms = 0); it is killed with SIGKILL after a
  * seeded-random number of acknowledgements, many rounds on the same
  * directory. After each kill the log is reopened: every acknowledged record
  * must be there exactly once, in LSN order, with the right content, and
@@ -112,6 +113,11 @@ static void kill9_during_group_commit_appends_loses_no_acknowledged_record(void 
     crash_rounds("group", 777);
 }
 
+static void kill9_during_leader_follower_commit_loses_no_acknowledged_record(void **state)
+{
+    crash_rounds("group0", 4242);
+}
+
 int main(int argc, char **argv)
 {
     char self[4096];
@@ -124,6 +130,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kill9_during_every_write_appends_loses_no_acknowledged_record),
         cmocka_unit_test(kill9_during_group_commit_appends_loses_no_acknowledged_record),
+        cmocka_unit_test(kill9_during_leader_follower_commit_loses_no_acknowledged_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

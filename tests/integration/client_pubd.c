@@ -24,13 +24,18 @@ int main(int argc, char **argv)
     if (ch_log_open(&n, 0))
         return 1;
     if (ch_write(n.log, atoi(argv[5]), strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10),
-                 0))
+                 0)) {
+        tr_log_close(n.log, NULL);
         return 1;
+    }
     /* a killed predecessor leaves its ipc socket file behind */
     if (strncmp(n.url, "ipc://", 6) == 0)
         unlink(n.url + 6);
-    if (ch_pub_open(&n, NULL))
+    if (ch_pub_open(&n, NULL)) {
+        fprintf(stderr, "client_pubd: cannot serve on %s\n", n.url);
+        tr_log_close(n.log, NULL); /* keep its data for the next start */
         return 1;
+    }
     printf("ready\n");
     fflush(stdout);
     for (;;)

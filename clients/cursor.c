@@ -161,7 +161,8 @@ int tr_cursor_decode(struct tr_cursor *c, const uint8_t *p, size_t len, struct t
     size_t off = 0;
     int rc = TR_EPARSE;
     tr_cursor_free(c);
-    if (msgpack_unpack_next(&u, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+    if (tr_proto_scan(p, len, NULL) || /* no allocation from a forged count */
+        msgpack_unpack_next(&u, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         off != len || u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 3) {
         tr_errorf(err, rc, "cursor: not a cursor");
         goto out;

@@ -90,11 +90,94 @@ int tr_proto_bin(const msgpack_object *o, const uint8_t **p, size_t *n)
     return 0;
 }
 
+static uint64_t be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* msgpack-c allocates a container's elements from the count in its header
+ * before reading them, so a 6-byte "array of 2^32-1" asks for ~100 GB (the
+ * publisher fuzzer found it). Walk the value first without allocating: every
+ * element takes at least one byte, so the values still owed can never
+ * exceed the bytes left. */
+int tr_proto_scan(const void *data, size_t len, size_t *used)
+{
+    const uint8_t *p = data;
+    size_t off = 0;
+    uint64_t owed = 1; /* values still to read */
+    while (owed) {
+        if (off >= len || owed > len - off)
+            return TR_EPARSE;
+        owed--;
+        uint8_t b = p[off++];
+        uint64_t n = 0, skip = 0; /* n: values contained, skip: payload bytes */
+        int hdr = 0;             /* bytes of length that follow the tag */
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            continue;
+        } else if (b >= 0x80 && b <= 0x8f) {
+            n = 2u * (b & 0x0f);
+        } else if (b >= 0x90 && b <= 0x9f) {
+            n = b & 0x0f;
+        } else if (b >= 0xa0 && b <= 0xbf) {
+            skip = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc4: case 0xd9: hdr = 1; break;                 /* bin8, str8 */
+            case 0xc5: case 0xda: hdr = 2; break;                 /* bin16, str16 */
+            case 0xc6: case 0xdb: hdr = 4; break;                 /* bin32, str32 */
+            case 0xc7: hdr = 1; skip = 1; break;                  /* ext8 (+type) */
+            case 0xc8: hdr = 2; skip = 1; break;
+            case 0xc9: hdr = 4; skip = 1; break;
+            case 0xca: skip = 4; break;
+            case 0xcb: skip = 8; break;
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xce: case 0xd2: skip = 4; break;
+            case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break;                           /* fixext: type + data */
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc: case 0xde: hdr = 2; break;                 /* array16, map16 */
+            case 0xdd: case 0xdf: hdr = 4; break;                 /* array32, map32 */
+            default: return TR_EPARSE;                            /* 0xc1: never used */
+            }
+            if (hdr) {
+                if ((size_t)hdr > len - off)
+                    return TR_EPARSE;
+                uint64_t v = be(p + off, hdr);
+                off += (size_t)hdr;
+                if (b == 0xdc || b == 0xdd)
+                    n = v;
+                else if (b == 0xde || b == 0xdf)
+                    n = 2 * v;
+                else
+                    skip += v;
+            }
+        }
+        if (skip > len - off)
+            return TR_EPARSE;
+        off += (size_t)skip;
+        if (n > len - off)
+            return TR_EPARSE;
+        owed += n;
+    }
+    if (used)
+        *used = off;
+    return 0;
+}
+
 /* Unpacks exactly one array of `want` elements spanning the whole input. */
 static int unpack_envelope(const void *p, size_t len, msgpack_unpacked *u, uint32_t want,
                            const msgpack_object **el, struct tr_error *err)
 {
     size_t off = 0;
+    if (tr_proto_scan(p, len, NULL))
+        return tr_errorf(err, TR_EPARSE, "message is not one msgpack value");
     msgpack_unpack_return r = msgpack_unpack_next(u, p, len, &off);
     if (r != MSGPACK_UNPACK_SUCCESS)
         return tr_errorf(err, TR_EPARSE, "message is not one msgpack value");

@@ -42,6 +42,7 @@ struct tr_pub_options {
     uint32_t max_batch_events; /* per FETCH reply; default 4096 */
     uint32_t max_batch_bytes;  /* per FETCH reply; default 1 MiB */
     size_t max_request;        /* default TR_PROTO_MAX_REQUEST */
+    uint32_t max_wait_ms;      /* cap on one FETCH long-poll; default 250 */
     tr_pub_admin_cb admin_cb;
     void *admin_arg;
 };

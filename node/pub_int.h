@@ -44,6 +44,11 @@ struct pub_reply {
 void pub_reply_error(struct tr_pub *p, struct pub_reply *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Decodes one request (`len` bytes at `data`, untrusted) and packs the
+ * whole reply into r (reset first). Worker threads; the fuzz target
+ * (tests/fuzz/fuzz_pub_request.c) calls it directly. */
+void pub_handle(struct tr_pub *p, const void *data, size_t len, struct pub_reply *r);
+
 /* Handlers: each packs a whole reply (success or error) into r. */
 void pub_subscribe(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);
 void pub_fetch(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);

@@ -34,6 +34,7 @@ void tr_pub_options_init(struct tr_pub_options *o)
     o->max_batch_events = 4096;
     o->max_batch_bytes = 1u << 20;
     o->max_request = TR_PROTO_MAX_REQUEST;
+    o->max_wait_ms = 250;
 }
 
 static void reply_reset(struct pub_reply *r)
@@ -196,7 +197,7 @@ out:
 }
 
 /* ---- dispatch ---- */
-static void handle(struct tr_pub *p, const void *data, size_t len, struct pub_reply *r)
+void pub_handle(struct tr_pub *p, const void *data, size_t len, struct pub_reply *r)
 {
     atomic_fetch_add(&p->c.requests, 1);
     reply_reset(r);
@@ -276,7 +277,7 @@ static void *worker(void *arg)
         if (rv != 0)
             break; /* socket closed */
         nng_msg *m = nng_aio_get_msg(aio);
-        handle(p, nng_msg_body(m), nng_msg_len(m), &r);
+        pub_handle(p, nng_msg_body(m), nng_msg_len(m), &r);
         /* reuse the request message for the reply (keeps nng's header) */
         nng_msg_clear(m);
         if (nng_msg_append(m, r.b.data, r.b.len) != 0) {

@@ -15,7 +15,6 @@
 
 #include "pub_int.h"
 
-#define MAX_WAIT_MS 250
 
 struct pub_session {
     uint64_t id;
@@ -362,7 +361,8 @@ static int fill_batch(struct tr_pub *p, struct pub_session *s, uint32_t max_even
          * empty at once and let the client come back */
         unsigned max_waiters = p->n_threads > 2 ? p->n_threads - 2 : 1;
         if (atomic_fetch_add(&p->waiters, 1) < max_waiters)
-            tr_log_reader_wait(s->rd, wait_ms > MAX_WAIT_MS ? MAX_WAIT_MS : wait_ms);
+            tr_log_reader_wait(s->rd, wait_ms > (int)p->o.max_wait_ms ? (int)p->o.max_wait_ms
+                                                                        : wait_ms);
         atomic_fetch_sub(&p->waiters, 1);
     }
     r->b.data[flags_at] = behind ? TR_PROTO_FELL_BEHIND : 0;

@@ -9,3 +9,12 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_check.c AND TARGET tickraft-node
   set_tests_properties(e2e_node_admin_pause_resume_backfill_no_hole_no_dup PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
+
+# The publisher's request decoder (node/pub_server.c pub_handle), fuzzed
+# with a small real log behind it.
+if(TARGET tr_node)
+  tr_fuzz_target(fuzz_pub_request fuzz/fuzz_pub_request.c tr_node)
+  if(TARGET fuzz_pub_request)
+    target_include_directories(fuzz_pub_request PRIVATE ${CMAKE_SOURCE_DIR}/node)
+  endif()
+endif()

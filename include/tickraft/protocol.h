@@ -87,6 +87,13 @@ int tr_proto_parse_req(const void *p, size_t len, msgpack_unpacked *u,
 int tr_proto_parse_reply(const void *p, size_t len, msgpack_unpacked *u,
                          struct tr_proto_reply *rep, struct tr_error *err);
 
+/* Checks, without allocating, that `len` bytes at `p` start with one
+ * complete msgpack value whose container counts fit in the bytes left
+ * (msgpack-c allocates from the declared count before reading). 0 with the
+ * value's size in *used (may be NULL), or TR_EPARSE. Run it before
+ * msgpack_unpack_next on untrusted input (the envelope parsers do). */
+int tr_proto_scan(const void *p, size_t len, size_t *used);
+
 /* Typed getters for body elements; nil gives 0/NULL where noted.
  * Each returns 0 or TR_EPARSE. */
 int tr_proto_u64(const msgpack_object *o, uint64_t *v);

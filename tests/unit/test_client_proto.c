@@ -118,6 +118,39 @@ static void envelopes_reject_wrong_shapes(void **state)
     tr_buf_free(&b);
 }
 
+/* Found by fuzz_pub_request: a container header that claims more elements
+ * than there are bytes made msgpack-c allocate from the claim (32 GB for
+ * this 27-byte request); it is now refused before any allocation. */
+static void forged_container_counts_are_refused_without_allocating(void **state)
+{
+    (void)state;
+    static const uint8_t crash[] = {0x95, 0x01, 0x05, 0xc0, 0x96, 0x3d, 0xa7, 0x73, 0x69,
+                                    0x6d, 0x2f, 0x74, 0x72, 0x61, 0x64, 0x65, 0x2f, 0x53,
+                                    0xdd, 0x4d, 0x2d, 0x30, 0x01, 0x00, 0xff, 0x03, 0x07};
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    struct tr_proto_req q;
+    struct tr_error err;
+    tr_error_clear(&err);
+    assert_int_equal(tr_proto_parse_req(crash, sizeof crash, &u, &q, &err), TR_EPARSE);
+    msgpack_unpacked_destroy(&u);
+    static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0x01};
+    static const uint8_t str32[] = {0xdb, 0x00, 0x00, 0x10, 0x00, 0x61};
+    static const uint8_t ok[] = {0x92, 0xa1, 0x61, 0xc4, 0x01, 0x00, 0xff};
+    size_t used = 0;
+    assert_int_equal(tr_proto_scan(map32, sizeof map32, NULL), TR_EPARSE);
+    assert_int_equal(tr_proto_scan(str32, sizeof str32, NULL), TR_EPARSE);
+    assert_int_equal(tr_proto_scan(ok, sizeof ok, &used), 0);
+    assert_int_equal(used, 6); /* [ "a", bin(1) ] and one byte after it */
+    for (size_t cut = 0; cut < 6; cut++) /* every truncation is refused */
+        assert_int_equal(tr_proto_scan(ok, cut, NULL), TR_EPARSE);
+    struct tr_cursor c;
+    tr_cursor_init(&c);
+    static const uint8_t cur[] = {0x93, 0x01, 0x00, 0xdd, 0x7f, 0xff, 0xff, 0xff};
+    assert_int_equal(tr_cursor_decode(&c, cur, sizeof cur, &err), TR_EPARSE);
+    tr_cursor_free(&c);
+}
+
 static void tables_pack_and_unpack(void **state)
 {
     (void)state;
@@ -156,6 +189,7 @@ int main(void)
         cmocka_unit_test(token_compare),
         cmocka_unit_test(envelopes_reject_wrong_shapes),
         cmocka_unit_test(tables_pack_and_unpack),
+        cmocka_unit_test(forged_container_counts_are_refused_without_allocating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,11 +73,16 @@ int ctl_backfill_main(int argc, char **argv)
         return rc;
     if (o.help) {
         printf("usage: tickraft-ctl backfill STREAM --from A --to B [--by seq|time] [--wait]"
-               " [options]\n\n%s.\nSTREAM is provider/kind/instrument; times are ns or"
-               " YYYY-MM-DDTHH:MM:SSZ.\n\n",
+               " [options]\n       tickraft-ctl backfill status JOB [options]\n\n%s.\n"
+               "STREAM is provider/kind/instrument; times are ns or YYYY-MM-DDTHH:MM:SSZ.\n"
+               "Recovered trades go to provider/trade.backfill/instrument.\n\n",
                ctl_backfill_help);
         ctl_common_help(stdout);
         return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "status") == 0) { /* a job started earlier */
+        const char *sa[] = {"status", argv[2]};
+        return ctl_admin_print(&o, "backfill", sa, 2, NULL);
     }
     const char *stream = NULL, *from = NULL, *to = NULL, *by = "seq";
     int wait = 0;

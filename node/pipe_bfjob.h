@@ -9,6 +9,7 @@
 
 #include "tickraft/client.h"
 #include "tickraft/error.h"
+#include "tickraft/event.h"
 #include "tickraft/log.h"
 
 struct pipe_node;
@@ -35,5 +36,16 @@ int pipe_bfjob_start(struct pipe_bfjobs *j, const struct pipe_bfjob_args *a, cha
 /* Any thread: one row job/stream/state/progress/detail. */
 int pipe_bfjob_status(struct pipe_bfjobs *j, const char *job, struct tr_client_table *t,
                       struct tr_error *err);
+
+/* ---- the loop side (pipe_rest.c) ---- */
+struct pipe_bfjob;
+/* What the next REST page asks for: trades of `instrument` after `cursor`. */
+const char *pipe_bfjob_instrument(const struct pipe_bfjob *b);
+uint64_t pipe_bfjob_cursor(const struct pipe_bfjob *b);
+/* A page of trades (ascending) arrived; `more`: the provider may have more.
+ * Writes fills, asks for the next page or finishes. <0: a log error. */
+int pipe_bfjob_page(struct pipe_bfjob *b, const struct tr_event *evs, size_t n, int more);
+/* REST gave up on the job's request (400/404/401/403, bad bodies). */
+void pipe_bfjob_failed(struct pipe_bfjob *b, const char *why);
 
 #endif

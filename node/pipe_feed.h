@@ -44,9 +44,12 @@ struct pipe_conn {
     uint64_t frames, data_frames;
 };
 
+struct pipe_bfjob;
+
 struct pipe_rest_req {
     uint8_t kind;             /* TR_REST_TRADES / BOOK / STATUS */
     struct pd_stream *s;
+    struct pipe_bfjob *job;   /* an operator backfill job's page (pipe_bfjob.c), else NULL */
     struct pipe_rest_req *next;
 };
 
@@ -106,6 +109,8 @@ void pipe_feed_rotate(struct pipe_feed *f);
 /* pipe_rest.c */
 int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len);
 void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s);
+/* Queues the next trades page of a backfill job (after the live repairs). */
+void pipe_rest_enqueue_job(struct pipe_feed *f, struct pipe_bfjob *job);
 /* The adapter's view of request r (path builder and body parser both get
  * it: Binance's depth answer does not name its symbol, so BOOK requests
  * must carry the stream's instrument). */
@@ -131,5 +136,6 @@ struct pipe_feed *pipe_node_feed(struct pipe_node *n, size_t i);
 void pipe_node_refresh_snapshot(struct pipe_node *n);
 struct pipe_writer *pipe_node_writer(struct pipe_node *n);
 uv_loop_t *pipe_node_loop(struct pipe_node *n);
+unsigned pipe_node_origin(struct pipe_node *n); /* the node id stamped on events */
 
 #endif

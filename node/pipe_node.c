@@ -79,6 +79,7 @@ size_t pipe_node_n_feeds(struct pipe_node *n) { return n->n_feeds; }
 struct pipe_feed *pipe_node_feed(struct pipe_node *n, size_t i) { return &n->feeds[i]; }
 struct pipe_writer *pipe_node_writer(struct pipe_node *n) { return &n->w; }
 uv_loop_t *pipe_node_loop(struct pipe_node *n) { return n->loop; }
+unsigned pipe_node_origin(struct pipe_node *n) { return n->cfg->node_id; }
 struct pipe_admin *pipe_node_admin(struct pipe_node *n) { return n ? n->admin : NULL; }
 
 uint64_t pipe_node_rand(struct pipe_node *n)

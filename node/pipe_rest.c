@@ -23,6 +23,7 @@
 #include <libwebsockets.h>
 
 #include "nlog.h"
+#include "pipe_bfjob.h"
 #include "tickraft/actor_sup.h"
 
 #define BODY_RETRIES 5
@@ -32,7 +33,19 @@ int pipe_rest_busy(const struct pipe_feed *f)
     return f->inflight != NULL || f->rq_head != NULL;
 }
 
+static void enqueue(struct pipe_feed *f, int kind, struct pd_stream *s, struct pipe_bfjob *job);
+
 void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s)
+{
+    enqueue(f, kind, s, NULL);
+}
+
+void pipe_rest_enqueue_job(struct pipe_feed *f, struct pipe_bfjob *job)
+{
+    enqueue(f, TR_REST_TRADES, NULL, job);
+}
+
+static void enqueue(struct pipe_feed *f, int kind, struct pd_stream *s, struct pipe_bfjob *job)
 {
     struct pipe_rest_req *r = calloc(1, sizeof *r);
     if (!r) {
@@ -50,6 +63,7 @@ void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s)
     }
     r->kind = (uint8_t)kind;
     r->s = s;
+    r->job = job;
     if (s)
         s->req_out = 1;
     if (kind == TR_REST_STATUS) { /* status polls jump the queue */
@@ -142,6 +156,10 @@ static void fail_req(struct pipe_feed *f, struct pipe_rest_req *r)
         registry_retry(f);
         return;
     }
+    if (r->job) {
+        pipe_bfjob_failed(r->job, "REST gave up (400/404/401/403 or unparsable bodies)");
+        return;
+    }
     struct pipe_dedup *d = pipe_node_dedup(f->node);
     int rc = 0;
     if (r->s && r->kind == TR_REST_TRADES)
@@ -172,7 +190,11 @@ void pipe_rest_build_req(const struct pipe_feed *f, const struct pipe_rest_req *
                               .prefix = f->cfg->rest_prefix[0] ? f->cfg->rest_prefix : NULL,
                               .instrument = r->s ? r->s->instrument : NULL,
                               .limit = 1000};
-    if (r->kind == TR_REST_TRADES && r->s && r->s->mode == PD_MODE_IDSET) {
+    if (r->job) { /* an operator backfill job: trades after its cursor */
+        q->instrument = pipe_bfjob_instrument(r->job);
+        q->after_id = pipe_bfjob_cursor(r->job);
+        q->has_after_id = 1;
+    } else if (r->kind == TR_REST_TRADES && r->s && r->s->mode == PD_MODE_IDSET) {
         q->since_ns = r->s->since_ns; /* by time, cursor pages going older */
         q->cursor = r->s->cursor;
     } else if (r->kind == TR_REST_TRADES && r->s && r->s->have) {
@@ -325,7 +347,9 @@ static void req_done(struct pipe_feed *f)
         f->rest_ok++;
         f->rest_attempt = 0;
         struct pipe_dedup *d = pipe_node_dedup(f->node);
-        if (r->kind == TR_REST_TRADES && r->s) {
+        if (r->job) {
+            rc = pipe_bfjob_page(r->job, f->rframe.events, f->rframe.n_events, res.more);
+        } else if (r->kind == TR_REST_TRADES && r->s) {
             snprintf(r->s->cursor, sizeof r->s->cursor, "%s", res.cursor);
             rc = pipe_dedup_backfill(d, r->s, f->rframe.events, f->rframe.n_events, res.more, 0);
         } else if (r->kind == TR_REST_BOOK && r->s) {

@@ -19,7 +19,13 @@
  *   - books: from the first snapshot on, every truth delta is stored or
  *     covered by a gap that a snapshot at the gap's end follows (book deltas
  *     are never backfilled: a snapshot supersedes them);
- *   - nothing stored that the truth does not have.
+ *   - nothing stored that the truth does not have;
+ *   - with --dir, records of "<provider>/trade.backfill/<instrument>" fill
+ *     streams (operator backfill jobs, docs/node.md) count for their trade
+ *     stream: each must fill a gap over an id the canonical stream lacks,
+ *     in strictly increasing order, matching the truth; a trade gap over
+ *     truth events is explained once every such event is filled. (A dump
+ *     names no streams: give it only canonical streams.)
  * Prints a JSON summary last; exit 0 when every count is zero. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +37,7 @@
 struct tev { /* one truth event by seq */
     char *sig;
     int64_t ts;
-    uint8_t lost, seen, gapped;
+    uint8_t lost, seen, gapped, filled;
 };
 
 struct idrec { /* id-mode (Kalshi UUID trades): one truth trade */
@@ -60,6 +66,7 @@ struct stream {
     uint64_t pend_gap_to; int pend_gap; /* books: gap awaiting its snapshot */
     uint64_t stored, dups, order, mismatch, phantom, gaps, bad_gaps, lost_unmarked, missing;
     uint64_t snaps, book_unsnapped;
+    uint64_t fills, fill_last, bad_fills; /* records of the stream's trade.backfill stream */
 };
 
 static uint64_t hash_str(const char *p)
@@ -247,9 +254,7 @@ static void stored(const struct tr_event *ev)
         s->gaps++;
         for (uint64_t q = ev->from_seq; q <= ev->to_seq && q < ev->from_seq + 10000000; q++) {
             struct tev *t = at(s, q);
-            t->gapped = 1;
-            if (!s->book && !t->lost && t->sig)
-                s->bad_gaps++; /* a trade gap over something the truth has */
+            t->gapped = 1; /* over something the truth has: counted at the end, unless filled */
         }
         if (s->book) {
             s->pend_gap = 1;
@@ -341,6 +346,38 @@ static void stored(const struct tr_event *ev)
     t->seen = 1;
 }
 
+/* A record of "<provider>/trade.backfill/<instrument>" (an operator
+ * backfill job, docs/node.md): it must fill a trade gap, be in strictly
+ * increasing id order within its fill stream, hold nothing the canonical
+ * stream has, and match the truth. */
+static void filled(const struct tr_event *ev)
+{
+    if (ev->kind != TR_KIND_TRADE || !want_trade)
+        return;
+    struct stream *s = get(ev);
+    uint64_t seq = strtoull(ev->id, NULL, 10);
+    if (!seq)
+        seq = ev->seq;
+    if (s->fills && seq <= s->fill_last)
+        s->order++;
+    s->fill_last = seq;
+    s->fills++;
+    struct tev *t = at(s, seq);
+    if (t->seen || t->filled)
+        s->dups++;
+    else if (!t->gapped)
+        s->bad_fills++; /* filled something that was not a hole */
+    if (!t->sig) {
+        s->phantom++;
+    } else {
+        char *g = sig_of(ev);
+        if (strcmp(g, t->sig) != 0)
+            s->mismatch++;
+        free(g);
+    }
+    t->filled = 1;
+}
+
 static int read_dump(const char *path)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
@@ -396,7 +433,11 @@ static int read_dir(const char *dir)
         struct tr_event ev;
         size_t used;
         tr_event_scratch_reset(&sc);
-        if (tr_event_decode(rec.payload, rec.payload_len, &used, &ev, &sc, &err) == 0)
+        if (tr_event_decode(rec.payload, rec.payload_len, &used, &ev, &sc, &err) != 0)
+            continue;
+        if (memmem(rec.stream, rec.stream_len, "/trade.backfill/", 16))
+            filled(&ev);
+        else
             stored(&ev);
     }
     tr_event_scratch_free(&sc);
@@ -431,9 +472,12 @@ int main(int argc, char **argv)
     }
     if (load_truth(truth) || (dump ? read_dump(dump) : read_dir(dir)))
         return 2;
-    uint64_t tot[12] = {0};
+    uint64_t tot[13] = {0};
     for (size_t i = 0; i < n_streams; i++) {
         struct stream *s = &streams[i];
+        for (uint64_t q = 0; !s->book && !s->idmode && q < s->cap; q++)
+            if (s->t[q].gapped && !s->t[q].lost && s->t[q].sig && !s->t[q].filled)
+                s->bad_gaps++; /* a trade gap over something the truth has, never filled */
         if (s->idmode) { /* every truth trade from the first stored one to --until */
             for (size_t k = 0; k < s->cap_ids; k++) {
                 struct idrec *r = &s->ids[k];
@@ -456,7 +500,7 @@ int main(int argc, char **argv)
             from = 1; /* nothing stored at all: everything is missing */
         for (uint64_t q = from; q <= horizon && q < s->cap; q++) {
             struct tev *t = &s->t[q];
-            if (!t->sig || t->seen)
+            if (!t->sig || t->seen || t->filled)
                 continue;
             if (t->lost && !t->gapped)
                 s->lost_unmarked++;
@@ -466,14 +510,16 @@ int main(int argc, char **argv)
         printf("{\"stream\":\"%s\",\"stored\":%llu,\"truth_max\":%llu,\"last\":%llu,"
                "\"missing\":%llu,\"dups\":%llu,\"order\":%llu,\"mismatch\":%llu,\"phantom\":%llu,"
                "\"gaps\":%llu,\"bad_gaps\":%llu,\"lost_unmarked\":%llu,\"snapshots\":%llu,"
-               "\"gap_without_snapshot\":%llu,\"ts_order\":%llu}\n",
+               "\"gap_without_snapshot\":%llu,\"ts_order\":%llu,\"filled\":%llu,"
+               "\"bad_fills\":%llu}\n",
                s->key, (unsigned long long)s->stored, (unsigned long long)s->tmax,
                (unsigned long long)s->last, (unsigned long long)s->missing,
                (unsigned long long)s->dups, (unsigned long long)s->order,
                (unsigned long long)s->mismatch, (unsigned long long)s->phantom,
                (unsigned long long)s->gaps, (unsigned long long)s->bad_gaps,
                (unsigned long long)s->lost_unmarked, (unsigned long long)s->snaps,
-               (unsigned long long)s->book_unsnapped, (unsigned long long)s->ts_order);
+               (unsigned long long)s->book_unsnapped, (unsigned long long)s->ts_order,
+               (unsigned long long)s->fills, (unsigned long long)s->bad_fills);
         tot[0] += s->stored;
         tot[1] += s->missing;
         tot[2] += s->dups;
@@ -485,17 +531,19 @@ int main(int argc, char **argv)
         tot[8] += s->lost_unmarked;
         tot[9] += s->book_unsnapped;
         tot[10] += s->book ? 0 : s->stored;
+        tot[11] += s->fills;
+        tot[12] += s->bad_fills;
     }
     int ok = !tot[1] && !tot[2] && !tot[3] && !tot[4] && !tot[5] && !tot[7] && !tot[8] &&
-             !tot[9] && tot[0] > 0;
+             !tot[9] && !tot[12] && tot[0] > 0;
     printf("{\"ok\":%s,\"streams\":%zu,\"stored\":%llu,\"trades_stored\":%llu,\"missing\":%llu,"
            "\"duplicates\":%llu,\"out_of_order\":%llu,\"mismatched\":%llu,\"phantom\":%llu,"
            "\"gaps\":%llu,\"unexplained_gaps\":%llu,\"lost_not_marked\":%llu,"
-           "\"book_gap_without_snapshot\":%llu}\n",
+           "\"book_gap_without_snapshot\":%llu,\"filled\":%llu,\"bad_fills\":%llu}\n",
            ok ? "true" : "false", n_streams, (unsigned long long)tot[0],
            (unsigned long long)tot[10], (unsigned long long)tot[1], (unsigned long long)tot[2],
            (unsigned long long)tot[3], (unsigned long long)tot[4], (unsigned long long)tot[5],
            (unsigned long long)tot[6], (unsigned long long)tot[7], (unsigned long long)tot[8],
-           (unsigned long long)tot[9]);
+           (unsigned long long)tot[9], (unsigned long long)tot[11], (unsigned long long)tot[12]);
     return ok ? 0 : 1;
 }

@@ -4,6 +4,11 @@
 #   feeds pause / resume: pause the feed, let the simulator run, resume;
 #   the node's log then has no hole and no duplicate (trades backfilled
 #   over REST from the last stored id, books resynced from a snapshot).
+#   backfill jobs: a REST 401 turns a trade hole into a gap event ("backfill
+#   failed") and halts the feed's REST (a job then fails); after a restart
+#   a job (through a 5xx storm) recovers the hole into the stream's fill
+#   stream, a job over 6 trades lost everywhere recovers nothing, a second
+#   job finds nothing left; tr-e2e-check merges the fill streams.
 # Every process started here is stopped by pid; loopback only.
 #
 #   bash tests/e2e/e2e_node_admin.sh BIN_DIR TESTS_DIR
@@ -91,11 +96,47 @@ sleep 4
 check "collecting again" bash -c "'$BIN/tickraft-ctl' feeds --node $PUB --token e2e-admin | grep -q collecting"
 check "the node logged pause and resume" grep -q 'msg="feed resumed by operator"' "$WORK/node.log"
 
+# ---- backfill jobs ----
+log "fault: 6 SIM-1 trades lost everywhere; then REST 401 while SIM-0 trades have a hole"
+simctl gap count=6 lost=1 instrument=SIM-1 kind=trade; sleep 2
+simctl auth secs=3 code=401; simctl gap count=15 instrument=SIM-0 kind=trade; sleep 4
+check "REST halted on the 401" grep -q 'msg="alert: authentication failure, REST halted"' "$WORK/node.log"
+check "SIM-0's hole is an explicit gap event" grep -q '"key":"sim/trade/SIM-0","last_seq":[0-9]*,"state":"live","written":[0-9]*,"dups":[0-9]*,"gaps":[1-9][0-9]*,"gaps_filled":[0-9]*,"gaps_unfilled":[1-9]' "$WORK/data/status.json"
+check "a job fails while the feed's REST is halted (exit 1)" bash -c \
+    "'$BIN/tickraft-ctl' backfill sim/trade/SIM-0 --from 1 --to 100000000 --wait --node $PUB --token e2e-admin >'$WORK/bf0.txt'; [ \$? = 1 ] && grep -q failed '$WORK/bf0.txt'"
+log "restart the node (REST halts until an operator restarts it)"
+kill -TERM "$NODE_PID"; wait "$NODE_PID"; RC=$?; NODE_PID=
+check "graceful stop exit 0" test "$RC" = 0
+TICKRAFT_ADMIN_TOKEN=e2e-admin "$BIN/tickraft-node" --config "$WORK/node.conf" --publish "$PUB" \
+    >>"$WORK/node.out" 2>&1 &
+NODE_PID=$!
+log "node restarted pid $NODE_PID"
+sleep 3
+log "a 5xx storm during the backfill job: the job waits it out"
+simctl http5xx secs=3 code=500
+check "backfill SIM-0 fills the hole (exit 0)" bash -c \
+    "'$BIN/tickraft-ctl' backfill sim/trade/SIM-0 --from 1 --to 100000000 --wait --node $PUB --token e2e-admin >'$WORK/bf1.txt'"
+cat "$WORK/bf1.txt"
+check "  ... recovered the 15 trades" grep -q 'done .*15 recovered' "$WORK/bf1.txt"
+check "backfill SIM-1 by time finds the lost trades not in history" bash -c \
+    "'$BIN/tickraft-ctl' backfill sim/trade/SIM-1 --by time --from 0 --to $(( $(date +%s) + 60 ))000000000 --wait --node $PUB --token e2e-admin >'$WORK/bf2.txt' && grep -q '0 recovered.* 6 not in provider history' '$WORK/bf2.txt'"
+cat "$WORK/bf2.txt"
+check "a second SIM-0 job finds nothing left to fill" bash -c \
+    "'$BIN/tickraft-ctl' backfill sim/trade/SIM-0 --from 1 --to 100000000 --wait --node $PUB --token e2e-admin | grep -q 'done: 0 holes'"
+check "backfill status JOB answers the finished job" bash -c \
+    "'$BIN/tickraft-ctl' backfill status bf-1 --node $PUB --token e2e-admin | grep -q 'bf-1 .*done'"
+check "an unknown job is refused (exit 1)" bash -c \
+    "'$BIN/tickraft-ctl' backfill status bf-99 --node $PUB --token e2e-admin >/dev/null 2>&1; [ \$? = 1 ]"
+check "book streams are refused (exit 1)" bash -c \
+    "'$BIN/tickraft-ctl' backfill sim/book/SIM-0 --from 1 --to 2 --node $PUB --token e2e-admin 2>&1 | grep -q 'only trade streams'"
+check "an unknown stream is refused (exit 1)" bash -c \
+    "'$BIN/tickraft-ctl' backfill --node $PUB --token e2e-admin nosuch --from 1 --to 2 >/dev/null 2>&1; [ \$? = 1 ]"
+
 UNTIL=$(( $(date +%s%N) - 2000000000 ))
 kill -TERM "$NODE_PID"; wait "$NODE_PID"; RC=$?; NODE_PID=
 check "graceful stop exit 0" test "$RC" = 0
 kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
-log "checking the log against the truth (no hole, no duplicate)"
+log "checking the log (canonical streams + fill streams) against the truth"
 "$TESTS/tr-e2e-check" --truth "$WORK/truth.jsonl" --dir "$WORK/data" --kinds trade,book \
     --until "$UNTIL" --from-first 0 >"$WORK/check.json" || FAIL=1
 tail -1 "$WORK/check.json"

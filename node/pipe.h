@@ -84,10 +84,35 @@ struct pipe_lat {               /* log-linear latency histogram, microseconds */
 void pipe_lat_add(struct pipe_lat *h, uint64_t us);
 uint64_t pipe_lat_pct(const struct pipe_lat *h, double p);
 
+/* Remote mode (the supervision tree, node/act.h): the collector's writer
+ * sends each batch to the writer actor as one message instead of appending
+ * it. `send` delivers a message of `type` (PIPE_WMSG_*); sync = 1 waits for
+ * the writer's answer (its last LSN in *reply_lsn). `refresh` copies the
+ * writer actor's figures (appended, batches, latencies) into w. */
+struct pipe_dedup;
+#define PIPE_WMSG_BATCH 0x7401u /* records, see pipe_writer.c for the layout */
+#define PIPE_WMSG_CKPT  0x7402u /* write DIR/checkpoint once durable */
+#define PIPE_WMSG_SYNC  0x7403u /* call: append all, fsync, reply last LSN */
+#define PIPE_WMSG_HELLO 0x7404u /* call: new epoch (fences older batches) */
+struct pipe_writer;
+struct pipe_wremote {
+    void *arg;
+    int (*send)(void *arg, uint32_t type, const void *p, size_t n, int sync,
+                uint64_t *reply_lsn, struct tr_error *err);
+    void (*refresh)(void *arg, struct pipe_writer *w);
+};
+
 struct pipe_writer {
     struct tr_log *log;
+    const struct pipe_wremote *remote; /* NULL: append here (local mode) */
+    struct tr_buf wire;         /* remote: the batch message being built */
+    uint64_t next_lsn;          /* remote: LSN the next record sent gets */
+    uint64_t epoch;             /* remote: fencing epoch from HELLO */
+    uint64_t base_lsn;          /* local: log's last LSN when the batch began */
+    uint64_t sent;              /* remote: records handed to the writer actor */
     struct tr_log_record *recs;
     size_t *offs;               /* payload offset in arena per record */
+    size_t *koffs;              /* key offset in arena, SIZE_MAX: caller's key */
     size_t n, cap;
     struct tr_buf arena;
     uint32_t batch_max;
@@ -117,6 +142,42 @@ int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len
 int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err);
 /* Durable LSN advanced: turns samples into latency. */
 void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t now_ns);
+/* Remote mode: sends to the writer actor instead of the log; `next_lsn` is
+ * the LSN the first record will get, `epoch` the one HELLO returned. */
+void pipe_writer_set_remote(struct pipe_writer *w, const struct pipe_wremote *r,
+                            uint64_t next_lsn, uint64_t epoch);
+/* Last LSN appended (local) or sent (remote), queued records excluded. */
+uint64_t pipe_writer_last_lsn(struct pipe_writer *w);
+/* Makes everything appended so far durable: tr_log_flush (local) or a SYNC
+ * call to the writer actor (remote). Flush first. */
+int pipe_writer_commit(struct pipe_writer *w, struct tr_error *err);
+/* Checkpoint at `lsn` (everything up to it flushed or sent): writes it
+ * (local) or hands it to the writer actor, which writes it once the log is
+ * durable to lsn (sync = 1 waits for that). */
+int pipe_writer_ckpt(struct pipe_writer *w, const char *dir, struct pipe_dedup *d, uint64_t lsn,
+                     int sync, struct tr_error *err);
+/* Remote mode: pulls the writer actor's figures into w (no-op locally). */
+void pipe_writer_refresh(struct pipe_writer *w);
+
+/* The batch message (host byte order: the actors share one process). */
+struct pipe_wire_hdr {
+    uint32_t magic;             /* PIPE_WIRE_MAGIC */
+    uint32_t count;
+    uint64_t epoch;
+    uint64_t first_lsn;         /* the LSN the collector expects for record 0 */
+};
+struct pipe_wire_rec {          /* followed by key_len + payload_len bytes */
+    uint64_t seq;
+    int64_t ts, lat_ts;
+    uint32_t payload_len;
+    uint16_t key_len;
+    uint16_t pad;
+};
+#define PIPE_WIRE_MAGIC 0x74726231u
+/* Appends the records of one batch message to a local writer (the writer
+ * actor). TR_EPARSE for a malformed message (nothing queued). */
+int pipe_writer_add_wire(struct pipe_writer *w, const uint8_t *p, size_t n,
+                         struct tr_error *err);
 
 /* ------------------------------------------------------ checkpoints */
 
@@ -129,6 +190,9 @@ int pipe_ckpt_restore(struct tr_log *log, const char *dir, struct pipe_dedup *d,
 /* Writes DIR/checkpoint (tmp + fsync + rename) with every stream's last
  * seq; call only when everything appended is durable (after a flush). */
 int pipe_ckpt_save(const char *dir, struct pipe_dedup *d, uint64_t lsn, struct tr_error *err);
+/* The same in two halves: the file's text, and writing it atomically. */
+int pipe_ckpt_format(struct pipe_dedup *d, uint64_t lsn, struct tr_buf *out);
+int pipe_ckpt_write(const char *dir, const void *text, size_t len, struct tr_error *err);
 /* IDSET streams: reloads the ids of their last `window_ns` from the log. */
 int pipe_ckpt_load_ids(struct tr_log *log, struct pipe_dedup *d, int64_t window_ns,
                        struct tr_error *err);
@@ -257,6 +321,26 @@ struct pipe_node;
 /* Runs the pipeline on `loop`. cfg borrowed (must outlive). */
 int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cfg *cfg,
                    struct tr_nlog *lg, struct tr_error *err);
+/* Opens the node's durable log with the configuration's storage options. */
+int pipe_log_open(struct tr_log **out, const struct pipe_cfg *cfg, struct tr_error *err);
+/* As pipe_node_open, for the supervision tree (node/act_collector.c): the
+ * log is the caller's (borrowed, not closed) and records go to the writer
+ * actor through `remote`, the first one getting LSN next_lsn. */
+struct pipe_node_ext {
+    struct tr_log *log;
+    const struct pipe_wremote *remote;
+    uint64_t next_lsn, epoch;
+};
+int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cfg *cfg,
+                       struct tr_nlog *lg, const struct pipe_node_ext *ext,
+                       struct tr_error *err);
+/* Tears the pipeline down at once (a crashed collector): nothing more is
+ * written, no waiting for REST or close frames; done_cb runs; then run the
+ * loop until its handles closed and call pipe_node_close. */
+void pipe_node_abort(struct pipe_node *n, int rc);
+/* Mirrors the totals into the metrics registry now (on the node's thread;
+ * the actor tree calls it each second instead of at render time). */
+void pipe_node_metrics_collect(struct pipe_node *n);
 /* Who to tell when the pipeline stopped on its own (a fatal log error)
  * rather than through pipe_node_stop. */
 void pipe_node_set_stop_cb(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg);

@@ -50,6 +50,8 @@ struct pipe_node {
     void (*done_cb)(void *arg, int rc);
     void *done_arg;
     int fatal;
+    int log_external;  /* the log belongs to the caller (actor tree) */
+    int closed;        /* stop_now ran */
     uint64_t rnd;
     uint64_t restored_records;
     /* rates */
@@ -195,14 +197,17 @@ static void save_checkpoint(struct pipe_node *n)
 {
     struct tr_error err;
     tr_error_clear(&err);
-    if (tr_log_last_lsn(n->log) == n->ckpt_lsn && !n->w.n)
+    if (pipe_writer_last_lsn(&n->w) == n->ckpt_lsn && !n->w.n)
         return;
-    if (n->w.failed || pipe_writer_flush(&n->w, &err) || tr_log_flush(n->log, &err)) {
+    /* remote writer: the checkpoint message follows the batches and the
+     * writer actor writes it only once the log is durable to its LSN */
+    if (n->w.failed || pipe_writer_flush(&n->w, &err) ||
+        (!n->w.remote && tr_log_flush(n->log, &err))) {
         tr_nlog(n->lg, TR_NLOG_WARN, "writer", "checkpoint skipped: flush failed", TR_KV_ERR(&err));
         return;
     }
-    uint64_t lsn = tr_log_last_lsn(n->log);
-    if (pipe_ckpt_save(n->cfg->data_dir, &n->dd, lsn, &err) == 0)
+    uint64_t lsn = pipe_writer_last_lsn(&n->w);
+    if (pipe_writer_ckpt(&n->w, n->cfg->data_dir, &n->dd, lsn, !n->accepting, &err) == 0)
         n->ckpt_lsn = lsn;
     else
         tr_nlog(n->lg, TR_NLOG_WARN, "writer", "checkpoint not saved", TR_KV_ERR(&err));
@@ -259,6 +264,7 @@ static void second_cb(uv_timer_t *t)
 {
     struct pipe_node *n = t->data;
     uint64_t ev = 0;
+    pipe_writer_refresh(&n->w);
     for (size_t i = 0; i < n->n_feeds; i++)
         ev += n->feeds[i].events;
     n->rate_written = (double)(n->w.appended - n->last_appended);
@@ -377,8 +383,30 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+int pipe_log_open(struct tr_log **out, const struct pipe_cfg *cfg, struct tr_error *err)
+{
+    struct tr_log_options lo;
+    tr_log_options_init(&lo);
+    lo.sync = cfg->sync;
+    lo.group_commit_ms = cfg->group_commit_ms;
+    if (cfg->group_commit_bytes)
+        lo.group_commit_bytes = cfg->group_commit_bytes;
+    if (cfg->segment_bytes)
+        lo.segment_bytes = cfg->segment_bytes;
+    lo.retain_bytes = cfg->retain_bytes;
+    lo.retain_age_ns = cfg->retain_age_ns;
+    int rc = tr_log_open(out, cfg->data_dir, &lo, err);
+    return rc ? tr_error_wrap(err, rc, "open log %s", cfg->data_dir) : 0;
+}
+
 int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cfg *cfg,
                    struct tr_nlog *lg, struct tr_error *err)
+{
+    return pipe_node_open_ext(out, loop, cfg, lg, NULL, err);
+}
+
+int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cfg *cfg,
+                       struct tr_nlog *lg, const struct pipe_node_ext *ext, struct tr_error *err)
 {
     struct pipe_node *n = calloc(1, sizeof *n);
     if (!n)
@@ -394,19 +422,12 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
     if (getrandom(&n->rnd, sizeof n->rnd, 0) != (ssize_t)sizeof n->rnd)
         n->rnd = (uint64_t)n->start_ns;
     int rc;
-    struct tr_log_options lo;
-    tr_log_options_init(&lo);
-    lo.sync = cfg->sync;
-    lo.group_commit_ms = cfg->group_commit_ms;
-    if (cfg->group_commit_bytes)
-        lo.group_commit_bytes = cfg->group_commit_bytes;
-    if (cfg->segment_bytes)
-        lo.segment_bytes = cfg->segment_bytes;
-    lo.retain_bytes = cfg->retain_bytes;
-    lo.retain_age_ns = cfg->retain_age_ns;
-    if ((rc = tr_log_open(&n->log, cfg->data_dir, &lo, err))) {
+    if (ext && ext->log) {
+        n->log = ext->log;
+        n->log_external = 1;
+    } else if ((rc = pipe_log_open(&n->log, cfg, err))) {
         free(n);
-        return tr_error_wrap(err, rc, "open log %s", cfg->data_dir);
+        return rc;
     }
     struct pd_ops ops = {.arg = n,
                          .emit = emit_cb,
@@ -417,6 +438,8 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
         tr_errorf(err, rc, "allocate writer/deduplicator");
         goto fail;
     }
+    if (ext && ext->remote)
+        pipe_writer_set_remote(&n->w, ext->remote, ext->next_lsn, ext->epoch);
     /* streams of the configured feeds first, so their descriptors apply */
     n->feeds = calloc(cfg->n_feeds ? cfg->n_feeds : 1, sizeof *n->feeds);
     if (!n->feeds) {
@@ -494,11 +517,13 @@ int pipe_node_open(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cf
                        "create lws context (is libwebsockets-evlib-uv installed?)");
         goto fail;
     }
-    if ((rc = tr_log_notify_fd_open(n->log, &n->notify_fd, err)))
-        goto fail;
-    uv_poll_init(loop, &n->durable_poll, n->notify_fd);
-    n->durable_poll.data = n;
-    uv_poll_start(&n->durable_poll, UV_READABLE, durable_cb);
+    n->durable_poll.data = n; /* second_cb calls durable_cb in both modes */
+    if (!n->w.remote) { /* remote: the writer actor watches durability */
+        if ((rc = tr_log_notify_fd_open(n->log, &n->notify_fd, err)))
+            goto fail;
+        uv_poll_init(loop, &n->durable_poll, n->notify_fd);
+        uv_poll_start(&n->durable_poll, UV_READABLE, durable_cb);
+    }
     uv_check_init(loop, &n->flush_check);
     n->flush_check.data = n;
     uv_check_start(&n->flush_check, flush_cb);
@@ -526,7 +551,8 @@ fail:
     free(n->feeds);
     pipe_dedup_close(&n->dd);
     pipe_writer_close(&n->w);
-    tr_log_close(n->log, NULL);
+    if (!n->log_external)
+        tr_log_close(n->log, NULL);
     tr_buf_free(&n->status);
     pthread_mutex_destroy(&n->snap_mu);
     free(n);
@@ -602,6 +628,12 @@ static void collect_cb(void *arg, struct tr_metrics *m)
                    tr_nlog_suppressed(n->lg));
 }
 
+void pipe_node_metrics_collect(struct pipe_node *n)
+{
+    if (n->metrics)
+        collect_cb(n, n->metrics);
+}
+
 void pipe_node_set_metrics(struct pipe_node *n, struct tr_metrics *m)
 {
     n->metrics = m;
@@ -627,8 +659,10 @@ static void close_handles(struct pipe_node *n)
     uv_timer_stop(&n->second);
     uv_close((uv_handle_t *)&n->second, NULL);
     uv_close((uv_handle_t *)&n->stop_timer, NULL);
-    uv_poll_stop(&n->durable_poll);
-    uv_close((uv_handle_t *)&n->durable_poll, NULL);
+    if (n->notify_fd >= 0) {
+        uv_poll_stop(&n->durable_poll);
+        uv_close((uv_handle_t *)&n->durable_poll, NULL);
+    }
     pipe_admin_close_handles(n->admin);
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
@@ -668,7 +702,7 @@ static void stop_poll_cb(uv_timer_t *t)
     tr_error_clear(&err);
     int rc = pipe_writer_flush(&n->w, &err);
     if (!rc && !n->w.failed)
-        rc = tr_log_flush(n->log, &err);
+        rc = pipe_writer_commit(&n->w, &err);
     if (rc)
         tr_nlog(n->lg, TR_NLOG_ERROR, "node", "final flush failed", TR_KV_ERR(&err));
     else
@@ -687,6 +721,9 @@ static void stop_poll_cb(uv_timer_t *t)
 
 static void stop_now(struct pipe_node *n, int rc)
 {
+    if (n->closed)
+        return;
+    n->closed = 1;
     write_status_file(n);
     close_handles(n);
     for (size_t i = 0; i < n->n_feeds; i++) {
@@ -704,6 +741,15 @@ static void stop_now(struct pipe_node *n, int rc)
     lws_context_destroy(n->lws); /* first call; the second after uv_run returns */
     if (n->done_cb)
         n->done_cb(n->done_arg, rc);
+}
+
+void pipe_node_abort(struct pipe_node *n, int rc)
+{
+    n->stopping = 1;
+    n->accepting = 0;
+    if (!n->fatal)
+        n->fatal = rc;
+    stop_now(n, rc);
 }
 
 void pipe_node_set_stop_cb(struct pipe_node *n, void (*done_cb)(void *arg, int rc), void *arg)
@@ -754,8 +800,8 @@ int pipe_node_close(struct pipe_node *n, struct tr_error *err)
         tr_frame_free(&f->rframe);
     }
     free(n->feeds);
-    int rc = pipe_writer_flush(&n->w, err);
-    int rc2 = tr_log_close(n->log, rc ? NULL : err);
+    int rc = n->w.remote ? 0 : pipe_writer_flush(&n->w, err);
+    int rc2 = n->log_external ? 0 : tr_log_close(n->log, rc ? NULL : err);
     pipe_writer_close(&n->w);
     pipe_dedup_close(&n->dd);
     pipe_admin_free(n->admin);

@@ -7,6 +7,14 @@
  * so a record waits at most for the frames read in the same iteration. The
  * log's group commit then makes it durable within group_commit_ms.
  *
+ * Remote mode (the supervision tree, node/act_*.c): the collector's writer
+ * builds the same batch as one message (struct pipe_wire_hdr, then per
+ * record a struct pipe_wire_rec, the key and the payload) and sends it to
+ * the writer actor, whose local writer appends it with pipe_writer_add_wire.
+ * The collector predicts LSNs (the writer actor is the log's only appender
+ * and appends batches in the order sent); the writer actor checks each
+ * batch's first_lsn and epoch against the log.
+ *
  * Checkpoint file DIR/checkpoint (text, rewritten atomically):
  *   tickraft-checkpoint 2\n
  *   lsn <durable lsn>\n
@@ -18,6 +26,7 @@
 #include "metrics.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +92,13 @@ int pipe_writer_init(struct pipe_writer *w, struct tr_log *log, uint32_t batch_m
     w->cap = w->batch_max;
     w->recs = calloc(w->cap, sizeof *w->recs);
     w->offs = calloc(w->cap, sizeof *w->offs);
+    w->koffs = calloc(w->cap, sizeof *w->koffs);
     tr_buf_init(&w->arena);
+    tr_buf_init(&w->wire);
     w->samp_cap = 1 << 16;
     w->samp = calloc(w->samp_cap, sizeof *w->samp);
     w->samp_every = 8;
-    if (!w->recs || !w->offs || !w->samp) {
+    if (!w->recs || !w->offs || !w->koffs || !w->samp) {
         pipe_writer_close(w);
         return TR_ENOMEM;
     }
@@ -98,11 +109,74 @@ void pipe_writer_close(struct pipe_writer *w)
 {
     free(w->recs);
     free(w->offs);
+    free(w->koffs);
     free(w->samp);
     tr_buf_free(&w->arena);
+    tr_buf_free(&w->wire);
     w->recs = NULL;
     w->offs = NULL;
+    w->koffs = NULL;
     w->samp = NULL;
+}
+
+/* Remote mode: one record into the batch message. */
+static int wire_add(struct pipe_writer *w, const char *stream, size_t stream_len, uint64_t seq,
+                    int64_t ts, int64_t lat_ts, const struct tr_event *ev, const uint8_t *enc,
+                    size_t enc_len, uint64_t *lsn_hint, struct tr_error *err)
+{
+    int rc;
+    if (w->n >= w->batch_max && (rc = pipe_writer_flush(w, err)))
+        return rc == TR_ENOSPACE ? TR_EOVERLOADED : rc;
+    if (!w->n) {
+        w->wire.len = 0;
+        struct pipe_wire_hdr h = {0};
+        if ((rc = tr_buf_append(&w->wire, &h, sizeof h)))
+            return tr_errorf(err, rc, "batch message");
+    }
+    size_t start = w->wire.len;
+    struct pipe_wire_rec r = {.seq = seq, .ts = ts, .lat_ts = lat_ts,
+                              .key_len = (uint16_t)stream_len};
+    if ((rc = tr_buf_append(&w->wire, &r, sizeof r)) ||
+        (rc = tr_buf_append(&w->wire, stream, stream_len)))
+        goto fail;
+    size_t poff = w->wire.len;
+    rc = enc ? tr_buf_append(&w->wire, enc, enc_len) : tr_event_encode(ev, &w->wire);
+    if (rc)
+        goto fail;
+    r.payload_len = (uint32_t)(w->wire.len - poff);
+    memcpy(w->wire.data + start, &r, sizeof r);
+    w->n++;
+    if (lsn_hint)
+        *lsn_hint = w->next_lsn + w->n - 1;
+    if (w->n >= w->batch_max)
+        return pipe_writer_flush(w, err) == TR_ENOSPACE ? 0 : (w->failed ? TR_EIO : 0);
+    return 0;
+fail:
+    w->wire.len = start;
+    if (!w->n)
+        w->wire.len = 0;
+    return tr_errorf(err, rc, "encode record for %.*s", (int)stream_len, stream);
+}
+
+static int wire_flush(struct pipe_writer *w, struct tr_error *err)
+{
+    struct pipe_wire_hdr h = {.magic = PIPE_WIRE_MAGIC, .count = (uint32_t)w->n,
+                              .epoch = w->epoch, .first_lsn = w->next_lsn};
+    memcpy(w->wire.data, &h, sizeof h);
+    int rc = w->remote->send(w->remote->arg, PIPE_WMSG_BATCH, w->wire.data, w->wire.len, 0, NULL,
+                             err);
+    if (rc) {
+        /* the writer actor stayed full or is gone: the batch cannot be
+         * placed, so this collector stops (and is restarted from the log) */
+        w->append_errors++;
+        w->failed = 1;
+        return tr_error_wrap(err, rc, "send batch of %zu records to the writer", w->n);
+    }
+    w->next_lsn += w->n;
+    w->sent += w->n;
+    w->n = 0;
+    w->wire.len = 0;
+    return 0;
 }
 
 int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len, uint64_t seq,
@@ -110,6 +184,8 @@ int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len
                     uint64_t *lsn_hint, struct tr_error *err)
 {
     int rc;
+    if (w->remote)
+        return wire_add(w, stream, stream_len, seq, ts, lat_ts, ev, enc, enc_len, lsn_hint, err);
     if (w->n == w->cap && (rc = pipe_writer_flush(w, err)))
         return rc == TR_ENOSPACE ? TR_EOVERLOADED : rc;
     size_t off = w->arena.len;
@@ -127,8 +203,11 @@ int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len
                                            .ts_ns = ts,
                                            .payload_len = w->arena.len - off};
     w->offs[w->n] = off;
+    w->koffs[w->n] = SIZE_MAX;
+    if (!w->n) /* once per batch: tr_log_last_lsn takes the log's lock */
+        w->base_lsn = tr_log_last_lsn(w->log);
     w->n++;
-    uint64_t lsn = tr_log_last_lsn(w->log) + w->n; /* LSNs have no holes */
+    uint64_t lsn = w->base_lsn + w->n; /* LSNs have no holes */
     if (lsn_hint)
         *lsn_hint = lsn;
     if (lat_ts > 0 && ++w->samp_ctr >= w->samp_every && w->samp_len < w->samp_cap) {
@@ -147,8 +226,13 @@ int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err)
 {
     if (!w->n)
         return 0;
-    for (size_t i = 0; i < w->n; i++)
+    if (w->remote)
+        return wire_flush(w, err);
+    for (size_t i = 0; i < w->n; i++) {
         w->recs[i].payload = w->arena.data + w->offs[i];
+        if (w->koffs[i] != SIZE_MAX)
+            w->recs[i].stream = (const char *)w->arena.data + w->koffs[i];
+    }
     uint64_t last = 0;
     int64_t t0 = wall_ns();
     int rc = tr_log_append_many(w->log, w->recs, w->n, &last, err);
@@ -181,9 +265,147 @@ void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t no
     }
 }
 
+int pipe_writer_add_wire(struct pipe_writer *w, const uint8_t *p, size_t n,
+                         struct tr_error *err)
+{
+    struct pipe_wire_hdr h;
+    if (n < sizeof h)
+        return tr_errorf(err, TR_EPARSE, "batch message: %zu bytes", n);
+    memcpy(&h, p, sizeof h);
+    if (h.magic != PIPE_WIRE_MAGIC)
+        return tr_errorf(err, TR_EPARSE, "batch message: bad magic");
+    /* check the whole message before queueing any of it */
+    size_t off = sizeof h;
+    for (uint32_t i = 0; i < h.count; i++) {
+        struct pipe_wire_rec r;
+        if (n - off < sizeof r)
+            return tr_errorf(err, TR_EPARSE, "batch message: record %u truncated", i);
+        memcpy(&r, p + off, sizeof r);
+        off += sizeof r;
+        if (n - off < (size_t)r.key_len + r.payload_len)
+            return tr_errorf(err, TR_EPARSE, "batch message: record %u truncated", i);
+        off += (size_t)r.key_len + r.payload_len;
+    }
+    if (off != n)
+        return tr_errorf(err, TR_EPARSE, "batch message: %zu trailing bytes", n - off);
+    off = sizeof h;
+    for (uint32_t i = 0; i < h.count; i++) {
+        struct pipe_wire_rec r;
+        memcpy(&r, p + off, sizeof r);
+        off += sizeof r;
+        const char *key = (const char *)p + off;
+        const uint8_t *pay = p + off + r.key_len;
+        off += (size_t)r.key_len + r.payload_len;
+        /* the message is freed after this call and a batch may stay
+         * queued (TR_ENOSPACE): the key is copied into the arena too */
+        size_t koff = w->arena.len;
+        int rc;
+        if (w->n == w->cap && (rc = pipe_writer_flush(w, err)))
+            return rc == TR_ENOSPACE ? TR_EOVERLOADED : rc;
+        koff = w->arena.len;
+        if ((rc = tr_buf_append(&w->arena, key, r.key_len)))
+            return tr_errorf(err, rc, "batch key");
+        if ((rc = pipe_writer_add(w, key, r.key_len, r.seq, r.ts, r.lat_ts, NULL, pay,
+                                  r.payload_len, NULL, err)))
+            return rc;
+        if (w->n) /* still queued (not flushed by a full batch) */
+            w->koffs[w->n - 1] = koff;
+        else
+            w->arena.len = 0; /* flushed with it */
+    }
+    return 0;
+}
+
+void pipe_writer_set_remote(struct pipe_writer *w, const struct pipe_wremote *r,
+                            uint64_t next_lsn, uint64_t epoch)
+{
+    w->remote = r;
+    w->next_lsn = next_lsn;
+    w->epoch = epoch;
+}
+
+uint64_t pipe_writer_last_lsn(struct pipe_writer *w)
+{
+    return w->remote ? w->next_lsn - 1 : tr_log_last_lsn(w->log);
+}
+
+int pipe_writer_commit(struct pipe_writer *w, struct tr_error *err)
+{
+    if (!w->remote)
+        return tr_log_flush(w->log, err);
+    uint64_t last = 0;
+    int rc = w->remote->send(w->remote->arg, PIPE_WMSG_SYNC, &w->epoch, sizeof w->epoch, 1,
+                             &last, err);
+    if (!rc && last + 1 != w->next_lsn)
+        rc = tr_errorf(err, TR_EINTERNAL, "writer at lsn %llu, collector sent to %llu",
+                       (unsigned long long)last, (unsigned long long)(w->next_lsn - 1));
+    return rc;
+}
+
+int pipe_writer_ckpt(struct pipe_writer *w, const char *dir, struct pipe_dedup *d, uint64_t lsn,
+                     int sync, struct tr_error *err)
+{
+    if (!w->remote)
+        return pipe_ckpt_save(dir, d, lsn, err);
+    struct tr_buf b;
+    tr_buf_init(&b);
+    uint64_t hdr[2] = {w->epoch, lsn};
+    int rc = tr_buf_append(&b, hdr, sizeof hdr);
+    if (!rc)
+        rc = pipe_ckpt_format(d, lsn, &b);
+    if (!rc)
+        rc = w->remote->send(w->remote->arg, PIPE_WMSG_CKPT, b.data, b.len, sync, NULL, err);
+    else
+        tr_errorf(err, rc, "format checkpoint");
+    tr_buf_free(&b);
+    return rc;
+}
+
+void pipe_writer_refresh(struct pipe_writer *w)
+{
+    if (w->remote && w->remote->refresh)
+        w->remote->refresh(w->remote->arg, w);
+}
+
 /* ---- checkpoints ---- */
 
+static int ckpt_putf(struct tr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ckpt_putf(struct tr_buf *b, const char *fmt, ...)
+{
+    char line[TR_LOG_STREAM_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof line)
+        return TR_ETOOBIG;
+    return tr_buf_append(b, line, (size_t)k);
+}
+
+int pipe_ckpt_format(struct pipe_dedup *d, uint64_t lsn, struct tr_buf *out)
+{
+    int rc = ckpt_putf(out, "tickraft-checkpoint 2\nlsn %llu\n", (unsigned long long)lsn);
+    for (struct pd_stream *s = d->all; s && !rc; s = s->next_all)
+        if (s->have)
+            rc = ckpt_putf(out, "%llu %lld %.*s\n", (unsigned long long)s->last,
+                           (long long)s->last_ts_exchange, (int)s->key_len, s->key);
+    return rc;
+}
+
 int pipe_ckpt_save(const char *dir, struct pipe_dedup *d, uint64_t lsn, struct tr_error *err)
+{
+    struct tr_buf b;
+    tr_buf_init(&b);
+    int rc = pipe_ckpt_format(d, lsn, &b);
+    if (rc)
+        rc = tr_errorf(err, rc, "format checkpoint");
+    else
+        rc = pipe_ckpt_write(dir, b.data, b.len, err);
+    tr_buf_free(&b);
+    return rc;
+}
+
+int pipe_ckpt_write(const char *dir, const void *text, size_t len, struct tr_error *err)
 {
     char path[1024], tmp[1100];
     snprintf(path, sizeof path, "%s/checkpoint", dir);
@@ -191,12 +413,8 @@ int pipe_ckpt_save(const char *dir, struct pipe_dedup *d, uint64_t lsn, struct t
     FILE *f = fopen(tmp, "w");
     if (!f)
         return tr_errorf(err, tr_err_from_errno(errno), "open %s: %s", tmp, strerror(errno));
-    fprintf(f, "tickraft-checkpoint 2\nlsn %llu\n", (unsigned long long)lsn);
-    for (struct pd_stream *s = d->all; s; s = s->next_all)
-        if (s->have)
-            fprintf(f, "%llu %lld %.*s\n", (unsigned long long)s->last,
-                    (long long)s->last_ts_exchange, (int)s->key_len, s->key);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int bad = fwrite(text, 1, len, f) != len;
+    bad = bad || fflush(f) != 0 || fsync(fileno(f)) != 0;
     int e = errno;
     if (fclose(f) != 0 && !bad) {
         bad = 1;

@@ -36,6 +36,12 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin)
   set_tests_properties(e2e_pipeline_policies_drop_shed_halt_are_explicit PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  # the supervision tree: collector and writer crashes restarted, no loss
+  add_test(NAME e2e_pipeline_actor_crashes_restarted_no_loss_no_dup
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_pipeline_actors.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_pipeline_actor_crashes_restarted_no_loss_no_dup PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
 
 # tickraft-bench ingest (bench/bench_ingest.c) runs tickraft-sim and

@@ -1,0 +1,262 @@
+/* The collector actor: the existing pipeline (pipe_node: lws connections,
+ * REST pollers, deduplicator) on this actor's own libuv loop, with the
+ * writer in remote mode, so each batch leaves as one message to the writer
+ * actor (node/act.h, node/pipe_writer.c).
+ *
+ * Start: HELLO to the writer (a new epoch fences batches of a previous
+ * incarnation still in flight, and the log is made durable so that the
+ * restore scan sees every record), then pipe_node_open_ext restores the
+ * positions from the checkpoint and the log and connects.
+ * Every 100 ms: SIGUSR1 rotation requests; every second: the status JSON,
+ * the admin snapshot and the metrics totals are published to the context
+ * for the publisher and HTTP threads (they never touch the pipeline).
+ * Stop (terminate_cb): a requested shutdown runs the pipeline's graceful
+ * stop in the reference order on this loop (REST repairs, last batch,
+ * SYNC + checkpoint through the writer, 1001 closes); a crash, or a stop
+ * while the writer is down, tears it down at once (nothing more is written;
+ * the next incarnation backfills from the log's positions). */
+#include "act.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "metrics.h"
+#include "nlog.h"
+#include "pipe_admin.h"
+
+#define AC_TIMER_TICK  1u
+#define AC_TIMER_FAULT 2u
+
+struct ac {
+    struct act_ctx *ctx;
+    struct tr_actor *self;
+    struct pipe_node *n;
+    struct pipe_wremote remote;
+    uv_handle_t *base[8]; /* the runtime's own handles on the loop */
+    size_t n_base;
+    uint64_t tick_id, fault_id;
+    unsigned ticks;
+    int done, done_rc;
+    struct tr_buf status;
+};
+
+static int r_send(void *arg, uint32_t type, const void *p, size_t n, int sync,
+                  uint64_t *reply_lsn, struct tr_error *err)
+{
+    struct ac *st = arg;
+    int rc;
+    if (!sync) {
+        /* waits while the writer's mailbox is full: backpressure up to the
+         * provider sockets; 5 s means the writer is stuck or gone */
+        rc = tr_actor_send(st->self, "writer", type, p, n, 5000);
+        return rc ? tr_errorf(err, rc, "send to the writer") : 0;
+    }
+    struct tr_reply r;
+    rc = tr_actor_call(st->self, "writer", type, p, n, 30000, &r);
+    if (rc)
+        return tr_errorf(err, rc, "call the writer");
+    if (reply_lsn && r.len >= sizeof *reply_lsn)
+        memcpy(reply_lsn, r.data, sizeof *reply_lsn);
+    tr_reply_free(&r);
+    return 0;
+}
+
+static void r_refresh(void *arg, struct pipe_writer *w)
+{
+    struct ac *st = arg;
+    struct act_ctx *c = st->ctx;
+    pthread_mutex_lock(&c->mu);
+    w->appended = c->wf.appended;
+    w->batches = c->wf.batches;
+    w->append_errors = c->wf.append_errors;
+    w->lat = c->wf.lat;
+    w->append_lat = c->wf.append_lat;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void done_cb(void *arg, int rc)
+{
+    struct ac *st = arg;
+    st->done = 1;
+    st->done_rc = rc;
+}
+
+static void base_cb(uv_handle_t *h, void *arg)
+{
+    struct ac *st = arg;
+    if (st->n_base < 8)
+        st->base[st->n_base++] = h;
+}
+
+static void foreign_cb(uv_handle_t *h, void *arg)
+{
+    struct ac *st = arg;
+    for (size_t i = 0; i < st->n_base; i++)
+        if (st->base[i] == h)
+            return;
+    st->done++; /* reused as a counter by wait_foreign */
+}
+
+/* Runs the loop until only the runtime's own handles are left (lws closes
+ * its handles asynchronously, as in the single-loop node's main). */
+static void wait_foreign(struct ac *st, uv_loop_t *loop)
+{
+    for (int i = 0; i < 100000; i++) {
+        int saved = st->done;
+        st->done = 0;
+        uv_walk(loop, foreign_cb, st);
+        int left = st->done;
+        st->done = saved;
+        if (!left)
+            return;
+        uv_run(loop, UV_RUN_ONCE);
+    }
+}
+
+static void publish(struct ac *st)
+{
+    struct act_ctx *c = st->ctx;
+    struct pipe_snap *sn = malloc(sizeof *sn);
+    if (!sn)
+        return;
+    pipe_node_snapshot(st->n, sn);
+    st->status.len = 0;
+    int ok = pipe_node_status_json(st->n, &st->status) == 0;
+    pthread_mutex_lock(&c->mu);
+    c->snap = *sn;
+    c->have_snap = 1;
+    if (ok) {
+        c->status.len = 0;
+        tr_buf_append(&c->status, st->status.data, st->status.len);
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(sn);
+    pipe_node_metrics_collect(st->n);
+}
+
+static int ac_init(struct tr_actor *self, void *arg, void **state)
+{
+    struct act_ctx *c = arg;
+    struct ac *st = calloc(1, sizeof *st);
+    if (!st)
+        return TR_ENOMEM;
+    st->ctx = c;
+    st->self = self;
+    tr_buf_init(&st->status);
+    uv_walk(tr_actor_loop(self), base_cb, st);
+    struct tr_error err;
+    tr_error_clear(&err);
+    struct tr_reply r;
+    int rc = tr_actor_call(self, "writer", PIPE_WMSG_HELLO, NULL, 0, 30000, &r);
+    uint64_t rep[2] = {0, 0};
+    if (!rc) {
+        if (r.len >= sizeof rep)
+            memcpy(rep, r.data, sizeof rep);
+        else
+            rc = TR_EPROTO;
+        tr_reply_free(&r);
+    }
+    if (rc) {
+        tr_nlog(c->lg, TR_NLOG_ERROR, "collector", "writer did not answer HELLO",
+                TR_KV_STR("code", tr_err_name(rc)));
+        free(st);
+        return rc;
+    }
+    st->remote = (struct pipe_wremote){.arg = st, .send = r_send, .refresh = r_refresh};
+    struct pipe_node_ext ext = {.log = c->log, .remote = &st->remote, .next_lsn = rep[1] + 1,
+                                .epoch = rep[0]};
+    if ((rc = pipe_node_open_ext(&st->n, tr_actor_loop(self), c->pcfg, c->lg, &ext, &err))) {
+        tr_nlog(c->lg, TR_NLOG_ERROR, "collector", "startup failed", TR_KV_ERR(&err));
+        if (rc != TR_ECONFIG)
+            rc = TR_EIO;
+        tr_buf_free(&st->status);
+        free(st);
+        return rc;
+    }
+    pipe_node_set_stop_cb(st->n, done_cb, st);
+    pthread_rwlock_wrlock(&c->admin_lk);
+    c->admin = pipe_node_admin(st->n);
+    pthread_rwlock_unlock(&c->admin_lk);
+    if (c->metrics) {
+        pipe_node_set_metrics(st->n, c->metrics);
+        /* totals are mirrored from here each second, not at render time
+         * on the HTTP thread (the pipeline is this thread's alone) */
+        tr_metrics_set_collect_cb(c->metrics, act_metrics_collect, c);
+    }
+    tr_actor_timer_start(self, 100, 100, AC_TIMER_TICK, &st->tick_id);
+    if (c->fault_collector_ms && !atomic_load(&c->fault_collector_done))
+        tr_actor_timer_start(self, c->fault_collector_ms, 0, AC_TIMER_FAULT, &st->fault_id);
+    tr_nlog(c->lg, TR_NLOG_INFO, "collector", "started", TR_KV_UINT("epoch", rep[0]),
+            TR_KV_UINT("next_lsn", rep[1] + 1));
+    publish(st);
+    *state = st;
+    return 0;
+}
+
+static int ac_handle(struct tr_actor *self, void *state, const struct tr_msg *msg)
+{
+    struct ac *st = state;
+    struct act_ctx *c = st->ctx;
+    (void)self;
+    switch (msg->type) {
+    case AC_TIMER_TICK:
+        if (st->done) /* the pipeline stopped on its own (writer unreachable) */
+            return st->done_rc ? st->done_rc : TR_EINTERNAL;
+        if (atomic_exchange(&c->rotate_req, 0)) {
+            tr_nlog(c->lg, TR_NLOG_INFO, "collector", "rotating connections (SIGUSR1)");
+            pipe_node_rotate(st->n);
+        }
+        if (++st->ticks % 10 == 0)
+            publish(st);
+        return TR_ACTOR_CONTINUE;
+    case AC_TIMER_FAULT:
+        if (atomic_exchange(&c->fault_collector_done, 1))
+            return TR_ACTOR_CONTINUE;
+        tr_nlog(c->lg, TR_NLOG_WARN, "collector", "fault injection: collector crashing");
+        return TR_EINTERNAL;
+    default:
+        return TR_ACTOR_CONTINUE;
+    }
+}
+
+static void ac_terminate(struct tr_actor *self, void *state, int reason)
+{
+    struct ac *st = state;
+    struct act_ctx *c = st->ctx;
+    uv_loop_t *loop = tr_actor_loop(self);
+    tr_actor_timer_stop(self, st->tick_id);
+    tr_actor_timer_stop(self, st->fault_id);
+    char why[64];
+    tr_exit_str(reason, why, sizeof why);
+    /* admin calls waiting on this loop return now; none start any more */
+    pipe_admin_closing(pipe_node_admin(st->n));
+    pthread_rwlock_wrlock(&c->admin_lk);
+    c->admin = NULL;
+    pthread_rwlock_unlock(&c->admin_lk);
+    if (!st->done) {
+        if (tr_exit_is_normal(reason) && atomic_load(&c->writer_up)) {
+            tr_nlog(c->lg, TR_NLOG_INFO, "collector", "graceful stop", TR_KV_STR("reason", why));
+            pipe_node_stop(st->n, done_cb, st);
+            while (!st->done)
+                uv_run(loop, UV_RUN_ONCE);
+        } else {
+            tr_nlog(c->lg, TR_NLOG_WARN, "collector", "torn down without flushing",
+                    TR_KV_STR("reason", why), TR_KV_BOOL("writer_up", atomic_load(&c->writer_up)));
+            pipe_node_abort(st->n, reason < 0 ? reason : TR_ECLOSED);
+        }
+    }
+    publish(st);
+    wait_foreign(st, loop);
+    struct tr_error err;
+    tr_error_clear(&err);
+    int rc = pipe_node_close(st->n, &err);
+    wait_foreign(st, loop);
+    tr_nlog(c->lg, rc ? TR_NLOG_WARN : TR_NLOG_INFO, "collector", "stopped",
+            TR_KV_STR("reason", why), TR_KV_STR("code", tr_err_name(rc)));
+    tr_buf_free(&st->status);
+    free(st);
+}
+
+const struct tr_actor_def act_collector_def = {"collector", ac_init, ac_handle, ac_terminate};

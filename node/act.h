@@ -57,6 +57,7 @@ struct act_ctx {
      * it restarts; held shared by publisher workers during a call */
     pthread_rwlock_t admin_lk;
     struct pipe_admin *admin;    /* (admin_lk) */
+    struct pipe_node *node;      /* (admin_lk) for pipe_node_snapshot (any thread) */
     pthread_mutex_t mu;
     struct pipe_snap snap;       /* (mu) collector's last snapshot */
     int have_snap;               /* (mu) */

@@ -178,6 +178,7 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
     pipe_node_set_stop_cb(st->n, done_cb, st);
     pthread_rwlock_wrlock(&c->admin_lk);
     c->admin = pipe_node_admin(st->n);
+    c->node = st->n;
     pthread_rwlock_unlock(&c->admin_lk);
     if (c->metrics) {
         pipe_node_set_metrics(st->n, c->metrics);
@@ -234,6 +235,7 @@ static void ac_terminate(struct tr_actor *self, void *state, int reason)
     pipe_admin_closing(pipe_node_admin(st->n));
     pthread_rwlock_wrlock(&c->admin_lk);
     c->admin = NULL;
+    c->node = NULL;
     pthread_rwlock_unlock(&c->admin_lk);
     if (!st->done) {
         if (tr_exit_is_normal(reason) && atomic_load(&c->writer_up)) {

@@ -25,17 +25,26 @@ static int admin_cb(void *arg, const char *cmd, const char *const *args, size_t 
 {
     struct act_ctx *c = arg;
     /* commands that change the pipeline go to the collector's loop */
-    pthread_rwlock_rdlock(&c->admin_lk);
-    int hc = c->admin ? pipe_admin_call(c->admin, cmd, args, nargs, t, err) : TR_ENOTFOUND;
-    pthread_rwlock_unlock(&c->admin_lk);
-    if (hc != TR_ENOTFOUND || err->code)
-        return hc;
     struct pipe_snap *sn = malloc(sizeof *sn);
     if (!sn)
         return TR_ENOMEM;
-    pthread_mutex_lock(&c->mu);
-    *sn = c->snap;
-    pthread_mutex_unlock(&c->mu);
+    pthread_rwlock_rdlock(&c->admin_lk);
+    int hc = c->admin ? pipe_admin_call(c->admin, cmd, args, nargs, t, err) : TR_ENOTFOUND;
+    /* the running collector's own snapshot (a command refreshes it at
+     * once); while it restarts, the last one it published */
+    int live = c->node != NULL;
+    if (live)
+        pipe_node_snapshot(c->node, sn);
+    pthread_rwlock_unlock(&c->admin_lk);
+    if (hc != TR_ENOTFOUND || err->code) {
+        free(sn);
+        return hc;
+    }
+    if (!live) {
+        pthread_mutex_lock(&c->mu);
+        *sn = c->snap;
+        pthread_mutex_unlock(&c->mu);
+    }
     int rc = 0;
     if (!strcmp(cmd, "status")) {
         rc = tr_client_table_kv(t, "pipeline", "%s", sn->stopping ? "stopping" : "running");

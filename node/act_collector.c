@@ -73,6 +73,7 @@ static void r_refresh(void *arg, struct pipe_writer *w)
     w->append_errors = c->wf.append_errors;
     w->lat = c->wf.lat;
     w->append_lat = c->wf.append_lat;
+    w->recv_lat = c->wf.recv_lat;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -144,6 +145,7 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
         return TR_ENOMEM;
     st->ctx = c;
     st->self = self;
+    pthread_setname_np(pthread_self(), "tr-collector"); /* per-thread CPU in top, the bench */
     tr_buf_init(&st->status);
     uv_walk(tr_actor_loop(self), base_cb, st);
     struct tr_error err;

@@ -56,6 +56,7 @@ static void publish_figs(struct aw *st)
     c->wf.stale_batches = st->stale;
     c->wf.lat = st->w.lat;
     c->wf.append_lat = st->w.append_lat;
+    c->wf.recv_lat = st->w.recv_lat;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -87,6 +88,7 @@ static int aw_init(struct tr_actor *self, void *arg, void **state)
         return TR_ENOMEM;
     st->ctx = c;
     st->notify_fd = -1;
+    pthread_setname_np(pthread_self(), "tr-writer");
     struct tr_error err;
     tr_error_clear(&err);
     /* a collector batch holds at most batch_max records: one append each */

@@ -118,11 +118,12 @@ struct pipe_writer {
     uint32_t batch_max;
     uint64_t appended, batches, append_errors;
     int failed;                 /* TR_EIO from the log: stop the node */
-    /* provider-to-durable latency samples: (lsn, ts_exchange) */
-    struct { uint64_t lsn; int64_t ts; } *samp;
+    /* provider-to-durable latency samples: (lsn, ts_exchange, receive time) */
+    struct { uint64_t lsn; int64_t ts, recv; } *samp;
     size_t samp_head, samp_len, samp_cap;
     uint32_t samp_every, samp_ctr;
     struct pipe_lat lat;        /* ts_exchange -> durable, us */
+    struct pipe_lat recv_lat;   /* frame received by the node -> durable, us */
     struct pipe_lat append_lat; /* append_many call, us */
     /* Prometheus histograms (NULL: none), observed in ns / records */
     struct tr_histogram *h_lat, *h_append, *h_batch;
@@ -138,6 +139,12 @@ int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len
                     uint64_t seq, int64_t ts, int64_t lat_ts, const struct tr_event *ev,
                     const uint8_t *enc, size_t enc_len, uint64_t *lsn_hint,
                     struct tr_error *err);
+/* The same with the time the node received the frame (0: unknown), for the
+ * receive-to-durable latency. */
+int pipe_writer_add2(struct pipe_writer *w, const char *stream, size_t stream_len,
+                     uint64_t seq, int64_t ts, int64_t lat_ts, int64_t recv_ts,
+                     const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
+                     uint64_t *lsn_hint, struct tr_error *err);
 /* Appends what is queued as one unit. TR_ENOSPACE keeps it queued. */
 int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err);
 /* Durable LSN advanced: turns samples into latency. */
@@ -168,7 +175,7 @@ struct pipe_wire_hdr {
 };
 struct pipe_wire_rec {          /* followed by key_len + payload_len bytes */
     uint64_t seq;
-    int64_t ts, lat_ts;
+    int64_t ts, lat_ts, recv_ts;
     uint32_t payload_len;
     uint16_t key_len;
     uint16_t pad;

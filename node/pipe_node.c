@@ -123,8 +123,8 @@ static int emit_cb(void *arg, struct pd_stream *s, uint64_t seq, const struct tr
                              ev->kind != TR_KIND_GAP
                          ? ev->ts_exchange
                          : 0;
-    int rc = pipe_writer_add(&n->w, s->key, s->key_len, seq, ts, lat_ts, ev, enc, enc_len,
-                             &s->last_lsn, &err);
+    int rc = pipe_writer_add2(&n->w, s->key, s->key_len, seq, ts, lat_ts,
+                              lat_ts ? ev->ts_receive : 0, ev, enc, enc_len, &s->last_lsn, &err);
     if (rc) {
         tr_nlog(n->lg, TR_NLOG_ERROR, "writer", "append failed", TR_KV_ERR(&err));
         return rc;
@@ -313,7 +313,8 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
          "\"log\":{\"last_lsn\":%llu,\"durable_lsn\":%llu,\"segments\":%llu,\"disk_bytes\":%llu,"
          "\"syncs\":%llu},"
          "\"latency_us\":{\"provider_to_durable_p50\":%llu,\"provider_to_durable_p99\":%llu,"
-         "\"samples\":%llu,\"append_p50\":%llu,\"append_p99\":%llu},\"feeds\":[",
+         "\"samples\":%llu,\"append_p50\":%llu,\"append_p99\":%llu,"
+         "\"receive_to_durable_p50\":%llu,\"receive_to_durable_p99\":%llu},\"feeds\":[",
          n->cfg->node_id, (double)(now - n->start_ns) / 1e9, n->stopping, n->rate_events,
          n->rate_written, (unsigned long long)n->w.appended, (unsigned long long)n->w.batches,
          (unsigned long long)n->dd.dups, (unsigned long long)n->dd.gaps,
@@ -324,7 +325,9 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
          (unsigned long long)pipe_lat_pct(&n->w.lat, 0.5),
          (unsigned long long)pipe_lat_pct(&n->w.lat, 0.99), (unsigned long long)n->w.lat.n,
          (unsigned long long)pipe_lat_pct(&n->w.append_lat, 0.5),
-         (unsigned long long)pipe_lat_pct(&n->w.append_lat, 0.99));
+         (unsigned long long)pipe_lat_pct(&n->w.append_lat, 0.99),
+         (unsigned long long)pipe_lat_pct(&n->w.recv_lat, 0.5),
+         (unsigned long long)pipe_lat_pct(&n->w.recv_lat, 0.99));
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
         uint64_t rc = 0;

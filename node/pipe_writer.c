@@ -121,8 +121,9 @@ void pipe_writer_close(struct pipe_writer *w)
 
 /* Remote mode: one record into the batch message. */
 static int wire_add(struct pipe_writer *w, const char *stream, size_t stream_len, uint64_t seq,
-                    int64_t ts, int64_t lat_ts, const struct tr_event *ev, const uint8_t *enc,
-                    size_t enc_len, uint64_t *lsn_hint, struct tr_error *err)
+                    int64_t ts, int64_t lat_ts, int64_t recv_ts, const struct tr_event *ev,
+                    const uint8_t *enc, size_t enc_len, uint64_t *lsn_hint,
+                    struct tr_error *err)
 {
     int rc;
     if (w->n >= w->batch_max && (rc = pipe_writer_flush(w, err)))
@@ -134,7 +135,7 @@ static int wire_add(struct pipe_writer *w, const char *stream, size_t stream_len
             return tr_errorf(err, rc, "batch message");
     }
     size_t start = w->wire.len;
-    struct pipe_wire_rec r = {.seq = seq, .ts = ts, .lat_ts = lat_ts,
+    struct pipe_wire_rec r = {.seq = seq, .ts = ts, .lat_ts = lat_ts, .recv_ts = recv_ts,
                               .key_len = (uint16_t)stream_len};
     if ((rc = tr_buf_append(&w->wire, &r, sizeof r)) ||
         (rc = tr_buf_append(&w->wire, stream, stream_len)))
@@ -183,9 +184,19 @@ int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len
                     int64_t ts, int64_t lat_ts, const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
                     uint64_t *lsn_hint, struct tr_error *err)
 {
+    return pipe_writer_add2(w, stream, stream_len, seq, ts, lat_ts, 0, ev, enc, enc_len, lsn_hint,
+                            err);
+}
+
+int pipe_writer_add2(struct pipe_writer *w, const char *stream, size_t stream_len, uint64_t seq,
+                     int64_t ts, int64_t lat_ts, int64_t recv_ts, const struct tr_event *ev,
+                     const uint8_t *enc, size_t enc_len, uint64_t *lsn_hint,
+                     struct tr_error *err)
+{
     int rc;
     if (w->remote)
-        return wire_add(w, stream, stream_len, seq, ts, lat_ts, ev, enc, enc_len, lsn_hint, err);
+        return wire_add(w, stream, stream_len, seq, ts, lat_ts, recv_ts, ev, enc, enc_len,
+                        lsn_hint, err);
     if (w->n == w->cap && (rc = pipe_writer_flush(w, err)))
         return rc == TR_ENOSPACE ? TR_EOVERLOADED : rc;
     size_t off = w->arena.len;
@@ -215,6 +226,7 @@ int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len
         size_t i = (w->samp_head + w->samp_len) % w->samp_cap;
         w->samp[i].lsn = lsn;
         w->samp[i].ts = lat_ts;
+        w->samp[i].recv = recv_ts;
         w->samp_len++;
     }
     if (w->n >= w->batch_max)
@@ -259,6 +271,10 @@ void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t no
     while (w->samp_len && w->samp[w->samp_head].lsn <= durable_lsn) {
         int64_t d = now_ns - w->samp[w->samp_head].ts;
         pipe_lat_add(&w->lat, d > 0 ? (uint64_t)d / 1000 : 0);
+        if (w->samp[w->samp_head].recv > 0) {
+            int64_t r = now_ns - w->samp[w->samp_head].recv;
+            pipe_lat_add(&w->recv_lat, r > 0 ? (uint64_t)r / 1000 : 0);
+        }
         tr_histogram_observe(w->h_lat, d > 0 ? (uint64_t)d : 0);
         w->samp_head = (w->samp_head + 1) % w->samp_cap;
         w->samp_len--;
@@ -305,8 +321,8 @@ int pipe_writer_add_wire(struct pipe_writer *w, const uint8_t *p, size_t n,
         koff = w->arena.len;
         if ((rc = tr_buf_append(&w->arena, key, r.key_len)))
             return tr_errorf(err, rc, "batch key");
-        if ((rc = pipe_writer_add(w, key, r.key_len, r.seq, r.ts, r.lat_ts, NULL, pay,
-                                  r.payload_len, NULL, err)))
+        if ((rc = pipe_writer_add2(w, key, r.key_len, r.seq, r.ts, r.lat_ts, r.recv_ts, NULL,
+                                   pay, r.payload_len, NULL, err)))
             return rc;
         if (w->n) /* still queued (not flushed by a full batch) */
             w->koffs[w->n - 1] = koff;

@@ -7,8 +7,16 @@
  * log's durable LSN), provider-to-durable latency percentiles (the
  * simulator stamps each event when it generates it; the node samples every
  * 8th live event when the log reports it durable), and the node's RSS.
+ * The simulator has no "frame sent" stamp: its event time is when it
+ * generated the event, up to one simulator tick (--tick-ms) before it sent
+ * the frame, so latency_* includes that wait. receive_to_durable_* starts
+ * when the node parsed the frame (on loopback, a few µs after the send
+ * unless the node is behind, which latency_* then shows).
+ * CPU: the node's total and its collector and writer threads (named
+ * tr-collector / tr-writer), in cores, over the window.
  * Both processes share this 2-core machine with the benchmark.
  * Prints one JSON object last. */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -27,7 +35,8 @@
 const char bench_ingest_help[] =
     "simulator -> node, durable group commit: events/s, provider->durable p50/p99, node RSS\n"
     "  --seconds S (10) --warmup S (2) --rate R events/s (1000000) --instruments N (8)\n"
-    "  --group-commit-ms MS (2) --bin DIR (next to this program)";
+    "  --group-commit-ms MS (2) --tick-ms MS (simulator tick, its default)\n"
+    "  --bin DIR (next to this program)";
 
 static int free_port(void)
 {
@@ -105,6 +114,50 @@ static double rss_of(pid_t pid)
     return mb;
 }
 
+/* CPU seconds (utime + stime) in one /proc stat file whose comm is
+ * `comm` (any when NULL); 0 otherwise. */
+static double stat_cpu(const char *path, const char *comm)
+{
+    char line[1024];
+    double v = 0;
+    FILE *f = fopen(path, "r");
+    if (f && fgets(line, sizeof line, f)) {
+        char *o = strchr(line, '('), *c = strrchr(line, ')');
+        unsigned long ut = 0, st = 0;
+        if (o && c && (!comm || ((size_t)(c - o - 1) == strlen(comm) &&
+                                 !strncmp(o + 1, comm, strlen(comm)))) &&
+            /* after ") ": fields 3..; utime and stime are fields 14 and 15 */
+            sscanf(c + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+            v = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* CPU seconds of the process, or of its threads named `comm`. */
+static double cpu_of(pid_t pid, const char *comm)
+{
+    char path[300];
+    if (!comm) {
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        return stat_cpu(path, NULL);
+    }
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    double total = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+        total += stat_cpu(path, comm);
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
@@ -133,6 +186,7 @@ int bench_ingest_main(int argc, char **argv)
     long rate = bench_arg_long(argc, argv, "--rate", 1000000);
     long inst = bench_arg_long(argc, argv, "--instruments", 8);
     long gc = bench_arg_long(argc, argv, "--group-commit-ms", 2);
+    long tick = bench_arg_long(argc, argv, "--tick-ms", 0);
     char self[1024], bindir[1024];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     self[sl > 0 ? sl : 0] = 0;
@@ -172,12 +226,13 @@ int bench_ingest_main(int argc, char **argv)
         fprintf(f, "%sSIM-%ld", i ? ", " : "", i);
     fprintf(f, "\nchannels = trades, book\nping_interval = 1s\nping_timeout = 3s\n");
     fclose(f);
-    char sp[16], sr[32], si[16];
+    char sp[16], sr[32], si[16], stk[16];
     snprintf(sp, sizeof sp, "%d", sport);
     snprintf(sr, sizeof sr, "%ld", rate);
     snprintf(si, sizeof si, "%ld", inst);
+    snprintf(stk, sizeof stk, "%ld", tick);
     char *sargv[] = {sim, "--port", sp, "--seed", "1", "--dialect", "native", "--instruments", si,
-                     "--rate", sr, "--history", "30", NULL};
+                     "--rate", sr, "--history", "30", tick > 0 ? "--tick-ms" : NULL, stk, NULL};
     pid_t spid = spawn(sargv, simlog);
     sleep_ms(500);
     char *nargv[] = {node, "--config", conf, "--publish", pub, NULL};
@@ -198,10 +253,15 @@ int bench_ingest_main(int argc, char **argv)
     get_status(hport, doc, sizeof doc);
     uint64_t t0 = bench_now_ns();
     double d0 = num(doc, "durable_lsn"), e0 = num(doc, "events");
+    double c0 = cpu_of(npid, NULL), cc0 = cpu_of(npid, "tr-collector"),
+           cw0 = cpu_of(npid, "tr-writer");
     sleep_ms((long)(secs * 1000));
     get_status(hport, doc, sizeof doc);
     uint64_t t1 = bench_now_ns();
     double d1 = num(doc, "durable_lsn"), e1 = num(doc, "events");
+    double c1 = cpu_of(npid, NULL), cc1 = cpu_of(npid, "tr-collector"),
+           cw1 = cpu_of(npid, "tr-writer");
+    double rp50 = num(doc, "receive_to_durable_p50"), rp99 = num(doc, "receive_to_durable_p99");
     double p50 = num(doc, "provider_to_durable_p50"), p99 = num(doc, "provider_to_durable_p99");
     double ap99 = num(doc, "append_p99"), batches = num(doc, "batches"),
            written = num(doc, "written"), dups = num(doc, "dups"), gaps = num(doc, "gaps");
@@ -216,8 +276,11 @@ int bench_ingest_main(int argc, char **argv)
     printf("{\"bench\":\"ingest\",\"target_rate\":%ld,\"instruments\":%ld,\"seconds\":%.2f,"
            "\"group_commit_ms\":%ld,\"events_per_s\":%.0f,\"received_per_s\":%.0f,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,\"append_p99_us\":%.0f,"
-           "\"records_per_batch\":%.1f,\"dups\":%.0f,\"gaps\":%.0f,\"rss_mb\":%.1f}\n",
-           rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99,
-           batches > 0 ? written / batches : 0, dups, gaps, rss);
+           "\"receive_to_durable_p50_us\":%.0f,\"receive_to_durable_p99_us\":%.0f,"
+           "\"records_per_batch\":%.1f,\"dups\":%.0f,\"gaps\":%.0f,\"rss_mb\":%.1f,"
+           "\"node_cpu_cores\":%.2f,\"collector_cpu_cores\":%.2f,\"writer_cpu_cores\":%.2f}\n",
+           rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99,
+           batches > 0 ? written / batches : 0, dups, gaps, rss, (c1 - c0) / el,
+           (cc1 - cc0) / el, (cw1 - cw0) / el);
     return 0;
 }

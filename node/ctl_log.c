@@ -7,8 +7,11 @@
  * takes fnmatch(3) globs such as 'coinbase/trade/BTC-*', several of them
  * OR-ed.
  * Streams whose key starts with "raw/" hold raw provider frames, not
- * events: they are skipped unless a --stream glob names them, and then
- * printed as {"lsn":..,"stream":..,"raw_len":..}.
+ * events (node/pipe_raw.c): they are skipped unless a --stream glob names
+ * them, and then printed as {"lsn":..,"stream":..,"raw_len":..}. With
+ * --raw only they are printed, in the cryptofeed recording format that
+ * `tickraft-sim --replay` and `tickraft-ctl normalize` read
+ * (shared/fixtures/recorded/README.md).
  *
  * Opening recovers the log like the node does (a torn tail of the last
  * segment is cut), so run it on a stopped node; a running node holds the
@@ -33,6 +36,7 @@ struct dump_opts {
     const char *dir;
     const char *globs[MAX_GLOBS];
     int n_globs;
+    int raw; /* --raw: raw streams only, in the replay format */
 };
 
 static void usage(FILE *out)
@@ -44,6 +48,10 @@ static void usage(FILE *out)
             "  --dir DATA      the node's data_dir\n"
             "  --stream GLOB   only streams whose key matches (fnmatch; repeatable), e.g.\n"
             "                  'coinbase/trade/*' or '*/book_delta/BTC-USD'\n"
+            "  --raw           the raw capture (streams raw/<feed>, raw_capture = on) in the\n"
+            "                  recording format tickraft-sim --replay and tickraft-ctl\n"
+            "                  normalize read: '<url> <-> T' per connection, 'T: <frame>'\n"
+            "                  per received frame, '<url> <- T: <frame>' per sent frame\n"
             "  Stream keys are provider/kind/instrument. Exit: 0 ok, 1 failed, 2 bad usage.\n");
 }
 
@@ -54,6 +62,10 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        }
+        if (strcmp(a, "--raw") == 0) {
+            o->raw = 1;
+            continue;
         }
         int is_dir = strncmp(a, "--dir", 5) == 0 && (a[5] == '\0' || a[5] == '=');
         int is_stream = strncmp(a, "--stream", 8) == 0 && (a[8] == '\0' || a[8] == '=');
@@ -90,17 +102,67 @@ static int parse_args(int argc, char **argv, struct dump_opts *o)
 static int selected(const struct dump_opts *o, const char *key)
 {
     int raw = strncmp(key, "raw/", 4) == 0;
+    if (o->raw && !raw)
+        return 0;
     if (o->n_globs == 0)
-        return !raw;
+        return o->raw ? raw : !raw;
     for (int i = 0; i < o->n_globs; i++)
         if (fnmatch(o->globs[i], key, 0) == 0)
             return 1;
     return 0;
 }
 
+/* One raw record (node/pipe_raw.c: version 1, type, connection id, body)
+ * as a recording line. The URL of each stream's current connection comes
+ * from its last "opened" record. Returns 0, 1 (not a line: skip) or
+ * TR_ENOMEM. Line breaks inside a frame become spaces (JSON whitespace). */
+#define RAW_URLS 64
+struct raw_url {
+    char key[TR_LOG_STREAM_MAX + 1];
+    char url[512];
+};
+static int raw_line(const struct tr_log_record *rec, const char *key, struct raw_url *urls,
+                    struct tr_buf *out)
+{
+    const uint8_t *p = rec->payload;
+    size_t n = rec->payload_len;
+    if (n < 10 || p[0] != 1 || p[1] > 2)
+        return 1;
+    size_t u = 0;
+    while (u < RAW_URLS && urls[u].key[0] && strcmp(urls[u].key, key) != 0)
+        u++;
+    if (u == RAW_URLS)
+        u = RAW_URLS - 1;
+    if (!urls[u].key[0])
+        snprintf(urls[u].key, sizeof urls[u].key, "%s", key);
+    const char *body = (const char *)p + 10;
+    size_t bl = n - 10;
+    char ts[40];
+    snprintf(ts, sizeof ts, "%lld.%09lld", (long long)(rec->ts_ns / 1000000000),
+             (long long)(rec->ts_ns % 1000000000));
+    if (p[1] == 1) { /* connection opened: body is its URL */
+        snprintf(urls[u].url, sizeof urls[u].url, "%.*s", (int)bl, body);
+        char line[600];
+        int k = snprintf(line, sizeof line, "%s <-> %s", urls[u].url, ts);
+        return tr_buf_append(out, line, (size_t)k);
+    }
+    char head[600];
+    int k = p[1] == 2 ? snprintf(head, sizeof head, "%s <- %s: ",
+                                 urls[u].url[0] ? urls[u].url : "ws://unknown", ts)
+                      : snprintf(head, sizeof head, "%s: ", ts);
+    size_t at = out->len;
+    if (tr_buf_append(out, head, (size_t)k) || tr_buf_append(out, body, bl))
+        return TR_ENOMEM;
+    for (size_t i = at + (size_t)k; i < out->len; i++)
+        if (out->data[i] == '\n' || out->data[i] == '\r')
+            out->data[i] = ' ';
+    return 0;
+}
+
 static int dump(struct tr_log *log, const struct dump_opts *o, uint64_t *printed,
                 struct tr_error *err)
 {
+    static struct raw_url urls[RAW_URLS];
     struct tr_log_reader *r;
     struct tr_log_reader_options ro = {.from = TR_LOG_FROM_START};
     int rc = tr_log_reader_alloc(log, &ro, &r, err);
@@ -119,7 +181,11 @@ static int dump(struct tr_log *log, const struct dump_opts *o, uint64_t *printed
         if (!selected(o, key))
             continue;
         out.len = 0;
-        if (strncmp(key, "raw/", 4) == 0) {
+        if (o->raw) {
+            rc = raw_line(&rec, key, urls, &out);
+            if (rc == 1)
+                continue;
+        } else if (strncmp(key, "raw/", 4) == 0) {
             char line[TR_LOG_STREAM_MAX + 96];
             snprintf(line, sizeof line, "{\"lsn\":%" PRIu64 ",\"stream\":\"%s\",\"raw_len\":%zu}",
                      rec.lsn, key, rec.payload_len);

@@ -132,6 +132,17 @@ int ctl_normalize_main(int argc, char **argv)
             line[--n] = '\0';
         int64_t recv_ns;
         const char *json = split_line(line, &recv_ns);
+        if (!json && strstr(line, " <-> ")) {
+            /* a new connection (cryptofeed recordings, `log dump --raw`):
+             * adapter state is per connection, as in the node */
+            tr_provider_close(&prov);
+            if (tr_provider_init(&prov, ops, &err)) {
+                fprintf(stderr, "normalize: %s\n", err.msg);
+                rc = 1;
+                break;
+            }
+            continue;
+        }
         if (!json || !*json)
             continue;
         frames++;

@@ -50,6 +50,7 @@ struct pipe_feed_cfg {
     uint32_t ping_s, hangup_s;     /* idle ping / hang-up: default 1 / 3 */
     uint32_t rotate_s;             /* make-before-break rotation period, 0 = off */
     int backfill_initial;          /* first start: backfill trades from the start */
+    int raw_capture;               /* keep frames as received in raw/<feed> (pipe_raw.c) */
 };
 
 struct pipe_cfg {

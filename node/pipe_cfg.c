@@ -99,6 +99,7 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
         f->rotate_s = (uint32_t)(fc->rotate_ms / 1000);
         /* the simulator's history covers its whole run: collect it all */
         f->backfill_initial = fc->provider == TR_PROV_SIM;
+        f->raw_capture = fc->raw_capture;
     }
     return 0;
 }

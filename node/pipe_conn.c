@@ -430,6 +430,7 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
     c->frames++;
     f->frames++;
     c->last_rx_ns = now;
+    pipe_raw_frame(c, p, len, now); /* before parsing: kept even if malformed */
     if (tr_provider_parse(&c->prov, p, len, now, &c->frame, &err)) {
         f->malformed++;
         tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn", "malformed frame",
@@ -488,6 +489,7 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
             return -1;
         c->state = PC_OPEN;
         c->wsi = wsi;
+        pipe_raw_open(c);
         if (pipe_node_stopping(c->feed->node)) {
             pipe_conn_close(c, 1001);
             return 0;
@@ -501,6 +503,7 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
         /* one queued message per callback (pongs also make us writeable) */
         if (c && c->txq_i < c->txq_n && c->state == PC_OPEN) {
             size_t k = c->txq_i++;
+            pipe_raw_sent(c, c->tx.data + c->txq_off[k], c->txq_len[k]);
             int n = lws_write(wsi, c->tx.data + c->txq_off[k], c->txq_len[k], LWS_WRITE_TEXT);
             if (n < 0)
                 return -1;

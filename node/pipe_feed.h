@@ -90,6 +90,8 @@ struct pipe_feed {
     uint64_t rest_ok, rest_codes[PIPE_HTTP_CODES], rest_conn_errors;
     int connected;
     int paused;               /* an operator paused it (pipe_admin.c); not persisted */
+    uint64_t raw_seq, raw_records, raw_errors; /* raw capture (pipe_raw.c) */
+    char raw_key[PIPE_NAME_MAX + 8]; /* "raw/<feed>": the writer keeps a pointer to it */
 };
 
 /* pipe_conn.c */
@@ -105,6 +107,11 @@ const char *pipe_feed_state(const struct pipe_feed *f);
 void pipe_feed_start_rotation(struct pipe_feed *f);
 /* Rotation: open a second connection, retire the first once it overlaps. */
 void pipe_feed_rotate(struct pipe_feed *f);
+
+/* pipe_raw.c: raw capture (raw_capture = on), no-ops when the feed has it off */
+void pipe_raw_open(struct pipe_conn *c);                          /* connection established */
+void pipe_raw_frame(struct pipe_conn *c, const void *p, size_t len, int64_t recv_ns);
+void pipe_raw_sent(struct pipe_conn *c, const void *p, size_t len); /* a frame we sent */
 
 /* pipe_rest.c */
 int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len);

@@ -8,6 +8,11 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_check.c AND TARGET tickraft-node
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_admin_pause_resume_backfill_no_hole_no_dup PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  add_test(NAME e2e_node_raw_capture_dump_renormalise_replay
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_raw.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_node_raw_capture_dump_renormalise_replay PROPERTIES
+                       TIMEOUT 60 RUN_SERIAL TRUE)
 endif()
 
 # The publisher's request decoder (node/pub_server.c pub_handle), fuzzed

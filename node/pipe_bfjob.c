@@ -573,8 +573,8 @@ int pipe_bfjob_start(struct pipe_bfjobs *j, const struct pipe_bfjob_args *a, cha
     tr_error_clear(&err);
     struct tr_log *log = pipe_node_log_handle(j->node);
     int rc = pipe_writer_flush(pipe_node_writer(j->node), &err);
-    if (!rc)
-        rc = tr_log_flush(log, &err);
+    if (!rc) /* tr_log_flush here, or a SYNC call to the writer actor that owns the log */
+        rc = pipe_writer_commit(pipe_node_writer(j->node), &err);
     struct tr_log_reader_options ro = {.stream = a->stream};
     if (a->by_time) {
         ro.from = TR_LOG_FROM_TIME;

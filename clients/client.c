@@ -8,6 +8,7 @@
 #include "client_int.h"
 
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 /* nng calls this on its own threads, possibly holding its locks: only
  * flag the loss and wake the waiter, never call back into nng here. */
@@ -177,6 +178,46 @@ static int roundtrip(struct conn *k, const struct tr_buf *req, int timeout_ms,
 }
 
 /* Dials the current node and does the handshake. */
+/* tls+tcp://: a dialer with the CA (and client certificate) set before it
+ * starts; the synchronous start returns after the TLS handshake, so a node
+ * whose certificate the CA does not vouch for is refused here. Returns an
+ * nng error (> 0), or a TR_E* code (< 0) with the message in err. */
+static int dial_tls(struct conn *k, const char *url, struct tr_error *err)
+{
+    const struct tr_client *c = k->c;
+    if (!c->tls_ca)
+        return tr_errorf(err, TR_EINVAL,
+                         "connect to %s: TLS needs tls_ca_file (the CA that signed the node's "
+                         "certificate)", url);
+    nng_dialer d;
+    int rv = nng_dialer_create(&d, k->sock, url);
+    if (rv)
+        return rv;
+    const char *what = "CA file";
+    if (!(rv = nng_dialer_set_string(d, NNG_OPT_TLS_CA_FILE, c->tls_ca)) && c->tls_cert) {
+        what = "certificate/key file";
+        rv = nng_dialer_set_string(d, NNG_OPT_TLS_CERT_KEY_FILE, c->tls_cert);
+    }
+    if (!rv && c->tls_name) {
+        what = "server name";
+        rv = nng_dialer_set_string(d, NNG_OPT_TLS_SERVER_NAME, c->tls_name);
+    }
+    if (rv) {
+        nng_dialer_close(d);
+        return tr_errorf(err, TR_EINVAL, "connect to %s: TLS %s %s: %s", url, what,
+                         !strcmp(what, "CA file") ? c->tls_ca
+                         : !strcmp(what, "server name") ? c->tls_name : c->tls_cert,
+                         nng_strerror(rv));
+    }
+    rv = nng_dialer_start(d, 0);
+    if (rv == NNG_EPEERAUTH || rv == NNG_ECRYPTO)
+        return tr_errorf(err, TR_EAUTH,
+                         "connect to %s: TLS handshake refused: the node's certificate is not "
+                         "signed by %s or does not name the host, or the node wants a client "
+                         "certificate (%s)", url, c->tls_ca, nng_strerror(rv));
+    return rv;
+}
+
 static int connect_one(struct conn *k, struct tr_error *err)
 {
     const char *url = conn_url(k);
@@ -196,8 +237,10 @@ static int connect_one(struct conn *k, struct tr_error *err)
     nng_socket_set_size(k->sock, NNG_OPT_RECVMAXSZ, 0);
     nng_socket_set_ms(k->sock, NNG_OPT_RECONNMINT, 50);
     nng_pipe_notify(k->sock, NNG_PIPE_EV_REM_POST, pipe_cb, k);
-    if ((rv = nng_dial(k->sock, url, NULL, 0))) {
+    if ((rv = strncmp(url, "tls+", 4) == 0 ? dial_tls(k, url, err) : nng_dial(k->sock, url, NULL, 0))) {
         conn_close(k);
+        if (rv < 0)
+            return rv; /* dial_tls said why */
         return tr_errorf(err, map_nng(rv), "connect to %s: %s", url, nng_strerror(rv));
     }
     struct tr_buf b;
@@ -264,7 +307,12 @@ int tr_client_open(struct tr_client **out, const struct tr_client_options *o,
     c->token = o->token ? strdup(o->token) : NULL;
     c->name = strdup(o->name ? o->name : "libtickraft");
     c->timeout_ms = o->rpc_timeout_ms > 0 ? o->rpc_timeout_ms : 3000;
-    int bad = !c->nodes || !c->name || (o->token && !c->token);
+    c->tls_ca = o->tls_ca_file ? strdup(o->tls_ca_file) : NULL;
+    c->tls_cert = o->tls_cert_key_file ? strdup(o->tls_cert_key_file) : NULL;
+    c->tls_name = o->tls_server_name ? strdup(o->tls_server_name) : NULL;
+    int bad = !c->nodes || !c->name || (o->token && !c->token) ||
+              (o->tls_ca_file && !c->tls_ca) || (o->tls_cert_key_file && !c->tls_cert) ||
+              (o->tls_server_name && !c->tls_name);
     for (size_t i = 0; !bad && i < o->n_nodes; i++)
         bad = !(c->nodes[i] = strdup(o->nodes[i]));
     if (bad || conn_alloc(c, 0, &c->rpc)) {
@@ -285,6 +333,9 @@ void tr_client_close(struct tr_client *c)
     free(c->nodes);
     free(c->token);
     free(c->name);
+    free(c->tls_ca);
+    free(c->tls_cert);
+    free(c->tls_name);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

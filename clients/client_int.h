@@ -17,6 +17,7 @@ struct tr_client {
     char **nodes;
     size_t n_nodes;
     char *token, *name;
+    char *tls_ca, *tls_cert, *tls_name; /* NULL when not given */
     int timeout_ms;
     pthread_mutex_t mu; /* serialises calls on `rpc` */
     struct conn *rpc;

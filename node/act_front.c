@@ -111,6 +111,8 @@ static int pub_init(struct tr_actor *self, void *arg, void **state)
     po.data_token = getenv("TICKRAFT_DATA_TOKEN");
     po.admin_cb = admin_cb;
     po.admin_arg = c;
+    po.tls_cert_key_file = c->pcfg->pub_tls_cert_key;
+    po.tls_ca_file = c->pcfg->pub_tls_ca;
     char name[32];
     snprintf(name, sizeof name, "tickraft-node-%u", c->pcfg->node_id);
     po.node_name = name;

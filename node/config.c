@@ -83,6 +83,11 @@ static const struct keydef http_keys[] = {
     {"max_connections", V_U32, C(http_max_connections), 1, 100000, 0},
     {0},
 };
+static const struct keydef publish_keys[] = {
+    {"tls_cert_key_file", V_PATH, C(pub_tls_cert_key_file), 0, 0, 0},
+    {"tls_ca_file", V_PATH, C(pub_tls_ca_file), 0, 0, 0},
+    {0},
+};
 static const struct keydef storage_keys[] = {
     {"sync", V_SYNC, C(sync), 0, 0, 0},
     {"group_commit_ms", V_U32, C(group_commit_ms), 0, 10000, 0},
@@ -122,7 +127,7 @@ struct section_def {
 };
 static const struct section_def sections[] = {
     {"node", node_keys},       {"log", log_keys},   {"http", http_keys},
-    {"storage", storage_keys}, {"feed", feed_keys}, {0},
+    {"storage", storage_keys}, {"feed", feed_keys}, {"publish", publish_keys}, {0},
 };
 
 /* ----------------------------------------------------------- parse state */
@@ -887,6 +892,8 @@ void tr_config_close(struct tr_config *cfg)
     free(cfg->path);
     free(cfg->data_dir);
     free(cfg->log_file);
+    free(cfg->pub_tls_cert_key_file);
+    free(cfg->pub_tls_ca_file);
     memset(cfg, 0, sizeof *cfg);
 }
 

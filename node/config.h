@@ -96,6 +96,9 @@ struct tr_config {
     uint32_t http_request_timeout_ms; /* default 10 s */
     uint32_t http_max_request_bytes; /* default 8 KiB */
     uint32_t http_max_connections;   /* default 64 */
+    /* [publish] (the client-facing publisher, docs/protocol.md "TLS") */
+    char *pub_tls_cert_key_file;     /* PEM: certificate chain + private key; NULL = no TLS */
+    char *pub_tls_ca_file;           /* PEM: CA that client certificates must chain to; NULL = none asked */
     /* [storage] */
     int sync;                        /* enum tr_log_sync values: 0 none, 1 every-write, 2 group */
     uint32_t group_commit_ms;        /* default 2 */

@@ -145,6 +145,12 @@ int tr_config_write(const struct tr_config *cfg, struct tr_buf *b)
         rc = out(b, "request_timeout = %s\nmax_request_size = %s\nmax_connections = %u\n",
                  dur(d1, sizeof d1, cfg->http_request_timeout_ms),
                  size(d2, sizeof d2, cfg->http_max_request_bytes), cfg->http_max_connections);
+    if (rc == 0 && (cfg->pub_tls_cert_key_file || cfg->pub_tls_ca_file))
+        rc = out(b, "\n[publish]\n");
+    if (rc == 0 && cfg->pub_tls_cert_key_file)
+        rc = out(b, "tls_cert_key_file = %s\n", cfg->pub_tls_cert_key_file);
+    if (rc == 0 && cfg->pub_tls_ca_file)
+        rc = out(b, "tls_ca_file = %s\n", cfg->pub_tls_ca_file);
     if (rc == 0)
         rc = out(b, "\n[storage]\nsync = %s\ngroup_commit_ms = %u\n",
                  cfg->sync >= 0 && cfg->sync <= 2 ? sync_names[cfg->sync] : "group",

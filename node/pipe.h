@@ -66,6 +66,8 @@ struct pipe_cfg {
     uint32_t batch_max;            /* records per append batch, default 4096 */
     uint32_t reorder_max;          /* buffered events per stream, default 100000 */
     uint32_t shutdown_ms;          /* graceful stop bound, default 30 s */
+    const char *pub_tls_cert_key;  /* [publish] tls_cert_key_file, borrowed; NULL = none */
+    const char *pub_tls_ca;        /* [publish] tls_ca_file, borrowed; NULL = none */
     struct pipe_feed_cfg feeds[64];
     size_t n_feeds;
 };

@@ -51,6 +51,8 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
     cfg->batch_max = 4096;
     cfg->reorder_max = 100000;
     cfg->shutdown_ms = c->shutdown_timeout_ms ? c->shutdown_timeout_ms : 30000;
+    cfg->pub_tls_cert_key = c->pub_tls_cert_key_file;
+    cfg->pub_tls_ca = c->pub_tls_ca_file;
     if (c->n_feeds > sizeof cfg->feeds / sizeof cfg->feeds[0])
         return tr_errorf(err, TR_ECONFIG, "%s: %zu feeds, at most %zu", cfg->path, c->n_feeds,
                          sizeof cfg->feeds / sizeof cfg->feeds[0]);

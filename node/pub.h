@@ -43,6 +43,11 @@ struct tr_pub_options {
     uint32_t max_batch_bytes;  /* per FETCH reply; default 1 MiB */
     size_t max_request;        /* default TR_PROTO_MAX_REQUEST */
     uint32_t max_wait_ms;      /* cap on one FETCH long-poll; default 250 */
+    /* TLS for tls+tcp:// listen URLs (nng's TLS, mbedTLS on Debian): */
+    const char *tls_cert_key_file; /* PEM file: certificate (chain) then private key; required
+                                      for a tls+tcp:// URL, ignored otherwise */
+    const char *tls_ca_file;       /* PEM file: when set, clients must present a certificate
+                                      signed by this CA (mutual TLS); NULL = not asked */
     tr_pub_admin_cb admin_cb;
     void *admin_arg;
 };

@@ -33,6 +33,8 @@ int ctl_common_parse(struct ctl_common *o, const char *cmd, int *argc, char **ar
     memset(o, 0, sizeof *o);
     o->cmd = cmd;
     o->token = getenv("TICKRAFT_TOKEN");
+    o->tls_ca = getenv("TICKRAFT_TLS_CA");
+    o->tls_cert = getenv("TICKRAFT_TLS_CERT");
     int out = 1;
     size_t used = 0;
     for (int i = 1; i < *argc; i++) {
@@ -42,7 +44,8 @@ int ctl_common_parse(struct ctl_common *o, const char *cmd, int *argc, char **ar
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             o->help = 1;
         } else if (strcmp(a, "--node") == 0 || strcmp(a, "--token") == 0 ||
-                   strcmp(a, "--token-file") == 0) {
+                   strcmp(a, "--token-file") == 0 || strcmp(a, "--tls-ca") == 0 ||
+                   strcmp(a, "--tls-cert") == 0) {
             if (i + 1 >= *argc) {
                 fprintf(stderr, "tickraft-ctl %s: %s needs a value\n", cmd, a);
                 return CTL_EXIT_USAGE;
@@ -50,6 +53,10 @@ int ctl_common_parse(struct ctl_common *o, const char *cmd, int *argc, char **ar
             const char *v = argv[++i];
             if (strcmp(a, "--token") == 0) {
                 o->token = v;
+            } else if (strcmp(a, "--tls-ca") == 0) {
+                o->tls_ca = v;
+            } else if (strcmp(a, "--tls-cert") == 0) {
+                o->tls_cert = v;
             } else if (strcmp(a, "--token-file") == 0) {
                 if (read_token_file(o, v)) {
                     fprintf(stderr, "tickraft-ctl %s: cannot read token file %s\n", cmd, v);
@@ -91,9 +98,13 @@ void ctl_common_help(FILE *out)
             TR_PROTO_DEFAULT_URL ")\n"
             "  --token T         admin/data token (default $TICKRAFT_TOKEN)\n"
             "  --token-file F    read the token from a file\n"
+            "  --tls-ca F        CA (PEM) for tls+tcp:// nodes (default $TICKRAFT_TLS_CA)\n"
+            "  --tls-cert F      client certificate + key (PEM), when the node asks for one\n"
+            "                    (default $TICKRAFT_TLS_CERT)\n"
             "  --json            machine-readable output\n"
             "  --help            this help\n"
-            "exit codes: 0 ok, 1 failed, 2 bad usage, 3 no node reachable, 4 bad token\n");
+            "exit codes: 0 ok, 1 failed, 2 bad usage, 3 no node reachable,\n"
+            "            4 bad token or TLS certificate refused\n");
 }
 
 int ctl_fail(const struct ctl_common *o, int rc, const struct tr_error *err)
@@ -119,7 +130,8 @@ int ctl_client_open(const struct ctl_common *o, struct tr_client **c)
 {
     struct tr_client_options co = {.nodes = o->nodes, .n_nodes = o->n_nodes,
                                    .token = o->token, .name = "tickraft-ctl",
-                                   .rpc_timeout_ms = 3000};
+                                   .rpc_timeout_ms = 3000, .tls_ca_file = o->tls_ca,
+                                   .tls_cert_key_file = o->tls_cert};
     struct tr_error err;
     tr_error_clear(&err);
     int rc = tr_client_open(c, &co, &err);

@@ -22,6 +22,7 @@ struct ctl_common {
     const char *nodes[CTL_MAX_NODES];
     size_t n_nodes;
     const char *token;
+    const char *tls_ca, *tls_cert; /* --tls-ca / --tls-cert, or $TICKRAFT_TLS_CA / _CERT */
     int json;
     int help;
     char node_buf[1024];

@@ -15,6 +15,7 @@
 #include "pub_int.h"
 
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 
 #define RECV_POLL_MS 200
 
@@ -298,6 +299,37 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* One listen URL; tls+tcp:// gets the certificate (and client CA). The
+ * files are read by nng when the option is set, so a missing or bad file
+ * fails here, naming it. */
+static int listen_one(struct tr_pub *p, const char *url, struct tr_error *err)
+{
+    int tls = strncmp(url, "tls+", 4) == 0;
+    if (tls && !p->o.tls_cert_key_file)
+        return tr_errorf(err, TR_EINVAL,
+                         "publisher: %s needs a certificate ([publish] tls_cert_key_file)", url);
+    nng_listener l;
+    int rv = nng_listener_create(&l, p->sock, url);
+    if (!rv && tls && (rv = nng_listener_set_string(l, NNG_OPT_TLS_CERT_KEY_FILE,
+                                                    p->o.tls_cert_key_file))) {
+        nng_listener_close(l);
+        return tr_errorf(err, TR_EINVAL, "publisher: %s: certificate/key file %s: %s", url,
+                         p->o.tls_cert_key_file, nng_strerror(rv));
+    }
+    if (!rv && tls && p->o.tls_ca_file &&
+        ((rv = nng_listener_set_string(l, NNG_OPT_TLS_CA_FILE, p->o.tls_ca_file)) ||
+         (rv = nng_listener_set_int(l, NNG_OPT_TLS_AUTH_MODE, NNG_TLS_AUTH_MODE_REQUIRED)))) {
+        nng_listener_close(l);
+        return tr_errorf(err, TR_EINVAL, "publisher: %s: client CA file %s: %s", url,
+                         p->o.tls_ca_file, nng_strerror(rv));
+    }
+    if (!rv)
+        rv = nng_listener_start(l, 0);
+    if (rv)
+        return tr_errorf(err, TR_EIO, "publisher: listen on %s: %s", url, nng_strerror(rv));
+    return 0;
+}
+
 static char *dup_opt(const char *s)
 {
     return s && s[0] ? strdup(s) : NULL;
@@ -361,13 +393,9 @@ int tr_pub_open(struct tr_pub **out, const struct tr_pub_options *o, struct tr_e
         goto fail_mem;
     }
     nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, TR_PROTO_HARD_MAX);
-    for (size_t i = 0; i < p->o.n_listen; i++) {
-        if ((rv = nng_listen(p->sock, p->listen[i], NULL, 0))) {
-            tr_errorf(err, rc = TR_EIO, "publisher: listen on %s: %s", p->listen[i],
-                      nng_strerror(rv));
+    for (size_t i = 0; i < p->o.n_listen; i++)
+        if ((rc = listen_one(p, p->listen[i], err)))
             goto fail_sock;
-        }
-    }
     for (; p->n_threads < p->o.workers; p->n_threads++)
         if (pthread_create(&p->threads[p->n_threads], NULL, worker, p)) {
             tr_errorf(err, rc = TR_ENOMEM, "publisher: start worker thread");

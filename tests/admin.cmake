@@ -23,3 +23,12 @@ if(TARGET tr_node)
     target_include_directories(fuzz_pub_request PRIVATE ${CMAKE_SOURCE_DIR}/node)
   endif()
 endif()
+
+# TLS between the SDK and the publisher; the test makes its certificates
+# with the openssl command line.
+if(TARGET tr_client AND TARGET tr_node AND TARGET tr_storage)
+  tr_unit_test(test_client_tls SOURCES integration/test_client_tls.c
+               LIBS tr_node tr_client tr_storage TIMEOUT 60)
+  target_include_directories(test_client_tls PRIVATE ${CMAKE_SOURCE_DIR}/node
+                             ${CMAKE_SOURCE_DIR}/tests/integration)
+endif()

@@ -42,6 +42,14 @@ struct tr_client_options {
     const char *token;        /* admin (and data, if the node wants one) token; NULL = none */
     const char *name;         /* client name sent in the handshake; NULL = "libtickraft" */
     int rpc_timeout_ms;       /* per request before trying the next node; default 3000 */
+    /* TLS, for tls+tcp:// node URLs (nng's TLS; docs/sdk.md "TLS"). Paths are
+     * copied; the files are read at each connect. */
+    const char *tls_ca_file;       /* PEM: CA(s) the node's certificate must chain to;
+                                      required for tls+tcp:// */
+    const char *tls_cert_key_file; /* PEM: this client's certificate + key, for nodes that
+                                      ask for one (tls_ca_file on the node); NULL = none */
+    const char *tls_server_name;   /* name the node's certificate must carry; NULL = the
+                                      host in the URL */
 };
 
 /* Opens a client (heap; free with tr_client_close). Connects lazily: the

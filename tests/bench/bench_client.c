@@ -8,7 +8,8 @@
  *     node's pipeline would on the provider frame; the subscriber measures
  *     callback time minus ts_receive. --sync group (the node's default,
  *     2 ms group commit: readers see records once durable) or flush (an
- *     fsync per 1 ms batch).
+ *     fsync per 1 ms batch); --group-commit-ms sets the group window (0 =
+ *     leader/follower commit, docs/storage.md).
  * Prints a JSON object last. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,7 +26,7 @@
 
 const char bench_client_help[] =
     "SDK subscriber throughput and provider-to-callback latency "
-    "[--events N] [--rate R] [--seconds S] [--sync group|flush] [--port P]";
+    "[--events N] [--rate R] [--seconds S] [--sync group|flush] [--group-commit-ms MS] [--port P]";
 
 static int64_t real_ns(void)
 {
@@ -131,13 +132,16 @@ int bench_client_main(int argc, char **argv)
     long seconds = bench_arg_long(argc, argv, "--seconds", 5);
     long port = bench_arg_long(argc, argv, "--port", 7491);
     const char *sync = bench_arg(argc, argv, "--sync", "group");
+    /* 0: leader/follower group commit (docs/storage.md): an fsync as soon as
+     * the previous one ends, no window */
+    long gcm = bench_arg_long(argc, argv, "--group-commit-ms", 2);
     char dir[] = "/tmp/tr_bench_client_XXXXXX";
     if (!mkdtemp(dir))
         return 1;
     struct tr_log_options lo;
     tr_log_options_init(&lo);
     lo.sync = TR_LOG_SYNC_GROUP;
-    lo.group_commit_ms = 2;
+    lo.group_commit_ms = gcm < 0 ? 2 : (uint32_t)gcm;
     struct tr_error err;
     struct tr_log *log;
     if (tr_log_open(&log, dir, &lo, &err)) {
@@ -204,10 +208,11 @@ int bench_client_main(int argc, char **argv)
     tr_log_close(log, NULL);
     rmrf(dir);
     printf("{\"bench\":\"client\",\"events\":%ld,\"events_per_s\":%.0f,"
-           "\"events_per_s_nodecode\":%.0f,\"rate\":%ld,\"sync\":\"%s\",\"latency_samples\":%zu,"
+           "\"events_per_s_nodecode\":%.0f,\"rate\":%ld,\"sync\":\"%s\",\"group_commit_ms\":%ld,"
+           "\"latency_samples\":%zu,"
            "\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,\"latency_p999_us\":%.1f,"
            "\"rss_mb\":%.1f}\n",
-           n, eps, eps_raw, rate, sync, nlat, p50, p99, p999, bench_rss_mb());
+           n, eps, eps_raw, rate, sync, gcm, nlat, p50, p99, p999, bench_rss_mb());
     free(lat);
     return 0;
 }

@@ -132,16 +132,16 @@ static void async_cb(uv_async_t *h)
     struct pipe_admin *a = h->data;
     for (;;) {
         pthread_mutex_lock(&a->mu);
-        struct pa_cmd *c = a->head;
+        struct pa_cmd *c = a->head, res;
         if (c) {
             a->head = c->next;
             if (!a->head)
                 a->tail = NULL;
+            res = *c; /* applied on this copy without the lock: the worker only waits */
         }
         pthread_mutex_unlock(&a->mu);
         if (!c)
             break;
-        struct pa_cmd res = *c; /* applied without the lock: the worker only waits */
         apply(a, &res);
         pthread_mutex_lock(&a->mu);
         int abandoned = c->abandoned;

@@ -31,7 +31,9 @@ enum { RAW_FRAME = 0, RAW_OPEN = 1, RAW_SENT = 2 };
 static void put(struct pipe_conn *c, int type, const void *body, size_t len, int64_t now)
 {
     struct pipe_feed *f = c->feed;
-    if (!f->cfg->raw_capture)
+    /* after the final flush of a graceful stop nothing more is written:
+     * the frames the events are not taken from are not kept either */
+    if (!f->cfg->raw_capture || !pipe_node_accepting(f->node))
         return;
     uint8_t stackbuf[4096];
     uint8_t *b = len + RAW_HDR <= sizeof stackbuf ? stackbuf : malloc(len + RAW_HDR);

@@ -86,6 +86,10 @@ struct pipe_lat {               /* log-linear latency histogram, microseconds */
 };
 void pipe_lat_add(struct pipe_lat *h, uint64_t us);
 uint64_t pipe_lat_pct(const struct pipe_lat *h, double p);
+/* Appends the non-empty buckets as JSON [[bucket,count],...]; bucket b
+ * covers [pipe_lat_value(b), pipe_lat_value(b + 1)) us. */
+int pipe_lat_json(const struct pipe_lat *h, struct tr_buf *out);
+uint64_t pipe_lat_value(size_t bucket);
 
 /* Remote mode (the supervision tree, node/act.h): the collector's writer
  * sends each batch to the writer actor as one message instead of appending

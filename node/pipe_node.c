@@ -314,7 +314,7 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
          "\"syncs\":%llu},"
          "\"latency_us\":{\"provider_to_durable_p50\":%llu,\"provider_to_durable_p99\":%llu,"
          "\"samples\":%llu,\"append_p50\":%llu,\"append_p99\":%llu,"
-         "\"receive_to_durable_p50\":%llu,\"receive_to_durable_p99\":%llu},\"feeds\":[",
+         "\"receive_to_durable_p50\":%llu,\"receive_to_durable_p99\":%llu},",
          n->cfg->node_id, (double)(now - n->start_ns) / 1e9, n->stopping, n->rate_events,
          n->rate_written, (unsigned long long)n->w.appended, (unsigned long long)n->w.batches,
          (unsigned long long)n->dd.dups, (unsigned long long)n->dd.gaps,
@@ -328,6 +328,13 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
          (unsigned long long)pipe_lat_pct(&n->w.append_lat, 0.99),
          (unsigned long long)pipe_lat_pct(&n->w.recv_lat, 0.5),
          (unsigned long long)pipe_lat_pct(&n->w.recv_lat, 0.99));
+    /* the histograms themselves, so a reader can take percentiles over a
+     * window of its own (tickraft-bench ingest: two snapshots, diffed) */
+    putf(b, "\"latency_hist\":{\"provider_to_durable\":");
+    pipe_lat_json(&n->w.lat, b);
+    putf(b, ",\"receive_to_durable\":");
+    pipe_lat_json(&n->w.recv_lat, b);
+    putf(b, "},\"feeds\":[");
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
         uint64_t rc = 0;

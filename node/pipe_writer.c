@@ -60,6 +60,24 @@ void pipe_lat_add(struct pipe_lat *h, uint64_t us)
     h->n++;
 }
 
+uint64_t pipe_lat_value(size_t b) { return lat_value(b); }
+
+int pipe_lat_json(const struct pipe_lat *h, struct tr_buf *out)
+{
+    int rc = tr_buf_append(out, "[", 1);
+    int first = 1;
+    for (size_t i = 0; i < 64 * 8 && !rc; i++) {
+        if (!h->b[i])
+            continue;
+        char t[48];
+        int k = snprintf(t, sizeof t, "%s[%zu,%llu]", first ? "" : ",", i,
+                         (unsigned long long)h->b[i]);
+        rc = tr_buf_append(out, t, (size_t)k);
+        first = 0;
+    }
+    return rc ? rc : tr_buf_append(out, "]", 1);
+}
+
 uint64_t pipe_lat_pct(const struct pipe_lat *h, double p)
 {
     if (!h->n)

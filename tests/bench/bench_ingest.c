@@ -4,7 +4,8 @@
  * processes on loopback, lets the node collect for --seconds after a
  * warm-up, and reads the node's /api/status: events written to the log per
  * second (every one deduplicated and durable: the figure is taken from the
- * log's durable LSN), provider-to-durable latency percentiles (the
+ * log's durable LSN), provider-to-durable latency percentiles over the
+ * measured window (two snapshots of the node's histogram, diffed; the
  * simulator stamps each event when it generates it; the node samples every
  * 8th live event when the log reports it durable), and the node's RSS.
  * The simulator has no "frame sent" stamp: its event time is when it
@@ -98,6 +99,60 @@ static double num(const char *doc, const char *key)
     snprintf(k, sizeof k, "\"%s\":", key);
     const char *p = strstr(doc, k);
     return p ? strtod(p + strlen(k), NULL) : -1;
+}
+
+/* The node's latency histogram `name` from /api/status ("latency_hist":
+ * [[bucket,count],...], node/pipe_writer.c) into h[512]. */
+#define LAT_NB 512
+static void hist_of(const char *doc, const char *name, double *h)
+{
+    memset(h, 0, LAT_NB * sizeof *h);
+    char k[96];
+    snprintf(k, sizeof k, "\"%s\":[", name);
+    const char *p = strstr(doc, "\"latency_hist\"");
+    p = p ? strstr(p, k) : NULL;
+    if (!p)
+        return;
+    p += strlen(k);
+    unsigned b;
+    double c;
+    int used;
+    while (sscanf(p, "[%u,%lf]%n", &b, &c, &used) == 2) {
+        if (b < LAT_NB)
+            h[b] = c;
+        p += used;
+        if (*p == ',')
+            p++;
+    }
+}
+
+/* Lower bound in us of bucket b (8 linear sub-buckets per power of two,
+ * the node's pipe_lat layout). */
+static double lat_value(unsigned b)
+{
+    if (b < 8)
+        return b;
+    unsigned p = b / 8 + 2, sub = b % 8;
+    return (double)((8ull + sub) << (p - 3));
+}
+
+/* Percentile q over the window: the difference of two histograms. */
+static double window_pct(const double *h0, const double *h1, double q, double *n_out)
+{
+    double n = 0, acc = 0;
+    for (unsigned i = 0; i < LAT_NB; i++)
+        n += h1[i] - h0[i];
+    if (n_out)
+        *n_out = n;
+    if (n <= 0)
+        return -1;
+    double want = q * n;
+    for (unsigned i = 0; i < LAT_NB; i++) {
+        acc += h1[i] - h0[i];
+        if (acc > want)
+            return lat_value(i);
+    }
+    return lat_value(LAT_NB - 1);
 }
 
 static double rss_of(pid_t pid)
@@ -253,6 +308,9 @@ int bench_ingest_main(int argc, char **argv)
     get_status(hport, doc, sizeof doc);
     uint64_t t0 = bench_now_ns();
     double d0 = num(doc, "durable_lsn"), e0 = num(doc, "events");
+    static double lh0[LAT_NB], lh1[LAT_NB], rh0[LAT_NB], rh1[LAT_NB];
+    hist_of(doc, "provider_to_durable", lh0);
+    hist_of(doc, "receive_to_durable", rh0);
     double c0 = cpu_of(npid, NULL), cc0 = cpu_of(npid, "tr-collector"),
            cw0 = cpu_of(npid, "tr-writer");
     sleep_ms((long)(secs * 1000));
@@ -261,8 +319,12 @@ int bench_ingest_main(int argc, char **argv)
     double d1 = num(doc, "durable_lsn"), e1 = num(doc, "events");
     double c1 = cpu_of(npid, NULL), cc1 = cpu_of(npid, "tr-collector"),
            cw1 = cpu_of(npid, "tr-writer");
-    double rp50 = num(doc, "receive_to_durable_p50"), rp99 = num(doc, "receive_to_durable_p99");
-    double p50 = num(doc, "provider_to_durable_p50"), p99 = num(doc, "provider_to_durable_p99");
+    /* percentiles over the measured window only (not warm-up and start) */
+    hist_of(doc, "provider_to_durable", lh1);
+    hist_of(doc, "receive_to_durable", rh1);
+    double rp50 = window_pct(rh0, rh1, 0.5, NULL), rp99 = window_pct(rh0, rh1, 0.99, NULL);
+    double samples = 0;
+    double p50 = window_pct(lh0, lh1, 0.5, &samples), p99 = window_pct(lh0, lh1, 0.99, NULL);
     double ap99 = num(doc, "append_p99"), batches = num(doc, "batches"),
            written = num(doc, "written"), dups = num(doc, "dups"), gaps = num(doc, "gaps");
     double rss = rss_of(npid);
@@ -277,9 +339,10 @@ int bench_ingest_main(int argc, char **argv)
            "\"group_commit_ms\":%ld,\"events_per_s\":%.0f,\"received_per_s\":%.0f,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,\"append_p99_us\":%.0f,"
            "\"receive_to_durable_p50_us\":%.0f,\"receive_to_durable_p99_us\":%.0f,"
+           "\"latency_samples\":%.0f,"
            "\"records_per_batch\":%.1f,\"dups\":%.0f,\"gaps\":%.0f,\"rss_mb\":%.1f,"
            "\"node_cpu_cores\":%.2f,\"collector_cpu_cores\":%.2f,\"writer_cpu_cores\":%.2f}\n",
-           rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99,
+           rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99, samples,
            batches > 0 ? written / batches : 0, dups, gaps, rss, (c1 - c0) / el,
            (cc1 - cc0) / el, (cw1 - cw0) / el);
     return 0;

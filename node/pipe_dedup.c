@@ -33,12 +33,22 @@ static const char *stream_kind_name(int kind)
     }
 }
 
+/* Per event on the hot path: three copies instead of snprintf (which
+ * showed up at ~1.5 % of the collector's time in a profile at 180k/s). */
 int pipe_stream_key(const char *provider, int kind, const char *instrument, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s/%s/%s", provider, stream_kind_name(kind), instrument);
-    if (n < 0 || (size_t)n >= cap || n > TR_LOG_STREAM_MAX)
+    const char *k = stream_kind_name(kind);
+    size_t a = strlen(provider), b = strlen(k), c = strlen(instrument);
+    size_t n = a + 1 + b + 1 + c;
+    if (n >= cap || n > TR_LOG_STREAM_MAX)
         return TR_ETOOBIG;
-    return n;
+    memcpy(out, provider, a);
+    out[a] = '/';
+    memcpy(out + a + 1, k, b);
+    out[a + 1 + b] = '/';
+    memcpy(out + a + 2 + b, instrument, c);
+    out[n] = 0;
+    return (int)n;
 }
 
 static uint64_t fnv(const char *p, size_t n)

@@ -12,6 +12,9 @@ if(TARGET tr_node)
   # regression: BOOK requests must name the instrument (Binance strlen(NULL))
   tr_unit_test(test_pipeline_rest_req SOURCES e2e/test_pipe_rest_req.c LIBS tr_node TIMEOUT 30)
   target_include_directories(test_pipeline_rest_req PRIVATE ${CMAKE_SOURCE_DIR}/node)
+  # the collector -> writer hand-off (batch messages, predicted LSNs)
+  tr_unit_test(test_pipeline_wire SOURCES e2e/test_pipe_wire.c LIBS tr_node TIMEOUT 30)
+  target_include_directories(test_pipeline_wire PRIVATE ${CMAKE_SOURCE_DIR}/node)
 endif()
 
 # The end-to-end fault test per simulator dialect (each ~85 s, run

@@ -1,0 +1,202 @@
+/* Unit tests of the collector -> writer hand-off (node/pipe_writer.c in
+ * remote mode, node/act_writer.c's side): a batch built by a remote writer
+ * is appended by a local writer with the LSNs the collector predicted (the
+ * deduplicator's last_lsn), keys and payloads intact; a checkpoint message
+ * carries the positions at the last LSN sent; a truncated or corrupted
+ * batch message is refused whole (TR_EPARSE, nothing queued). Real log in
+ * a temporary directory; the "send" is a function that keeps the message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pipe.h"
+#include "unit/test_log_util.h"
+
+struct sink {
+    uint32_t type[8];
+    struct tr_buf msg[8];
+    size_t n;
+    int fail;
+};
+
+static int sink_send(void *arg, uint32_t type, const void *p, size_t n, int sync,
+                     uint64_t *reply_lsn, struct tr_error *err)
+{
+    struct sink *k = arg;
+    (void)sync;
+    (void)reply_lsn;
+    if (k->fail)
+        return tr_errorf(err, TR_EOVERLOADED, "writer full");
+    assert_true(k->n < 8);
+    k->type[k->n] = type;
+    tr_buf_init(&k->msg[k->n]);
+    assert_int_equal(tr_buf_append(&k->msg[k->n], p, n), 0);
+    k->n++;
+    return 0;
+}
+
+static void sink_free(struct sink *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        tr_buf_free(&k->msg[i]);
+}
+
+static struct tr_event trade(uint64_t id)
+{
+    struct tr_event ev;
+    tr_event_init(&ev);
+    ev.kind = TR_KIND_TRADE;
+    snprintf(ev.provider, sizeof ev.provider, "sim");
+    snprintf(ev.instrument, sizeof ev.instrument, "SIM-0");
+    ev.seq = id;
+    ev.fields |= TR_F_SEQ;
+    return ev;
+}
+
+static void batch_lands_at_predicted_lsns(void **state)
+{
+    (void)state;
+    char *dir = tl_mkdtemp();
+    struct tr_log *log;
+    struct tr_error err;
+    tr_error_clear(&err);
+    assert_int_equal(tr_log_open(&log, dir, NULL, &err), 0);
+    /* something already in the log: predictions start after it */
+    struct tr_log_record pre = {.stream = "x", .stream_len = 1, .seq = 1, .payload = "p",
+                                .payload_len = 1};
+    uint64_t l0;
+    assert_int_equal(tr_log_append(log, &pre, &l0, &err), 0);
+
+    struct sink k = {0};
+    struct pipe_wremote rem = {.arg = &k, .send = sink_send};
+    struct pipe_writer cw, ww;
+    assert_int_equal(pipe_writer_init(&cw, NULL, 16), 0);
+    pipe_writer_set_remote(&cw, &rem, tr_log_last_lsn(log) + 1, 7);
+    assert_int_equal(pipe_writer_init(&ww, log, 16), 0);
+
+    uint64_t hint[3];
+    static const char *keys[3] = {"sim/trade/SIM-0", "sim/book/SIM-1", "sim/trade/SIM-0"};
+    for (int i = 0; i < 3; i++) {
+        struct tr_event ev = trade(100 + (uint64_t)i);
+        assert_int_equal(pipe_writer_add2(&cw, keys[i], strlen(keys[i]), 100 + (uint64_t)i,
+                                          1000 + i, 0, 0, &ev, NULL, 0, &hint[i], &err),
+                         0);
+    }
+    assert_int_equal(hint[0], l0 + 1);
+    assert_int_equal(hint[2], l0 + 3);
+    assert_int_equal(k.n, 0); /* nothing sent before the flush */
+    assert_int_equal(pipe_writer_flush(&cw, &err), 0);
+    assert_int_equal(k.n, 1);
+    assert_int_equal(k.type[0], PIPE_WMSG_BATCH);
+    assert_int_equal(pipe_writer_last_lsn(&cw), l0 + 3);
+
+    struct pipe_wire_hdr h;
+    memcpy(&h, k.msg[0].data, sizeof h);
+    assert_int_equal(h.epoch, 7);
+    assert_int_equal(h.count, 3);
+    assert_int_equal(h.first_lsn, tr_log_last_lsn(log) + 1);
+    assert_int_equal(pipe_writer_add_wire(&ww, k.msg[0].data, k.msg[0].len, &err), 0);
+    assert_int_equal(pipe_writer_flush(&ww, &err), 0);
+    assert_int_equal(tr_log_last_lsn(log), hint[2]);
+    assert_int_equal(tr_log_flush(log, &err), 0);
+
+    struct tr_log_reader *r;
+    struct tr_log_reader_options o = {.from = TR_LOG_FROM_LSN, .lsn = l0 + 1};
+    assert_int_equal(tr_log_reader_alloc(log, &o, &r, &err), 0);
+    struct tr_log_record rec;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tr_log_reader_next(r, &rec, &err), 1);
+        assert_int_equal(rec.lsn, hint[i]);
+        assert_int_equal(rec.seq, 100 + (uint64_t)i);
+        assert_int_equal(rec.ts_ns, 1000 + i);
+        assert_memory_equal(rec.stream, keys[i], strlen(keys[i]));
+        struct tr_event ev;
+        struct tr_event_scratch sc;
+        tr_event_scratch_init(&sc);
+        size_t used;
+        assert_int_equal(tr_event_decode(rec.payload, rec.payload_len, &used, &ev, &sc, &err), 0);
+        assert_int_equal(ev.seq, 100 + (uint64_t)i);
+        tr_event_scratch_free(&sc);
+    }
+    tr_log_reader_free(r);
+
+    /* a failed send keeps nothing half-sent: the collector must stop */
+    k.fail = 1;
+    struct tr_event ev = trade(200);
+    assert_int_equal(pipe_writer_add2(&cw, keys[0], strlen(keys[0]), 200, 1, 0, 0, &ev, NULL, 0,
+                                      NULL, &err),
+                     0);
+    assert_int_not_equal(pipe_writer_flush(&cw, &err), 0);
+    assert_true(cw.failed);
+    assert_int_equal(pipe_writer_last_lsn(&cw), l0 + 3); /* not advanced */
+
+    pipe_writer_close(&cw);
+    pipe_writer_close(&ww);
+    sink_free(&k);
+    assert_int_equal(tr_log_close(log, &err), 0);
+    tl_rmdir(dir);
+    free(dir);
+}
+
+static void malformed_batch_is_refused_whole(void **state)
+{
+    (void)state;
+    char *dir = tl_mkdtemp();
+    struct tr_log *log;
+    struct tr_error err;
+    tr_error_clear(&err);
+    assert_int_equal(tr_log_open(&log, dir, NULL, &err), 0);
+    struct sink k = {0};
+    struct pipe_wremote rem = {.arg = &k, .send = sink_send};
+    struct pipe_writer cw, ww;
+    assert_int_equal(pipe_writer_init(&cw, NULL, 16), 0);
+    pipe_writer_set_remote(&cw, &rem, 1, 1);
+    assert_int_equal(pipe_writer_init(&ww, log, 16), 0);
+    for (int i = 0; i < 2; i++) {
+        struct tr_event ev = trade(1 + (uint64_t)i);
+        assert_int_equal(pipe_writer_add2(&cw, "k", 1, 1 + (uint64_t)i, 1, 0, 0, &ev, NULL, 0,
+                                          NULL, &err),
+                         0);
+    }
+    assert_int_equal(pipe_writer_flush(&cw, &err), 0);
+    const uint8_t *m = k.msg[0].data;
+    size_t len = k.msg[0].len;
+    /* every truncation is refused and queues nothing */
+    for (size_t cut = 0; cut < len; cut++) {
+        assert_int_equal(pipe_writer_add_wire(&ww, m, cut, &err), TR_EPARSE);
+        assert_int_equal(ww.n, 0);
+    }
+    /* trailing garbage and a bad magic too */
+    uint8_t *big = malloc(len + 3);
+    memcpy(big, m, len);
+    memset(big + len, 0xff, 3);
+    assert_int_equal(pipe_writer_add_wire(&ww, big, len + 3, &err), TR_EPARSE);
+    big[0] ^= 1;
+    assert_int_equal(pipe_writer_add_wire(&ww, big, len, &err), TR_EPARSE);
+    assert_int_equal(ww.n, 0);
+    free(big);
+    /* the intact message still goes through */
+    assert_int_equal(pipe_writer_add_wire(&ww, m, len, &err), 0);
+    assert_int_equal(ww.n, 2);
+    assert_int_equal(pipe_writer_flush(&ww, &err), 0);
+    assert_int_equal(tr_log_last_lsn(log), 2);
+    pipe_writer_close(&cw);
+    pipe_writer_close(&ww);
+    sink_free(&k);
+    assert_int_equal(tr_log_close(log, &err), 0);
+    tl_rmdir(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(batch_lands_at_predicted_lsns),
+        cmocka_unit_test(malformed_batch_is_refused_whole),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

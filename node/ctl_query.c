@@ -34,6 +34,90 @@ static int print_cb(void *arg, const struct tr_client_msg *m)
     return 0;
 }
 
+/* --with-fills: a trade stream merged by seq with its fill stream
+ * (provider/trade.backfill/instrument, written by backfill jobs;
+ * docs/node.md "Backfill jobs"). Each side is read a page at a time; the
+ * messages are copied because the SDK reuses its buffers per call. Trade
+ * events carry no levels, so a copy of the struct is a full copy (book
+ * streams have no fill streams). */
+struct side {
+    struct tr_client_query q;
+    char key[300];
+    struct tr_client_msg *m;
+    size_t n, i, cap;
+    uint64_t after;
+    int more, started;
+};
+
+static int keep_cb(void *arg, const struct tr_client_msg *m)
+{
+    struct side *s = arg;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? 2 * s->cap : 1024;
+        struct tr_client_msg *nm = realloc(s->m, nc * sizeof *nm);
+        if (!nm)
+            return 1;
+        s->m = nm;
+        s->cap = nc;
+    }
+    s->m[s->n] = *m;
+    s->m[s->n].stream = s->key;
+    s->m[s->n].payload = NULL;
+    s->m[s->n].ev.levels = NULL;
+    s->m[s->n].ev.n_bids = s->m[s->n].ev.n_asks = 0;
+    s->m[s->n].ev.raw = NULL;
+    s->m[s->n].ev.raw_len = 0;
+    s->n++;
+    return 0;
+}
+
+/* Refills side s when it is empty and the range holds more. */
+static int refill(struct tr_client *c, struct side *s, struct tr_error *err)
+{
+    if (s->i < s->n || (s->started && !s->more))
+        return 0;
+    s->n = s->i = 0;
+    s->started = 1;
+    int rc = tr_client_query_page(c, &s->q, &s->after, &s->more, keep_cb, s, err);
+    return rc < 0 ? rc : 0;
+}
+
+static int64_t query_with_fills(struct tr_client *c, const struct tr_client_query *q,
+                                struct out *out, struct tr_error *err)
+{
+    const char *a = strchr(q->stream, '/'), *b = a ? strchr(a + 1, '/') : NULL;
+    if (!a || !b || (size_t)(b - a - 1) != 5 || strncmp(a + 1, "trade", 5) != 0)
+        return tr_errorf(err, TR_EINVAL, "--with-fills needs a trade stream "
+                                         "(provider/trade/instrument), not %s", q->stream);
+    struct side sd[2];
+    memset(sd, 0, sizeof sd);
+    snprintf(sd[0].key, sizeof sd[0].key, "%s", q->stream);
+    snprintf(sd[1].key, sizeof sd[1].key, "%.*s/trade.backfill%s", (int)(a - q->stream),
+             q->stream, b);
+    int64_t total = 0;
+    int rc = 0;
+    for (int k = 0; k < 2; k++) {
+        sd[k].q = *q;
+        sd[k].q.stream = sd[k].key;
+    }
+    for (;;) {
+        if ((rc = refill(c, &sd[0], err)) || (rc = refill(c, &sd[1], err)))
+            break;
+        struct side *pick = NULL;
+        for (int k = 0; k < 2; k++)
+            if (sd[k].i < sd[k].n &&
+                (!pick || sd[k].m[sd[k].i].seq < pick->m[pick->i].seq))
+                pick = &sd[k];
+        if (!pick)
+            break;
+        print_cb(out, &pick->m[pick->i++]);
+        total++;
+    }
+    free(sd[0].m);
+    free(sd[1].m);
+    return rc ? rc : total;
+}
+
 int ctl_query_main(int argc, char **argv)
 {
     struct ctl_common o;
@@ -42,7 +126,10 @@ int ctl_query_main(int argc, char **argv)
         return rc;
     if (o.help) {
         printf("usage: tickraft-ctl query STREAM [--by seq|time] [--from A] [--to B]\n"
-               "                         [--format jsonl|csv] [--page N] [options]\n\n%s.\n"
+               "                         [--format jsonl|csv] [--page N] [--with-fills]\n"
+               "                         [options]\n\n%s.\n"
+               "--with-fills merges a trade stream with what backfill jobs recovered for it\n"
+               "(provider/trade.backfill/instrument), in seq order.\n"
                "STREAM is provider/kind/instrument; ranges are inclusive; times are ns or\n"
                "YYYY-MM-DDTHH:MM:SSZ. CSV columns: stream,seq,ts_ns,kind,side,price,size,id\n\n",
                ctl_query_help);
@@ -52,11 +139,16 @@ int ctl_query_main(int argc, char **argv)
     struct tr_client_query q = {.by = TR_CLIENT_BY_SEQ, .page = 1000};
     const char *from = NULL, *to = NULL;
     struct out out = {0};
+    int fills = 0;
     tr_buf_init(&out.tmp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-' && !q.stream) {
             q.stream = a;
+            continue;
+        }
+        if (strcmp(a, "--with-fills") == 0) {
+            fills = 1;
             continue;
         }
         if (!v) {
@@ -102,7 +194,8 @@ int ctl_query_main(int argc, char **argv)
         printf("stream,seq,ts_ns,kind,side,price,size,id\n");
     struct tr_error err;
     tr_error_clear(&err);
-    int64_t n = tr_client_query(c, &q, print_cb, &out, &err);
+    int64_t n = fills ? query_with_fills(c, &q, &out, &err)
+                      : tr_client_query(c, &q, print_cb, &out, &err);
     tr_client_close(c);
     tr_buf_free(&out.tmp);
     if (n < 0)

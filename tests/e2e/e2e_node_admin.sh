@@ -123,6 +123,13 @@ check "backfill SIM-1 by time finds the lost trades not in history" bash -c \
 cat "$WORK/bf2.txt"
 check "a second SIM-0 job finds nothing left to fill" bash -c \
     "'$BIN/tickraft-ctl' backfill sim/trade/SIM-0 --from 1 --to 100000000 --wait --node $PUB --token e2e-admin | grep -q 'done: 0 holes'"
+contiguous() { # csv: the trade rows' seqs go up by one from the first
+    awk -F, 'NR > 1 && $4 == "trade" { if (prev && $2 != prev + 1) bad = 1; prev = $2 } END { exit (bad || !prev) }' "$1"
+}
+"$BIN/tickraft-ctl" query sim/trade/SIM-0 --format csv --node "$PUB" --token e2e-admin >"$WORK/q0.csv" 2>/dev/null
+"$BIN/tickraft-ctl" query sim/trade/SIM-0 --with-fills --format csv --node "$PUB" --token e2e-admin >"$WORK/q1.csv" 2>/dev/null
+check "query shows SIM-0's hole in the canonical stream" bash -c "$(declare -f contiguous); ! contiguous '$WORK/q0.csv'"
+check "query --with-fills gives SIM-0's trades without a hole" bash -c "$(declare -f contiguous); contiguous '$WORK/q1.csv'"
 check "backfill status JOB answers the finished job" bash -c \
     "'$BIN/tickraft-ctl' backfill status bf-1 --node $PUB --token e2e-admin | grep -q 'bf-1 .*done'"
 check "an unknown job is refused (exit 1)" bash -c \

@@ -229,6 +229,7 @@ static int roll(struct tr_log *log, struct tr_error *err)
     }
     pthread_mutex_lock(&log->mu);
     log->segs[log->n_segs - 2].sealed = 1;
+    rc_kick(log);
     pthread_mutex_unlock(&log->mu);
     pthread_mutex_lock(&log->sync_mu);
     close(log->fd);

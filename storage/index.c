@@ -13,7 +13,9 @@
  *         means stale: the index is rebuilt by scanning the segment)
  *  32  8  first LSN      40  8  last LSN
  *  48  4  block count B  52  4  stream count S  56  4  point count P
- *  60  4  zero           64  8  uncompressed bytes of all blocks
+ *  60  4  flags of the segment header it describes (0 in files written
+ *         before the recompressor existed; a mismatch = stale)
+ *  64  8  uncompressed bytes of all blocks
  *  72     B blocks x 40: offset u64, first LSN u64, records u32,
  *         length (header + payload) u32, min ts i64, max ts i64
  *         S streams: key length u16, key bytes
@@ -287,22 +289,32 @@ static int idx_build(struct tr_log *log, const struct seg *s, struct wbuf *b)
     put_le32(h + 48, (uint32_t)s->n_blocks);
     put_le32(h + 52, n_streams);
     put_le32(h + 56, n_points);
+    put_le32(h + IDX_SEGFLAGS_OFF, s->flags);
     put_le64(h + 64, s->raw_bytes);
     put_le32(h + 12, tr_log_crc32c(0, b->p + 16, b->len - 16));
     return 0;
 }
 
-int idx_write(struct tr_log *log, const struct seg *s, struct tr_error *err)
+int idx_image(struct tr_log *log, const struct seg *s, uint8_t **img, size_t *len)
+{
+    struct wbuf b = {0};
+    int rc = idx_build(log, s, &b);
+    if (rc) {
+        free(b.p);
+        return rc;
+    }
+    *img = b.p;
+    *len = b.len;
+    return 0;
+}
+
+int idx_write_image(struct tr_log *log, uint64_t id, const uint8_t *img, size_t len,
+                    struct tr_error *err)
 {
     char path[4096], tmp[4112];
-    struct wbuf b = {0};
-    int fd = -1, rc = idx_build(log, s, &b);
-    seg_path(log, s->id, "idx", path, sizeof path);
+    int fd = -1, rc = 0;
+    seg_path(log, id, "idx", path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (rc) {
-        rc = tr_errorf(err, rc, "write index %s: no memory", path);
-        goto out;
-    }
     fd = log->fs->open(log->fs->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = tr_errorf(err, tr_err_from_errno(-fd), "create %s: %s", tmp, strerror(-fd));
@@ -310,8 +322,8 @@ int idx_write(struct tr_log *log, const struct seg *s, struct tr_error *err)
         goto out;
     }
     size_t done = 0;
-    while (done < b.len) {
-        ssize_t n = log->fs->pwrite(log->fs->ctx, fd, b.p + done, b.len - done, (off_t)done);
+    while (done < len) {
+        ssize_t n = log->fs->pwrite(log->fs->ctx, fd, img + done, len - done, (off_t)done);
         if (n <= 0) {
             int e = n < 0 ? (int)-n : ENOSPC;
             rc = tr_errorf(err, tr_err_from_errno(e), "write %s: %s", tmp, strerror(e));
@@ -331,7 +343,20 @@ out:
         close(fd);
     if (rc)
         unlink(tmp);
-    free(b.p);
+    return rc;
+}
+
+int idx_write(struct tr_log *log, const struct seg *s, struct tr_error *err)
+{
+    uint8_t *img;
+    size_t len;
+    if (idx_image(log, s, &img, &len) != 0) {
+        char path[4096];
+        seg_path(log, s->id, "idx", path, sizeof path);
+        return tr_errorf(err, TR_ENOMEM, "write index %s: no memory", path);
+    }
+    int rc = idx_write_image(log, s->id, img, len, err);
+    free(img);
     return rc;
 }
 
@@ -342,7 +367,7 @@ static int idx_check(const uint8_t *p, size_t len, const struct seg *s, uint64_t
         get_le32(p + 8) != FORMAT_VERSION ||
         tr_log_crc32c(0, p + 16, len - 16) != get_le32(p + 12) ||
         get_le64(p + 16) != s->id || get_le64(p + 24) != file_size ||
-        get_le64(p + 32) != s->first_lsn)
+        get_le64(p + 32) != s->first_lsn || get_le32(p + IDX_SEGFLAGS_OFF) != s->flags)
         return -1;
     uint64_t nb = get_le32(p + 48), ns = get_le32(p + 52), np = get_le32(p + 56);
     uint64_t last = get_le64(p + 40);

@@ -25,6 +25,9 @@
 #define CODEC_NONE 0
 #define CODEC_LZ4 1
 #define BLK_RAW_MAX (64u << 20) /* a block never holds more than this */
+#define SEG_FLAGS_OFF 40        /* segment header: u32 flags */
+#define SEG_FLAG_RECOMPRESSED 1u /* rewritten by the recompressor (recompress.c) */
+#define IDX_SEGFLAGS_OFF 60     /* index header: the segment header flags it describes */
 
 static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void put_le32(uint8_t *p, uint32_t v)
@@ -62,6 +65,9 @@ struct seg {
     uint64_t raw_bytes;    /* uncompressed bytes of its blocks */
     int64_t min_ts, max_ts;
     int sealed;
+    uint32_t flags;        /* segment header flags (SEG_FLAG_*) */
+    uint32_t gen;          /* bumped each time the file is replaced (recompression) */
+    int rc_skip;           /* recompressor: leave alone (damaged, or failed this session) */
     struct blk *blocks;
     size_t n_blocks, cap_blocks;
 };
@@ -155,6 +161,15 @@ struct tr_log {
     int sync_running;
     int sync_idle;
     pthread_cond_t sync_cv;     /* wakes the sync thread (with wmu) */
+
+    /* Background recompression of sealed segments (recompress.c); its
+     * state is guarded by mu. */
+    pthread_t rc_thread;
+    int rc_running, rc_stop;
+    pthread_cond_t rc_cv;       /* wakes the recompressor (with mu) */
+    uint64_t rc_busy;           /* segment id being rewritten, 0 = none */
+    uint64_t rc_done, rc_failed, rc_kept, rc_saved_bytes;
+    char rc_error[512];         /* the last failure, for tr_log_stats */
 };
 
 /* ---- crc ---- */
@@ -162,11 +177,14 @@ struct tr_log {
 
 /* ---- segment.c: files and blocks ---- */
 void seg_path(const struct tr_log *log, uint64_t id, const char *ext, char *buf, size_t cap);
-/* Encodes a segment header into hdr[SEG_HDR_SIZE]. */
+/* Encodes a segment header into hdr[SEG_HDR_SIZE] (flags 0). */
 void seg_header_encode(uint8_t *hdr, uint64_t id, uint64_t first_lsn, int64_t created_ns);
 /* 0 or TR_ECORRUPT/TR_EVERSION with a message. */
 int seg_header_decode(const uint8_t *hdr, size_t len, uint64_t *id, uint64_t *first_lsn,
                       struct tr_error *err);
+/* Sets the header's flags field and its CRC again. */
+void seg_header_set_flags(uint8_t *hdr, uint32_t flags);
+static inline uint32_t seg_header_flags(const uint8_t *hdr) { return get_le32(hdr + SEG_FLAGS_OFF); }
 /* Frames one record at `dst` (REC_HDR_SIZE + key + payload bytes). */
 size_t rec_encode(uint8_t *dst, const struct tr_log_record *r, size_t key_len);
 /* Parses and checks the record at raw+off; 0 and *next, or TR_ECORRUPT. */
@@ -215,12 +233,19 @@ const struct point *stream_seek_seq(const struct stream *st, uint64_t seq);
 const struct point *stream_seek_ts(const struct stream *st, int64_t ts);
 /* Writes / loads the per-segment index file (seg id `s->id`). */
 int idx_write(struct tr_log *log, const struct seg *s, struct tr_error *err);
+/* The same in two steps, for the recompressor: build the image while
+ * holding mu (it reads the shared index), write it without. *img is heap. */
+int idx_image(struct tr_log *log, const struct seg *s, uint8_t **img, size_t *len);
+int idx_write_image(struct tr_log *log, uint64_t id, const uint8_t *img, size_t len,
+                    struct tr_error *err);
 int idx_load(struct tr_log *log, struct seg *s, uint64_t file_size, struct tr_error *err);
 
 /* ---- log.c / sync.c ---- */
 /* Locates the block holding `lsn`: fills *seg_id and *b. 0, TR_ENOTFOUND
  * (before the first kept LSN), TR_EAGAIN (not written yet). Caller holds mu. */
 int locate_block(struct tr_log *log, uint64_t lsn, uint64_t *seg_id, struct blk *b);
+/* Index of segment `id` in log->segs, or -1. Caller holds mu. */
+long seg_find(const struct tr_log *log, uint64_t id);
 /* Marks LSNs committed/durable, wakes waiters, notifies (takes mu itself). */
 void publish_lsns(struct tr_log *log, uint64_t written, uint64_t durable, int synced);
 int sync_start(struct tr_log *log, struct tr_error *err);
@@ -231,6 +256,14 @@ void sync_kick(struct tr_log *log); /* caller holds wmu */
 int write_raw(struct tr_log *log, size_t upto, struct tr_error *err);
 int do_fsync(struct tr_log *log, int fd, struct tr_error *err);
 int64_t now_realtime_ns(void);
+int fsync_dir(const char *dir);
+/* ---- recompress.c ---- */
+int rc_start(struct tr_log *log, struct tr_error *err);
+void rc_stop(struct tr_log *log);
+void rc_kick(struct tr_log *log); /* a segment was sealed; caller holds mu */
+/* Read-only logs: re-scans segs[i] from `fd` after another process
+ * replaced the file, and swaps its block table. Caller holds mu. */
+int seg_reload_locked(struct tr_log *log, size_t i, int fd, struct tr_error *err);
 /* Creates segment file `id` (header fsynced) and appends it to the table;
  * *fd gets its write fd. */
 int seg_create_add(struct tr_log *log, uint64_t id, uint64_t first_lsn, int *fd,

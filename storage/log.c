@@ -72,6 +72,7 @@ void tr_log_options_init(struct tr_log_options *o)
     o->segment_bytes = 64u << 20;
     o->block_bytes = 64u << 10;
     o->index_every = 64;
+    o->recompress_level = 4;
 }
 
 int64_t now_realtime_ns(void)
@@ -92,6 +93,8 @@ static int check_options(const struct tr_log_options *o, struct tr_error *err)
         return tr_errorf(err, TR_EINVAL, "segment_bytes %" PRIu64 " below 1024", o->segment_bytes);
     if (o->compression_level < 0 || o->compression_level > 12)
         return tr_errorf(err, TR_EINVAL, "compression_level %d outside 0..12", o->compression_level);
+    if (o->recompress_level < 0 || o->recompress_level > 12)
+        return tr_errorf(err, TR_EINVAL, "recompress_level %d outside 0..12", o->recompress_level);
     if (o->index_every == 0)
         return tr_errorf(err, TR_EINVAL, "index_every is 0");
     if (o->fs && o->fs->version != TR_LOG_FS_OPS_VERSION)
@@ -100,7 +103,7 @@ static int check_options(const struct tr_log_options *o, struct tr_error *err)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
+int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -187,7 +190,7 @@ static int visit_index(void *arg, const struct rec_view *v, uint64_t lsn)
 }
 
 static int read_header(const char *path, uint64_t id, uint64_t *first_lsn, uint64_t *size,
-                       struct tr_error *err)
+                       uint32_t *flags, struct tr_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -205,6 +208,7 @@ static int read_header(const char *path, uint64_t id, uint64_t *first_lsn, uint6
         return rc;
     if (hid != id)
         return tr_errorf(err, TR_ECORRUPT, "header names segment %" PRIu64, hid);
+    *flags = seg_header_flags(hdr);
     return 0;
 }
 
@@ -236,8 +240,9 @@ static int open_sealed(struct tr_log *log, uint64_t id, uint64_t expect_first, s
 {
     char path[4096];
     uint64_t first = 0, size = 0;
+    uint32_t flags = 0;
     seg_path(log, id, "seg", path, sizeof path);
-    int rc = read_header(path, id, &first, &size, err);
+    int rc = read_header(path, id, &first, &size, &flags, err);
     if (rc == 0 && expect_first && first != expect_first)
         rc = tr_errorf(err, TR_ECORRUPT, "starts at LSN %" PRIu64 ", previous segment ends at %"
                        PRIu64, first, expect_first - 1);
@@ -247,6 +252,7 @@ static int open_sealed(struct tr_log *log, uint64_t id, uint64_t expect_first, s
     if (!s)
         return tr_errorf(err, TR_ENOMEM, "no memory for segment table");
     s->sealed = 1;
+    s->flags = flags;
     rc = idx_load(log, s, size, err);
     if (rc == 0) {
         if (log->o.verify_sealed && (rc = verify_crcs(path, s, err)) != 0)
@@ -321,6 +327,7 @@ static int open_tail(struct tr_log *log, uint64_t id, uint64_t expect_first, str
         free(buf);
         return tr_errorf(err, TR_ENOMEM, "no memory for segment table");
     }
+    s->flags = seg_header_flags(buf);
     struct scan_ctx c = {log, id};
     struct tr_error serr;
     rc = seg_scan(buf, len, s, visit_index, &c, &good, &serr);
@@ -499,6 +506,7 @@ static void log_free(struct tr_log *log)
     pthread_mutex_destroy(&log->sync_mu);
     pthread_cond_destroy(&log->cv);
     pthread_cond_destroy(&log->sync_cv);
+    pthread_cond_destroy(&log->rc_cv);
     free(log->raw);
     free(log->cuts);
     free(log->pend);
@@ -543,6 +551,7 @@ int tr_log_open(struct tr_log **out, const char *dir, const struct tr_log_option
     pthread_mutex_init(&log->sync_mu, NULL);
     init_cond(&log->cv);
     init_cond(&log->sync_cv);
+    init_cond(&log->rc_cv);
     index_init(&log->idx);
     if (!o.no_create && !o.read_only && mkdir(dir, 0755) != 0 && errno != EEXIST) {
         rc = tr_errorf(err, tr_err_from_errno(errno), "mkdir: %s", strerror(errno));
@@ -557,6 +566,10 @@ int tr_log_open(struct tr_log **out, const char *dir, const struct tr_log_option
     }
     if (o.sync == TR_LOG_SYNC_GROUP && !o.read_only && (rc = sync_start(log, err)) != 0)
         goto fail;
+    if (o.recompress_level > 0 && !o.read_only && (rc = rc_start(log, err)) != 0) {
+        sync_stop(log);
+        goto fail;
+    }
     *out = log;
     return 0;
 fail:
@@ -568,6 +581,7 @@ int tr_log_close(struct tr_log *log, struct tr_error *err)
 {
     if (!log)
         return 0;
+    rc_stop(log);
     sync_stop(log);
     int rc = log->o.read_only ? 0 : tr_log_flush(log, err);
     pthread_mutex_lock(&log->mu);
@@ -597,6 +611,19 @@ void tr_log_stats(struct tr_log *log, struct tr_log_stats *st)
     st->rebuilt_indexes = log->rebuilt;
     st->syncs = log->syncs;
     st->nospace = log->nospace;
+    st->recompressed = log->rc_done;
+    st->recompress_failed = log->rc_failed;
+    st->recompress_kept = log->rc_kept;
+    snprintf(st->recompress_error, sizeof st->recompress_error, "%s", log->rc_error);
+    st->recompress_saved_bytes = log->rc_saved_bytes;
+    for (size_t i = 0; i + 1 < log->n_segs; i++) {
+        if (log->segs[i].flags & SEG_FLAG_RECOMPRESSED) {
+            st->sealed_rc_disk_bytes += log->segs[i].size;
+            st->sealed_rc_raw_bytes += log->segs[i].raw_bytes;
+        }
+    }
+    st->active_disk_bytes = log->segs[log->n_segs - 1].size;
+    st->active_raw_bytes = log->segs[log->n_segs - 1].raw_bytes;
     pthread_mutex_unlock(&log->mu);
 }
 

@@ -4,7 +4,13 @@
  * A reader holds its own fd on the segment it reads and one decompressed
  * block; it takes the log's mutex only to find the next block (binary
  * search of the segment and block tables), so readers and the writer run
- * side by side. Every block is checked (header CRC, payload CRC, exact
+ * side by side. The reader's fd is opened while holding that mutex, so it
+ * always belongs to the version of the segment the block table describes:
+ * the recompressor replaces a sealed segment (rename) and its table under
+ * the same mutex, and a reader that still has the old file open keeps
+ * reading the old inode, whose blocks hold the same records. A read-only
+ * log (another process writes) checks the header flags instead and
+ * re-scans a segment that was replaced since it looked. Every block is checked (header CRC, payload CRC, exact
  * decompression) and every record (CRC, bounds) before it is returned:
  * a damaged block is reported as TR_ECORRUPT, never returned. */
 #include "internal.h"
@@ -36,7 +42,21 @@ struct tr_log_reader {
     int loaded;
     int fd;
     uint64_t fd_seg;
+    uint32_t fd_gen;
 };
+
+long seg_find(const struct tr_log *log, uint64_t id)
+{
+    size_t lo = 0, hi = log->n_segs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->segs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < log->n_segs && log->segs[lo].id == id ? (long)lo : -1;
+}
 
 int locate_block(struct tr_log *log, uint64_t lsn, uint64_t *seg_id, struct blk *b)
 {
@@ -182,15 +202,6 @@ static int load_block(struct tr_log_reader *r, uint64_t seg_id, const struct blk
 {
     char path[4096];
     seg_path(r->log, seg_id, "seg", path, sizeof path);
-    if (r->fd < 0 || r->fd_seg != seg_id) {
-        if (r->fd >= 0)
-            close(r->fd);
-        r->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (r->fd < 0)
-            return tr_errorf(err, errno == ENOENT ? TR_ENOTFOUND : tr_err_from_errno(errno),
-                             "open %s: %s", path, strerror(errno));
-        r->fd_seg = seg_id;
-    }
     if (grow(&r->io, &r->io_cap, b->len) != 0)
         return tr_errorf(err, TR_ENOMEM, "reader: no memory for a %" PRIu32 "-byte block", b->len);
     ssize_t n = pread(r->fd, r->io, b->len, (off_t)b->off);
@@ -215,6 +226,39 @@ static int load_block(struct tr_log_reader *r, uint64_t seg_id, const struct blk
     return 0;
 }
 
+/* Opens the file of segment `seg_id` for r, matching the table's version
+ * of it. Caller holds mu. For a read-only log a segment replaced by the
+ * writing process since it was indexed is re-scanned (the table changes:
+ * the caller locates its block again). */
+static int open_seg_locked(struct tr_log_reader *r, uint64_t seg_id, struct tr_error *err)
+{
+    struct tr_log *log = r->log;
+    char path[4096];
+    seg_path(log, seg_id, "seg", path, sizeof path);
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return tr_errorf(err, errno == ENOENT ? TR_ENOTFOUND : tr_err_from_errno(errno),
+                         "open %s: %s", path, strerror(errno));
+    long i = seg_find(log, seg_id);
+    if (i < 0)
+        return tr_errorf(err, TR_ENOTFOUND, "segment %s was dropped", path);
+    if (log->o.read_only) {
+        uint8_t hdr[SEG_HDR_SIZE];
+        if (pread(r->fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+            return tr_errorf(err, TR_ECORRUPT, "read header of %s", path);
+        if (seg_header_flags(hdr) != log->segs[i].flags) {
+            int rc = seg_reload_locked(log, (size_t)i, r->fd, err);
+            if (rc)
+                return tr_error_wrap(err, rc, "segment %s was replaced", path);
+        }
+    }
+    r->fd_seg = seg_id;
+    r->fd_gen = log->segs[i].gen;
+    return 0;
+}
+
 /* Makes the loaded block hold next_lsn, positioned on it: 1 ready, 0 not
  * committed yet, <0 error. */
 static int position(struct tr_log_reader *r, struct tr_error *err)
@@ -224,6 +268,21 @@ static int position(struct tr_log_reader *r, struct tr_error *err)
     uint64_t committed = log->committed_lsn, seg_id = 0;
     struct blk b;
     int rc = r->next_lsn > committed ? 1 : locate_block(log, r->next_lsn, &seg_id, &b);
+    if (rc == 0) {
+        long i = seg_find(log, seg_id);
+        if (r->fd < 0 || r->fd_seg != seg_id || (i >= 0 && r->fd_gen != log->segs[i].gen)) {
+            int orc = open_seg_locked(r, seg_id, err);
+            if (orc == 0) {
+                rc = locate_block(log, r->next_lsn, &seg_id, &b); /* may have moved */
+            } else if (orc == TR_ENOTFOUND) {
+                rc = orc; /* retention dropped it meanwhile */
+            } else {
+                pthread_mutex_unlock(&log->mu);
+                r->loaded = 0;
+                return orc;
+            }
+        }
+    }
     uint64_t first = log->first_lsn;
     pthread_mutex_unlock(&log->mu);
     r->committed = committed;

@@ -13,7 +13,11 @@
  *  16  8  segment id (matches the file name)
  *  24  8  LSN of the first record in this segment
  *  32  8  creation time, ns since the Unix epoch (informational)
- *  40 24  zero
+ *  40  4  flags: bit 0 = rewritten by the background recompressor (its
+ *         blocks are re-cut and LZ4HC-compressed; same block format).
+ *         Readers need not look at it; index files record it so an
+ *         index never describes the other version of a segment.
+ *  44 20  zero
  * Then blocks, back to back, until the end of the file.
  *
  * Block header, 40 bytes:
@@ -65,6 +69,13 @@ void seg_header_encode(uint8_t *hdr, uint64_t id, uint64_t first_lsn, int64_t cr
     put_le64(hdr + 16, id);
     put_le64(hdr + 24, first_lsn);
     put_le64(hdr + 32, (uint64_t)created_ns);
+    put_le32(hdr + 12, tr_log_crc32c(0, hdr, SEG_HDR_SIZE));
+}
+
+void seg_header_set_flags(uint8_t *hdr, uint32_t flags)
+{
+    put_le32(hdr + SEG_FLAGS_OFF, flags);
+    put_le32(hdr + 12, 0);
     put_le32(hdr + 12, tr_log_crc32c(0, hdr, SEG_HDR_SIZE));
 }
 

@@ -26,7 +26,8 @@ struct tr_log_reader;
 /* ---- filesystem operations (swappable for fault injection in tests) ----
  * Each returns >= 0 on success or -errno. Reads, renames and unlinks go to
  * libc directly: the faults that matter (full disk, failed fsync) are on
- * these four. */
+ * these four. They are called from the writer's thread, the group-commit
+ * sync thread and the recompression thread, possibly at the same time. */
 #define TR_LOG_FS_OPS_VERSION 1
 struct tr_log_fs_ops {
     int version; /* TR_LOG_FS_OPS_VERSION */
@@ -67,6 +68,10 @@ struct tr_log_options {
     int compression_level;       /* 0 = LZ4 fast (default); 1..12 = LZ4HC level: smaller, slower
                                   * to write (about 3.2x vs 2.7x on trades at level 2, 4-5x
                                   * slower), same read speed and format */
+    int recompress_level;        /* background recompression of sealed segments with LZ4HC at
+                                  * this level, re-cut into full blocks (default 4: ~3.3x vs
+                                  * 2.7x on trades, off the writer's path); 0 = off. Never in
+                                  * read-only opens. See docs/storage.md. */
     uint64_t retain_bytes;       /* drop oldest sealed segments past this total; 0 = keep */
     int64_t retain_age_ns;       /* drop sealed segments whose newest record ts is older; 0 = keep */
     int verify_sealed;           /* open: check the CRC of every sealed block (no decompression) */
@@ -171,6 +176,11 @@ void tr_log_notify_fd_close(struct tr_log *log, int fd);
 int tr_log_retain(struct tr_log *log, int64_t now_ns, unsigned *dropped,
                   struct tr_error *err);
 
+/* Blocks until the background recompressor has nothing left to do (every
+ * sealed segment rewritten or given up). 0, TR_ETIMEDOUT, TR_EINVAL
+ * (recompression is off). Any thread; for tests and benchmarks. */
+int tr_log_wait_recompressed(struct tr_log *log, int timeout_ms);
+
 /* ---- verification and figures ---- */
 /* Reads every block of every segment up to the committed LSN and checks
  * header and payload CRCs, decompression and record CRCs. 0 or TR_ECORRUPT
@@ -188,6 +198,13 @@ struct tr_log_stats {
     uint64_t rebuilt_indexes; /* sealed segments scanned at open (index missing/stale) */
     uint64_t syncs;           /* fsyncs done since open */
     int nospace;              /* 1 while the last write failed for lack of space */
+    uint64_t recompressed;    /* sealed segments rewritten since open */
+    uint64_t recompress_failed; /* rewrites given up (damaged segment, full disk, ...) */
+    uint64_t recompress_kept; /* rewrites discarded because they were not smaller */
+    char recompress_error[512]; /* the last rewrite given up, and why ("" = none) */
+    uint64_t recompress_saved_bytes; /* disk bytes saved by the rewrites since open */
+    uint64_t sealed_rc_disk_bytes, sealed_rc_raw_bytes; /* recompressed sealed segments */
+    uint64_t active_disk_bytes, active_raw_bytes;       /* the active segment */
 };
 void tr_log_stats(struct tr_log *log, struct tr_log_stats *st);
 

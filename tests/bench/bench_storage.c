@@ -25,7 +25,7 @@
 
 const char bench_storage_help[] =
     "durable log: append (group commit / no sync) and read events/s, bytes/event, compression "
-    "[--events N] [--batch N] [--instruments N] [--window-ms N] [--hc-level N] [--rate N] [--lat-events N] [--dir /tmp]";
+    "[--events N] [--batch N] [--instruments N] [--window-ms N] [--hc-level N] [--rate N] [--lat-events N] [--rc-level N] [--dir /tmp]";
 
 static const char *const instruments[] = {
     "BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "ADA-USD", "XRP-USD", "LTC-USD", "AVAX-USD",
@@ -149,6 +149,7 @@ static double run_append(const struct corpus *c, const char *dir, int sync, uint
     tr_log_options_init(&o);
     o.sync = sync;
     o.compression_level = level;
+    o.recompress_level = 0; /* the writer's own figures; recompression is measured apart */
     o.group_commit_ms = window_ms;
     struct tr_log *log;
     struct tr_error err = {0};
@@ -199,7 +200,8 @@ static void lat_cb(void *arg, uint64_t lsn)
 struct lat_result {
     double p50, p99, p999, max;
     uint64_t syncs;
-    double ratio; /* compression of what the run left on disk */
+    double ratio;    /* compression of the active segment as the run wrote it */
+    double ratio_rc; /* of its sealed segments once recompressed */
 };
 
 static int run_latency(const struct corpus *c, const char *dir, uint32_t window_ms, double rate,
@@ -211,6 +213,7 @@ static int run_latency(const struct corpus *c, const char *dir, uint32_t window_
     struct tr_log_options o;
     tr_log_options_init(&o);
     o.group_commit_ms = window_ms;
+    o.segment_bytes = 4u << 20; /* a segment seals: its recompressed ratio is reported */
     o.durable_cb = lat_cb;
     o.durable_arg = &ls;
     struct tr_log *log;
@@ -249,9 +252,14 @@ static int run_latency(const struct corpus *c, const char *dir, uint32_t window_
     }
     struct tr_log_stats st;
     tr_log_stats(log, &st);
-    tr_log_close(log, NULL); /* joins the sync thread: every callback has run */
     res->syncs = st.syncs;
-    res->ratio = st.disk_bytes ? (double)st.raw_bytes / (double)st.disk_bytes : 0;
+    res->ratio = st.active_disk_bytes ? (double)st.active_raw_bytes / (double)st.active_disk_bytes
+                                      : 0;
+    tr_log_wait_recompressed(log, 60000);
+    tr_log_stats(log, &st);
+    res->ratio_rc = st.sealed_rc_disk_bytes ? (double)st.sealed_rc_raw_bytes /
+                                                  (double)st.sealed_rc_disk_bytes : 0;
+    tr_log_close(log, NULL); /* joins the sync thread: every callback has run */
     res->p50 = bench_percentile(ls.lat_us, n, 50);
     res->p99 = bench_percentile(ls.lat_us, n, 99);
     res->p999 = bench_percentile(ls.lat_us, n, 99.9);
@@ -290,12 +298,99 @@ static void probe_fsync(const char *dir, size_t n, double *p50, double *p99)
     free(v);
 }
 
+/* Reopens a log written without recompression with recompression on, so
+ * the recompressor starts on its sealed segments at once, and measures a
+ * full read and then a group-commit append of the corpus while it runs.
+ * Reports whether it was still running at the end of each (so the figure
+ * was taken with it running throughout) and the ratios once it is done. */
+struct rc_result {
+    double read, append, ratio_sealed, ratio_active, ratio_all, bpe_sealed, rc_s;
+    int busy_after_read, busy_after_append;
+    uint64_t sealed, sealed_at_open, recompressed, saved;
+};
+
+static int rc_pending(struct tr_log *log)
+{
+    struct tr_log_stats st;
+    tr_log_stats(log, &st);
+    return st.recompressed + st.recompress_failed + st.recompress_kept + 1 < st.segments;
+}
+
+static int run_recompress(const struct corpus *c, const char *dir, size_t batch, int level,
+                          size_t have, struct rc_result *res)
+{
+    struct tr_log_options o;
+    tr_log_options_init(&o);
+    o.recompress_level = level;
+    struct tr_log *log;
+    struct tr_error err = {0};
+    uint64_t t0 = bench_now_ns();
+    if (tr_log_open(&log, dir, &o, &err) != 0) {
+        fprintf(stderr, "open %s: %s\n", dir, err.msg);
+        return -1;
+    }
+    struct tr_log_stats st0;
+    tr_log_stats(log, &st0);
+    res->sealed_at_open = st0.segments - 1;
+    struct tr_log_reader *r;
+    struct tr_log_reader_options ro = {.from = TR_LOG_FROM_START};
+    tr_log_reader_alloc(log, &ro, &r, &err);
+    struct tr_log_record rec;
+    size_t n = 0;
+    int rc;
+    uint64_t t1 = bench_now_ns();
+    while ((rc = tr_log_reader_next(r, &rec, &err)) == 1)
+        n++;
+    uint64_t t2 = bench_now_ns();
+    tr_log_reader_free(r);
+    if (rc < 0 || n != have)
+        fprintf(stderr, "read during recompression: %zu of %zu (%s)\n", n, have,
+                rc < 0 ? err.msg : "");
+    res->busy_after_read = rc_pending(log);
+    res->read = (double)n / ((double)(t2 - t1) / 1e9);
+    uint64_t last = 0;
+    t1 = bench_now_ns();
+    for (size_t i = 0; i < c->n; i += batch) {
+        size_t k = c->n - i < batch ? c->n - i : batch;
+        if (tr_log_append_many(log, c->recs + i, k, &last, &err) != 0) {
+            fprintf(stderr, "append: %s\n", err.msg);
+            return -1;
+        }
+    }
+    if (tr_log_wait_durable(log, last, 60000) != 0)
+        return -1;
+    t2 = bench_now_ns();
+    res->busy_after_append = rc_pending(log);
+    res->append = (double)c->n / ((double)(t2 - t1) / 1e9);
+    tr_log_wait_recompressed(log, -1);
+    res->rc_s = (double)(bench_now_ns() - t0) / 1e9;
+    struct tr_log_stats st;
+    tr_log_stats(log, &st);
+    res->sealed = st.segments - 1;
+    res->recompressed = st.recompressed;
+    res->saved = st.recompress_saved_bytes;
+    res->ratio_sealed = st.sealed_rc_disk_bytes ? (double)st.sealed_rc_raw_bytes /
+                                                      (double)st.sealed_rc_disk_bytes : 0;
+    res->ratio_active = st.active_disk_bytes ? (double)st.active_raw_bytes /
+                                                   (double)st.active_disk_bytes : 0;
+    res->ratio_all = st.disk_bytes ? (double)st.raw_bytes / (double)st.disk_bytes : 0;
+    res->bpe_sealed = res->ratio_sealed > 0 ? (double)st.sealed_rc_disk_bytes /
+                          ((double)st.sealed_rc_raw_bytes / ((double)st.raw_bytes /
+                                                             (double)(have + c->n)))
+                                            : 0;
+    if (tr_log_verify(log, &err) != 0)
+        fprintf(stderr, "verify after recompression: %s\n", err.msg);
+    tr_log_close(log, NULL);
+    return 0;
+}
+
 /* Reopens and reads everything; returns events/s and the open time. */
 static double run_read(const char *dir, size_t expect, double *open_ms, uint64_t *checksum)
 {
     struct tr_log_options o;
     tr_log_options_init(&o);
     o.sync = TR_LOG_SYNC_NONE;
+    o.recompress_level = 0;
     struct tr_log *log;
     struct tr_error err = {0};
     uint64_t t0 = bench_now_ns();
@@ -335,6 +430,7 @@ int bench_storage_main(int argc, char **argv)
     int hc_level = (int)bench_arg_long(argc, argv, "--hc-level", 2);
     double rate = (double)bench_arg_long(argc, argv, "--rate", 50000);
     size_t lat_n = (size_t)bench_arg_long(argc, argv, "--lat-events", 100000);
+    int rc_level = (int)bench_arg_long(argc, argv, "--rc-level", 4);
     if (n_instr < 1 || n_instr > N_INSTR || n < 1 || batch < 1 || rate < 1 || lat_n < 1) {
         fprintf(stderr, "bench storage: bad arguments\n");
         return 2;
@@ -376,6 +472,10 @@ int bench_storage_main(int argc, char **argv)
     double open_ms = 0;
     uint64_t sum = 0;
     double read = run_read(gdir, n, &open_ms, &sum);
+    struct rc_result rcr = {0};
+    fprintf(stderr, "recompression (LZ4HC level %d) while reading and appending...\n", rc_level);
+    if (run_recompress(&c, gdir, batch, rc_level, n, &rcr) != 0)
+        return 1;
     rm_dir(gdir);
     rm_dir(ndir);
     rm_dir(hdir);
@@ -401,25 +501,42 @@ int bench_storage_main(int argc, char **argv)
            st.segments, ratio, payload_ratio, json_ratio, (double)c.json_bytes / (double)n);
     printf("append group commit, LZ4HC level %d: %.0f events/s, %.1f B/event, compression %.2fx\n",
            hc_level, group_hc, bpe_hc, ratio_hc);
+    printf("background recompression (LZ4HC level %d), reopened with %" PRIu64 " sealed "
+           "segment(s) to do: read %.0f events/s (recompressing throughout: %s), then append "
+           "group commit %.0f events/s (throughout: %s); done after %.1f s: %" PRIu64 " of %"
+           PRIu64 " sealed segments rewritten, %.1f MB saved\n",
+           rc_level, rcr.sealed_at_open, rcr.read, rcr.busy_after_read ? "yes" : "no",
+           rcr.append, rcr.busy_after_append ? "yes" : "no", rcr.rc_s, rcr.recompressed,
+           rcr.sealed, (double)rcr.saved / 1e6);
+    printf("compression on disk: sealed (recompressed) %.2fx (%.1f B/event), active segment "
+           "%.2fx, whole log %.2fx\n", rcr.ratio_sealed, rcr.bpe_sealed, rcr.ratio_active,
+           rcr.ratio_all);
     printf("fsync of a 1 KiB append on this disk now: p50 %.0f us, p99 %.0f us\n", fs50, fs99);
     printf("durable latency at %.0f events/s (append call to callback): window 2 ms p50 %.0f us, "
            "p99 %.0f us, p99.9 %.0f us, max %.0f us, %" PRIu64 " fsyncs, compression %.2fx; window 0 p50 %.0f us, "
-           "p99 %.0f us, p99.9 %.0f us, max %.0f us, %" PRIu64 " fsyncs, compression %.2fx\n",
+           "p99 %.0f us, p99.9 %.0f us, max %.0f us, %" PRIu64 " fsyncs, compression %.2fx (%.2fx once recompressed)\n",
            rate, l2.p50, l2.p99, l2.p999, l2.max, l2.syncs, l2.ratio, l0.p50, l0.p99, l0.p999,
-           l0.max, l0.syncs, l0.ratio);
+           l0.max, l0.syncs, l0.ratio, l0.ratio_rc);
     printf("{\"events\":%zu,\"batch\":%zu,\"instruments\":%zu,\"payload_bytes_per_event\":%.1f,"
            "\"append_events_per_s\":%.0f,\"append_events_per_s_nosync\":%.0f,"
            "\"read_events_per_s\":%.0f,\"bytes_per_event\":%.1f,\"compression_ratio\":%.2f,"
+           "\"bytes_per_event_lz4fast\":%.1f,\"compression_ratio_lz4fast\":%.2f,"
            "\"payload_compression_ratio\":%.2f,\"json_compression_ratio\":%.2f,\"open_ms\":%.1f,\"group_commit_ms\":%u,\"hc_level\":%d,"
            "\"append_events_per_s_hc\":%.0f,\"bytes_per_event_hc\":%.1f,\"compression_ratio_hc\":%.2f,"
            "\"append_events_per_s_window0\":%.0f,\"compression_ratio_window0\":%.2f,"
            "\"latency_rate\":%.0f,\"durable_p50_us_window2\":%.0f,\"durable_p99_us_window2\":%.0f,"
            "\"durable_p50_us_window0\":%.0f,\"durable_p99_us_window0\":%.0f,"
-           "\"durable_p999_us_window0\":%.0f,\"fsync_p50_us\":%.0f,\"fsync_p99_us\":%.0f}\n",
-           n, batch, n_instr, payload_avg, group, nosync, read, bpe, ratio, payload_ratio, json_ratio,
+           "\"durable_p999_us_window0\":%.0f,\"fsync_p50_us\":%.0f,\"fsync_p99_us\":%.0f,"
+           "\"rc_level\":%d,\"compression_ratio_active\":%.2f,\"compression_ratio_all\":%.2f,"
+           "\"bytes_per_event_recompressed\":%.1f,\"append_events_per_s_during_recompression\":%.0f,"
+           "\"read_events_per_s_during_recompression\":%.0f,\"recompressing_throughout\":%s}\n",
+           n, batch, n_instr, payload_avg, group, nosync, read, rcr.bpe_sealed, rcr.ratio_sealed,
+           bpe, ratio, payload_ratio, json_ratio,
            open_ms,
            window, hc_level, group_hc, bpe_hc, ratio_hc, group0, ratio0, rate, l2.p50, l2.p99,
-           l0.p50, l0.p99, l0.p999, fs50, fs99);
+           l0.p50, l0.p99, l0.p999, fs50, fs99, rc_level, rcr.ratio_active, rcr.ratio_all,
+           rcr.bpe_sealed, rcr.append, rcr.read,
+           rcr.busy_after_read && rcr.busy_after_append ? "true" : "false");
     tr_buf_free(&c.enc);
     free(c.recs);
     free(c.keys);

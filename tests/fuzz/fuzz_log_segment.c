@@ -136,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tr_log_options_init(&o);
     o.sync = TR_LOG_SYNC_NONE;
     o.fs = &fz_fs;
+    o.recompress_level = 0; /* deterministic: no background rewrite between the opens */
     struct tr_log *log;
     struct tr_error err;
     int rc = tr_log_open(&log, dir, &o, &err);

@@ -4,8 +4,10 @@
  * "A <lsn>\n" on stdout each time records up to <lsn> are acknowledged
  * durable. It never stops on its own: the test kills it with SIGKILL.
  *
- * usage: log_crash_child <dir> every|group|group0 <seed>
- * (group: 1 ms window; group0: leader/follower commit, group_commit_ms = 0) */
+ * usage: log_crash_child <dir> every|group|group0|recompress <seed>
+ * (group: 1 ms window; group0: leader/follower commit, group_commit_ms = 0;
+ * recompress: group0 with 16 KiB segments and slow LZ4HC level 12 background
+ * recompression, so a kill usually lands in the middle of a rewrite or a swap) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,11 @@ int main(int argc, char **argv)
     o.block_bytes = 2048;
     o.segment_bytes = 64 << 10;
     o.index_every = 8;
-    o.group_commit_ms = strcmp(argv[2], "group0") == 0 ? 0 : 1;
+    int rc_mode = strcmp(argv[2], "recompress") == 0;
+    o.group_commit_ms = strcmp(argv[2], "group0") == 0 || rc_mode ? 0 : 1;
+    o.recompress_level = rc_mode ? 12 : 0;
+    if (rc_mode)
+        o.segment_bytes = 16 << 10;
     if (o.sync == TR_LOG_SYNC_GROUP)
         o.durable_cb = on_durable;
     unsigned seed = (unsigned)strtoul(argv[3], NULL, 10);

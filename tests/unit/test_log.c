@@ -566,6 +566,7 @@ static void full_disk_gives_nospace_keeps_log_readable_and_appends_resume(void *
     tl_faults_init(&f);
     struct tr_log_options o = opts_small(TR_LOG_SYNC_EVERY);
     o.fs = &f.ops;
+    o.recompress_level = 0; /* the fault counters are the writer's alone */
     struct tr_log *log = open_ok(dir, &o);
     struct tr_error err = {0};
     assert_int_equal(tl_append_range(log, 1, 300, 10, &err), 0);
@@ -619,6 +620,7 @@ static void full_disk_in_group_mode_reports_nospace_to_waiters(void **state)
     tl_faults_init(&f);
     struct tr_log_options o = opts_small(TR_LOG_SYNC_GROUP);
     o.fs = &f.ops;
+    o.recompress_level = 0; /* the fault counters are the writer's alone */
     struct tr_log *log = open_ok(dir, &o);
     struct tr_error err = {0};
     assert_int_equal(tl_append_range(log, 1, 100, 10, &err), 0);
@@ -650,6 +652,7 @@ static void failed_fsync_makes_the_log_refuse_appends(void **state)
     tl_faults_init(&f);
     struct tr_log_options o = opts_small(TR_LOG_SYNC_EVERY);
     o.fs = &f.ops;
+    o.recompress_level = 0; /* the fault counters are the writer's alone */
     struct tr_log *log = open_ok(dir, &o);
     struct tr_error err = {0};
     assert_int_equal(tl_append_range(log, 1, 50, 10, &err), 0);
@@ -736,6 +739,7 @@ static void group_commit_acknowledges_after_fsync_and_batches_syncs(void **state
     struct tr_log_options o;
     tr_log_options_init(&o);
     o.fs = &f.ops;
+    o.recompress_level = 0; /* the fault counters are the writer's alone */
     o.durable_cb = durable_cb;
     o.durable_arg = &cs;
     struct tr_log *log = open_ok(dir, &o);

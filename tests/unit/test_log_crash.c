@@ -1,7 +1,8 @@
 /* Crash test of the durable log: a child process (log_crash_child, built
  * beside this test) appends in EVERY and GROUP sync modes and reports each
  * acknowledged-durable LSN on a pipe (group commit both with a 1 ms window
- * and leader/follower, group_commit_ms = 0); it is killed with SIGKILL after a
+ * and leader/follower, group_commit_ms = 0; and while a background thread
+ * recompresses sealed segments); it is killed with SIGKILL after a
  * seeded-random number of acknowledgements, many rounds on the same
  * directory. After each kill the log is reopened: every acknowledged record
  * must be there exactly once, in LSN order, with the right content, and
@@ -70,6 +71,7 @@ static void crash_rounds(const char *mode, unsigned seed0)
     struct tr_log_options o;
     tr_log_options_init(&o);
     o.sync = TR_LOG_SYNC_NONE; /* the checker only reads */
+    o.recompress_level = 0;    /* ...and changes no segment */
     o.block_bytes = 2048;
     o.segment_bytes = 64 << 10;
     for (int round = 0; round < ROUNDS; round++) {
@@ -77,6 +79,7 @@ static void crash_rounds(const char *mode, unsigned seed0)
         uint64_t a = run_child(dir, mode, rand_r(&seed), acks);
         assert_true(a >= acked); /* acknowledged LSNs only grow across rounds */
         acked = a;
+        int tmp_left = tl_count_tmp(dir); /* > 0: killed in the middle of a rewrite */
         struct tr_log *log = NULL;
         struct tr_error err = {0};
         int rc = tr_log_open(&log, dir, &o, &err);
@@ -91,12 +94,15 @@ static void crash_rounds(const char *mode, unsigned seed0)
         assert_int_equal((uint64_t)n, last);     /* LSNs 1..last, each once */
         assert_true(last >= acked);              /* nothing acknowledged lost */
         assert_int_equal(tr_log_verify(log, &err), 0);
+        assert_int_equal(tl_count_tmp(dir), 0); /* open removed half-done rewrites */
         struct tr_log_stats st;
         tr_log_stats(log, &st);
-        print_message("%s round %d: acked %llu, recovered %llu, %llu segments, cut %llu bytes\n",
+        print_message("%s round %d: acked %llu, recovered %llu, %llu segments, cut %llu bytes, "
+                      "%d tmp file(s) at the kill, %llu index(es) rebuilt\n",
                       mode, round, (unsigned long long)acked, (unsigned long long)last,
                       (unsigned long long)st.segments,
-                      (unsigned long long)st.recovered_truncated_bytes);
+                      (unsigned long long)st.recovered_truncated_bytes, tmp_left,
+                      (unsigned long long)st.rebuilt_indexes);
         assert_int_equal(tr_log_close(log, &err), 0);
     }
     tl_rmdir(dir);
@@ -118,6 +124,11 @@ static void kill9_during_leader_follower_commit_loses_no_acknowledged_record(voi
     crash_rounds("group0", 4242);
 }
 
+static void kill9_during_recompression_loses_no_record_and_returns_no_garbage(void **state)
+{
+    crash_rounds("recompress", 9001);
+}
+
 int main(int argc, char **argv)
 {
     char self[4096];
@@ -131,6 +142,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(kill9_during_every_write_appends_loses_no_acknowledged_record),
         cmocka_unit_test(kill9_during_group_commit_appends_loses_no_acknowledged_record),
         cmocka_unit_test(kill9_during_leader_follower_commit_loses_no_acknowledged_record),
+        cmocka_unit_test(kill9_during_recompression_loses_no_record_and_returns_no_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

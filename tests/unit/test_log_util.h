@@ -43,6 +43,21 @@ static inline void tl_rmdir(const char *dir)
     rmdir(dir);
 }
 
+/* Number of *.tmp files in a flat directory. */
+static inline int tl_count_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        n += l > 4 && strcmp(e->d_name + l - 4, ".tmp") == 0;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 /* Deterministic content of the record with LSN `lsn` (tests append records
  * in LSN order from 1, so a reader can check each record it gets). */
 struct tl_rec {

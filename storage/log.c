@@ -73,6 +73,7 @@ void tr_log_options_init(struct tr_log_options *o)
     o->block_bytes = 64u << 10;
     o->index_every = 64;
     o->recompress_level = 4;
+    o->recompress_bytes_per_s = 8u << 20;
 }
 
 int64_t now_realtime_ns(void)

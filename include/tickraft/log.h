@@ -72,6 +72,8 @@ struct tr_log_options {
                                   * this level, re-cut into full blocks (default 4: ~3.3x vs
                                   * 2.7x on trades, off the writer's path); 0 = off. Never in
                                   * read-only opens. See docs/storage.md. */
+    uint64_t recompress_bytes_per_s; /* pace of the rewrites' writes (default 8 MiB/s, so the
+                                  * disk keeps gaps for the log's fsyncs); 0 = unpaced */
     uint64_t retain_bytes;       /* drop oldest sealed segments past this total; 0 = keep */
     int64_t retain_age_ns;       /* drop sealed segments whose newest record ts is older; 0 = keep */
     int verify_sealed;           /* open: check the CRC of every sealed block (no decompression) */

@@ -25,7 +25,7 @@
 
 const char bench_storage_help[] =
     "durable log: append (group commit / no sync) and read events/s, bytes/event, compression "
-    "[--events N] [--batch N] [--instruments N] [--window-ms N] [--hc-level N] [--rate N] [--lat-events N] [--rc-level N] [--dir /tmp]";
+    "[--events N] [--batch N] [--instruments N] [--window-ms N] [--hc-level N] [--rate N] [--lat-events N] [--rc-level N] [--lat-segment-kb N] [--dir /tmp]";
 
 static const char *const instruments[] = {
     "BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "ADA-USD", "XRP-USD", "LTC-USD", "AVAX-USD",
@@ -185,14 +185,16 @@ struct lat_state {
     double *lat_us;     /* by LSN */
     uint64_t done;      /* highest LSN measured (callback thread only) */
     size_t n;
+    uint64_t base;      /* last LSN before the run (a prefilled log) */
 };
 
 static void lat_cb(void *arg, uint64_t lsn)
 {
     struct lat_state *ls = arg;
     uint64_t now = bench_now_ns();
-    for (uint64_t l = ls->done + 1; l <= lsn && l <= ls->n; l++)
-        ls->lat_us[l - 1] = (double)(now - ls->t_append[l - 1]) / 1e3;
+    for (uint64_t l = ls->done + 1; l <= lsn && l <= ls->base + ls->n; l++)
+        if (l > ls->base)
+            ls->lat_us[l - ls->base - 1] = (double)(now - ls->t_append[l - ls->base - 1]) / 1e3;
     if (lsn > ls->done)
         ls->done = lsn;
 }
@@ -202,18 +204,33 @@ struct lat_result {
     uint64_t syncs;
     double ratio;    /* compression of the active segment as the run wrote it */
     double ratio_rc; /* of its sealed segments once recompressed */
+    int rc_throughout; /* recompression still had work when the run ended */
 };
 
-static int run_latency(const struct corpus *c, const char *dir, uint32_t window_ms, double rate,
-                       size_t n, struct lat_result *res)
+static int rc_pending(struct tr_log *log)
 {
-    struct lat_state ls = {calloc(n, sizeof(uint64_t)), calloc(n, sizeof(double)), 0, n};
+    struct tr_log_stats st;
+    tr_log_stats(log, &st);
+    return st.recompressed + st.recompress_failed + st.recompress_kept + 1 < st.segments;
+}
+
+/* prefill: first write the whole corpus with recompression off into 64 MiB
+ * segments, so the run starts with a 64 MiB sealed segment to recompress:
+ * durable latency while the recompressor writes and fsyncs beside it. */
+static int run_latency(const struct corpus *c, const char *dir, uint32_t window_ms, double rate,
+                       size_t n, uint64_t seg_bytes, int rc_level, int prefill,
+                       struct lat_result *res)
+{
+    struct lat_state ls = {calloc(n, sizeof(uint64_t)), calloc(n, sizeof(double)), 0, n, 0};
     if (!ls.t_append || !ls.lat_us)
+        return -1;
+    if (prefill && run_append(c, dir, TR_LOG_SYNC_GROUP, 2, 256, 0, NULL) < 0)
         return -1;
     struct tr_log_options o;
     tr_log_options_init(&o);
     o.group_commit_ms = window_ms;
-    o.segment_bytes = 4u << 20; /* a segment seals: its recompressed ratio is reported */
+    o.segment_bytes = seg_bytes;
+    o.recompress_level = rc_level;
     o.durable_cb = lat_cb;
     o.durable_arg = &ls;
     struct tr_log *log;
@@ -222,6 +239,7 @@ static int run_latency(const struct corpus *c, const char *dir, uint32_t window_
         fprintf(stderr, "open %s: %s\n", dir, err.msg);
         return -1;
     }
+    ls.base = ls.done = tr_log_last_lsn(log);
     uint64_t gap = (uint64_t)(1e9 / rate), t0 = bench_now_ns() + 1000000, last = 0;
     for (size_t i = 0; i < n;) {
         uint64_t due = t0 + i * gap, now = bench_now_ns();
@@ -250,6 +268,7 @@ static int run_latency(const struct corpus *c, const char *dir, uint32_t window_
         fprintf(stderr, "wait durable failed\n");
         return -1;
     }
+    res->rc_throughout = rc_level > 0 && rc_pending(log);
     struct tr_log_stats st;
     tr_log_stats(log, &st);
     res->syncs = st.syncs;
@@ -309,19 +328,13 @@ struct rc_result {
     uint64_t sealed, sealed_at_open, recompressed, saved;
 };
 
-static int rc_pending(struct tr_log *log)
-{
-    struct tr_log_stats st;
-    tr_log_stats(log, &st);
-    return st.recompressed + st.recompress_failed + st.recompress_kept + 1 < st.segments;
-}
-
 static int run_recompress(const struct corpus *c, const char *dir, size_t batch, int level,
                           size_t have, struct rc_result *res)
 {
     struct tr_log_options o;
     tr_log_options_init(&o);
     o.recompress_level = level;
+    o.recompress_bytes_per_s = 0; /* unpaced: the hardest case for the writer and reader */
     struct tr_log *log;
     struct tr_error err = {0};
     uint64_t t0 = bench_now_ns();
@@ -431,6 +444,9 @@ int bench_storage_main(int argc, char **argv)
     double rate = (double)bench_arg_long(argc, argv, "--rate", 50000);
     size_t lat_n = (size_t)bench_arg_long(argc, argv, "--lat-events", 100000);
     int rc_level = (int)bench_arg_long(argc, argv, "--rc-level", 4);
+    /* Small segments in the latency runs so rolls and recompression happen
+     * during them (64 MiB at 50 k/s would roll every ~25 s). */
+    uint64_t lat_seg = (uint64_t)bench_arg_long(argc, argv, "--lat-segment-kb", 4096) << 10;
     if (n_instr < 1 || n_instr > N_INSTR || n < 1 || batch < 1 || rate < 1 || lat_n < 1) {
         fprintf(stderr, "bench storage: bad arguments\n");
         return 2;
@@ -459,11 +475,23 @@ int bench_storage_main(int argc, char **argv)
     probe_fsync(l2dir, 300, &fs50, &fs99);
     fprintf(stderr, "durable latency at %.0f events/s, %zu events per window setting...\n", rate,
             lat_n);
-    if (run_latency(&c, l2dir, 2, rate, lat_n, &l2) != 0 ||
-        run_latency(&c, l0dir, 0, rate, lat_n, &l0) != 0)
+    int lat_only = bench_arg(argc, argv, "--lat-only", NULL) != NULL;
+    if (!lat_only && (run_latency(&c, l2dir, 2, rate, lat_n, lat_seg, rc_level, 0, &l2) != 0 ||
+                      run_latency(&c, l0dir, 0, rate, lat_n, lat_seg, rc_level, 0, &l0) != 0))
         return 1;
     rm_dir(l2dir);
     rm_dir(l0dir);
+    struct lat_result lr = {0};
+    fprintf(stderr, "durable latency, window 0, while a 64 MiB segment is recompressed...\n");
+    if (run_latency(&c, l0dir, 0, rate, lat_n, 64u << 20, rc_level, 1, &lr) != 0)
+        return 1;
+    rm_dir(l0dir);
+    if (lat_only) { /* A/B runs of the figure above: --lat-only 1 [--rc-level 0] */
+        printf("{\"rc_level\":%d,\"rc_throughout\":%s,\"p50\":%.0f,\"p99\":%.0f,\"p999\":%.0f,"
+               "\"fsync_p50_us\":%.0f,\"fsync_p99_us\":%.0f}\n", rc_level,
+               lr.rc_throughout ? "true" : "false", lr.p50, lr.p99, lr.p999, fs50, fs99);
+        return 0;
+    }
     struct tr_log_stats st, sth, stz;
     double group = run_append(&c, gdir, TR_LOG_SYNC_GROUP, window, batch, 0, &st);
     double group0 = run_append(&c, zdir, TR_LOG_SYNC_GROUP, 0, batch, 0, &stz);
@@ -517,6 +545,10 @@ int bench_storage_main(int argc, char **argv)
            "p99 %.0f us, p99.9 %.0f us, max %.0f us, %" PRIu64 " fsyncs, compression %.2fx (%.2fx once recompressed)\n",
            rate, l2.p50, l2.p99, l2.p999, l2.max, l2.syncs, l2.ratio, l0.p50, l0.p99, l0.p999,
            l0.max, l0.syncs, l0.ratio, l0.ratio_rc);
+    printf("durable latency at %.0f events/s, window 0, while a 64 MiB sealed segment is "
+               "recompressed (still running at the end: %s): p50 %.0f us, p99 %.0f us, p99.9 %.0f "
+               "us, max %.0f us\n", rate, lr.rc_throughout ? "yes" : "no", lr.p50, lr.p99,
+               lr.p999, lr.max);
     printf("{\"events\":%zu,\"batch\":%zu,\"instruments\":%zu,\"payload_bytes_per_event\":%.1f,"
            "\"append_events_per_s\":%.0f,\"append_events_per_s_nosync\":%.0f,"
            "\"read_events_per_s\":%.0f,\"bytes_per_event\":%.1f,\"compression_ratio\":%.2f,"
@@ -529,14 +561,17 @@ int bench_storage_main(int argc, char **argv)
            "\"durable_p999_us_window0\":%.0f,\"fsync_p50_us\":%.0f,\"fsync_p99_us\":%.0f,"
            "\"rc_level\":%d,\"compression_ratio_active\":%.2f,\"compression_ratio_all\":%.2f,"
            "\"bytes_per_event_recompressed\":%.1f,\"append_events_per_s_during_recompression\":%.0f,"
-           "\"read_events_per_s_during_recompression\":%.0f,\"recompressing_throughout\":%s}\n",
+           "\"read_events_per_s_during_recompression\":%.0f,\"recompressing_throughout\":%s,"
+           "\"durable_p50_us_window0_recompressing\":%.0f,\"durable_p99_us_window0_recompressing\":%.0f,"
+           "\"durable_p999_us_window0_recompressing\":%.0f}\n",
            n, batch, n_instr, payload_avg, group, nosync, read, rcr.bpe_sealed, rcr.ratio_sealed,
            bpe, ratio, payload_ratio, json_ratio,
            open_ms,
            window, hc_level, group_hc, bpe_hc, ratio_hc, group0, ratio0, rate, l2.p50, l2.p99,
            l0.p50, l0.p99, l0.p999, fs50, fs99, rc_level, rcr.ratio_active, rcr.ratio_all,
            rcr.bpe_sealed, rcr.append, rcr.read,
-           rcr.busy_after_read && rcr.busy_after_append ? "true" : "false");
+           rcr.busy_after_read && rcr.busy_after_append ? "true" : "false", lr.p50, lr.p99,
+           lr.p999);
     tr_buf_free(&c.enc);
     free(c.recs);
     free(c.keys);

@@ -95,6 +95,11 @@ ctl clear
 sleep 1
 kill -TERM "$NODE_PID"; wait "$NODE_PID"; rc=$?; NODE_PID=
 check "graceful stop exit 0 (was $rc)" test "$rc" = 0
+# the reference stop order, from the supervision tree's reverse start order
+order=$(grep -nE 'msg="publisher closed"|component=collector msg="graceful stop"|component=node msg="pipeline flushed"|component=writer msg=stopped|msg="stopped cleanly"' \
+        "$WORK/node.log" | sed -E 's/.* msg=("([^"]*)"|([^ ]*)).*/\2\3/' | tr '\n' ',')
+check "stop order: publisher, collector flush, writer, log (was $order)" \
+    test "$order" = "publisher closed,graceful stop,pipeline flushed,stopped,stopped cleanly,"
 "$BIN/tickraft-ctl" log dump --dir "$WORK/data" >"$WORK/dump.jsonl" 2>/dev/null
 check "the lost backfill is an explicit gap event" grep -q '"kind":"gap".*backfill failed' "$WORK/dump.jsonl"
 [ "$FAIL" = 0 ] && log PASS || log FAIL

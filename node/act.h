@@ -52,6 +52,7 @@ struct act_ctx {
     /* fault injection for tests: crash once after this many ms (0 = off),
      * from $TR_NODE_FAULT_COLLECTOR_CRASH_MS / $TR_NODE_FAULT_WRITER_CRASH_MS */
     uint32_t fault_collector_ms, fault_writer_ms;
+    int fault_repeat;            /* $TR_NODE_FAULT_REPEAT=1: crash in every incarnation */
     atomic_int fault_collector_done, fault_writer_done;
     /* the running collector's operator commands (pipe_admin.h), NULL while
      * it restarts; held shared by publisher workers during a call */

@@ -215,7 +215,7 @@ static int ac_handle(struct tr_actor *self, void *state, const struct tr_msg *ms
             publish(st);
         return TR_ACTOR_CONTINUE;
     case AC_TIMER_FAULT:
-        if (atomic_exchange(&c->fault_collector_done, 1))
+        if (atomic_exchange(&c->fault_collector_done, !c->fault_repeat))
             return TR_ACTOR_CONTINUE;
         tr_nlog(c->lg, TR_NLOG_WARN, "collector", "fault injection: collector crashing");
         return TR_EINTERNAL;

@@ -236,7 +236,7 @@ static int aw_handle(struct tr_actor *self, void *state, const struct tr_msg *ms
             flush(st, &err);
         return TR_ACTOR_CONTINUE;
     case AW_TIMER_FAULT:
-        if (atomic_exchange(&c->fault_writer_done, 1))
+        if (atomic_exchange(&c->fault_writer_done, !c->fault_repeat))
             return TR_ACTOR_CONTINUE;
         tr_nlog(c->lg, TR_NLOG_WARN, "writer", "fault injection: writer crashing");
         return TR_EINTERNAL;

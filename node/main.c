@@ -163,6 +163,7 @@ int main(int argc, char **argv)
     ctx.publish = strcmp(publish, "off") != 0 ? publish : NULL;
     ctx.fault_collector_ms = env_ms("TR_NODE_FAULT_COLLECTOR_CRASH_MS");
     ctx.fault_writer_ms = env_ms("TR_NODE_FAULT_WRITER_CRASH_MS");
+    ctx.fault_repeat = env_ms("TR_NODE_FAULT_REPEAT") != 0;
     pthread_mutex_init(&ctx.mu, NULL);
     pthread_rwlock_init(&ctx.admin_lk, NULL);
     tr_buf_init(&ctx.status);

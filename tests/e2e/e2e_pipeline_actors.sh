@@ -7,7 +7,8 @@
 # (rest_for_one: the writer's crash restarts the collector and the HTTP
 # endpoint too), the node must keep collecting and stop cleanly (exit 0),
 # and tr-e2e-check must find zero missing, zero duplicated, nothing out of
-# order.
+# order. Then a collector that crashes in every incarnation
+# ($TR_NODE_FAULT_REPEAT=1) must make the tree give up: exit 86.
 #
 #   bash tests/e2e/e2e_pipeline_actors.sh BIN_DIR TESTS_DIR
 set -u
@@ -75,5 +76,19 @@ else
     log "FAIL: the log disagrees with the truth"; FAIL=1
 fi
 cat "$WORK/check.json"
+
+# a collector that crashes in every incarnation: past the intensity (5
+# restarts in 60 s) the tree stops in order and the node exits 86 (no
+# simulator needed: the collector crashes 200 ms into each incarnation)
+sed -i "s#^data_dir = .*#data_dir = $WORK/data2#; s#^file = .*#file = $WORK/node2.log#" "$WORK/node.conf"
+TR_NODE_FAULT_COLLECTOR_CRASH_MS=200 TR_NODE_FAULT_REPEAT=1 \
+    "$BIN/tickraft-node" --config "$WORK/node.conf" --publish off >"$WORK/node2.out" 2>&1 &
+NODE_PID=$!
+for _ in $(seq 1 600); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$NODE_PID"; rc=$?; NODE_PID=
+check "restart intensity exceeded: exit 86 (was $rc)" test "$rc" = 86
+check "six collector crashes before giving up" \
+    test "$(grep -c 'msg="fault injection: collector crashing"' "$WORK/node2.log")" = 6
+check "the writer still stopped in order" grep -q 'component=writer msg=stopped reason=shutdown' "$WORK/node2.log"
 [ "$FAIL" = 0 ] && log PASS || log FAIL
 exit "$FAIL"

@@ -168,7 +168,8 @@ struct tr_log {
     int rc_running, rc_stop;
     pthread_cond_t rc_cv;       /* wakes the recompressor (with mu) */
     uint64_t rc_busy;           /* segment id being rewritten, 0 = none */
-    uint64_t rc_done, rc_failed, rc_kept, rc_saved_bytes;
+    uint64_t rc_done, rc_failed, rc_kept, rc_saved_bytes, rc_deferred;
+    int rc_low_space;           /* waiting for free space (recompress.c) */
     char rc_error[512];         /* the last failure, for tr_log_stats */
 };
 

@@ -615,6 +615,8 @@ void tr_log_stats(struct tr_log *log, struct tr_log_stats *st)
     st->recompressed = log->rc_done;
     st->recompress_failed = log->rc_failed;
     st->recompress_kept = log->rc_kept;
+    st->recompress_deferred = log->rc_deferred;
+    st->recompress_low_space = log->rc_low_space;
     snprintf(st->recompress_error, sizeof st->recompress_error, "%s", log->rc_error);
     st->recompress_saved_bytes = log->rc_saved_bytes;
     for (size_t i = 0; i + 1 < log->n_segs; i++) {

@@ -26,8 +26,10 @@
  *
  * A segment that fails to read back (damaged), whose rewrite fails (full
  * disk, I/O error), or whose rewrite would not be smaller, is left exactly
- * as it was and not tried again until the log is reopened. Segments retention is about to drop are not
- * rewritten. */
+ * as it was and not tried again until the log is reopened. Segments
+ * retention is about to drop are not rewritten. No rewrite starts unless
+ * the disk has room for it plus segment_bytes of headroom for the writer:
+ * the recompressor waits for space rather than fill the disk. */
 #include "internal.h"
 
 #include <errno.h>
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -374,6 +377,19 @@ static void run_job(struct tr_log *log, long i, struct job *j)
     pthread_cond_broadcast(&log->cv);
 }
 
+/* A rewrite needs room for the new file (at most the old one's size) while
+ * the old one still exists, and the writer must keep a segment's worth of
+ * headroom: a recompressor must never be what makes appends fail with
+ * TR_ENOSPACE. */
+#define LOW_SPACE_RETRY_S 5
+static int space_ok(struct tr_log *log, uint64_t size)
+{
+    struct statvfs v;
+    if (statvfs(log->dir, &v) != 0)
+        return 1; /* cannot tell: the write itself will say */
+    return (uint64_t)v.f_bavail * v.f_frsize >= size + log->o.segment_bytes;
+}
+
 static void *rc_main(void *arg)
 {
     struct tr_log *log = arg;
@@ -393,6 +409,20 @@ static void *rc_main(void *arg)
             pthread_cond_wait(&log->rc_cv, &log->mu);
             continue;
         }
+        if (!space_ok(log, log->segs[i].size)) {
+            /* The rewrite would eat the writer's headroom: wait for space
+             * (retention, an operator) instead of filling the disk. */
+            if (!log->rc_low_space)
+                log->rc_deferred++;
+            log->rc_low_space = 1;
+            pthread_cond_broadcast(&log->cv);
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += LOW_SPACE_RETRY_S;
+            pthread_cond_timedwait(&log->rc_cv, &log->mu, &ts);
+            continue;
+        }
+        log->rc_low_space = 0;
         run_job(log, i, &j);
     }
     pthread_mutex_unlock(&log->mu);
@@ -443,7 +473,7 @@ int tr_log_wait_recompressed(struct tr_log *log, int timeout_ms)
     struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
     int rc = 0;
     pthread_mutex_lock(&log->mu);
-    while (rc == 0 && (log->rc_busy || pick(log) >= 0)) {
+    while (rc == 0 && (log->rc_busy || (pick(log) >= 0 && !log->rc_low_space))) {
         if (timeout_ms < 0)
             pthread_cond_wait(&log->cv, &log->mu);
         else if (pthread_cond_timedwait(&log->cv, &log->mu, &ts) == ETIMEDOUT)

@@ -179,7 +179,8 @@ int tr_log_retain(struct tr_log *log, int64_t now_ns, unsigned *dropped,
                   struct tr_error *err);
 
 /* Blocks until the background recompressor has nothing left to do (every
- * sealed segment rewritten or given up). 0, TR_ETIMEDOUT, TR_EINVAL
+ * sealed segment rewritten or given up, or it waits for free disk space).
+ * 0, TR_ETIMEDOUT, TR_EINVAL
  * (recompression is off). Any thread; for tests and benchmarks. */
 int tr_log_wait_recompressed(struct tr_log *log, int timeout_ms);
 
@@ -203,6 +204,9 @@ struct tr_log_stats {
     uint64_t recompressed;    /* sealed segments rewritten since open */
     uint64_t recompress_failed; /* rewrites given up (damaged segment, full disk, ...) */
     uint64_t recompress_kept; /* rewrites discarded because they were not smaller */
+    uint64_t recompress_deferred; /* times rewrites waited for free space (< segment size
+                                   * + segment_bytes free: the writer's headroom comes first) */
+    int recompress_low_space;     /* 1 while they wait */
     char recompress_error[512]; /* the last rewrite given up, and why ("" = none) */
     uint64_t recompress_saved_bytes; /* disk bytes saved by the rewrites since open */
     uint64_t sealed_rc_disk_bytes, sealed_rc_raw_bytes; /* recompressed sealed segments */

@@ -14,6 +14,9 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 
 #include "test_log_util.h"
 
@@ -551,6 +554,87 @@ static void full_disk_during_recompression_leaves_the_original_in_place(void **s
     free(dir);
 }
 
+/* Runs in a child with a private 512 KiB tmpfs at `mnt`; returns the
+ * number of the first failed check, 0 if all held. */
+static int tmpfs_scenario(const char *mnt)
+{
+    char dir[4200], filler[4200];
+    snprintf(dir, sizeof dir, "%s/log", mnt);
+    snprintf(filler, sizeof filler, "%s/filler", mnt);
+    struct tr_log_options o = opts(0);
+    struct tr_log *log = NULL;
+    struct tr_error err = {0};
+    struct tr_log_stats st;
+    long bad;
+    uint64_t last;
+    if (tr_log_open(&log, dir, &o, &err) || tl_append_range(log, 1, N_RECS, 10, &err) ||
+        tr_log_close(log, &err))
+        return 1;
+    /* Fill the disk. */
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    static uint8_t chunk[4096];
+    while (fd >= 0 && write(fd, chunk, sizeof chunk) == (ssize_t)sizeof chunk) {
+    }
+    if (fd < 0 || errno != ENOSPC)
+        return 2;
+    close(fd);
+    o.recompress_level = 4;
+    if (tr_log_open(&log, dir, &o, &err) || tr_log_wait_recompressed(log, -1))
+        return 3;
+    tr_log_stats(log, &st);
+    if (st.recompressed || st.recompress_deferred < 1 || !st.recompress_low_space ||
+        tl_count_tmp(dir))
+        return 4; /* it waits for space instead of starting a rewrite */
+    if (tl_read_all(log, &last, &bad, &err) != N_RECS || bad || tr_log_verify(log, &err))
+        return 5;
+    /* The writer meets the full disk itself: a clear error, nothing lost. */
+    int rc = tl_append_range(log, N_RECS + 1, N_RECS + 400, 10, &err);
+    if (rc == 0)
+        rc = tr_log_flush(log, &err);
+    if (rc != TR_ENOSPACE)
+        return 6;
+    if (tl_read_all(log, &last, &bad, &err) < N_RECS || bad || tr_log_verify(log, &err))
+        return 7;
+    tr_log_close(log, &err); /* its final flush may fail for lack of space too */
+    /* Space again: the rewrites happen. */
+    unlink(filler);
+    if (tr_log_open(&log, dir, &o, &err) || tr_log_wait_recompressed(log, -1))
+        return 8;
+    tr_log_stats(log, &st);
+    if (st.recompressed != st.segments - 1 || st.recompress_failed || st.recompress_low_space)
+        return 9;
+    if (tl_read_all(log, &last, &bad, &err) < N_RECS || bad || tr_log_verify(log, &err))
+        return 10;
+    if (tr_log_close(log, &err))
+        return 11;
+    return 0;
+}
+
+static void full_tmpfs_makes_recompression_wait_and_loses_nothing(void **state)
+{
+    char *mnt = tl_mkdtemp();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* A private mount namespace: the tmpfs is gone when the child is. */
+        if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("tmpfs", mnt, "tmpfs", 0, "size=512k") != 0)
+            _exit(77);
+        _exit(tmpfs_scenario(mnt));
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    rmdir(mnt);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        free(mnt);
+        print_message("no tmpfs here (needs root and mount namespaces): skipped\n");
+        skip();
+    }
+    free(mnt);
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void segments_retention_will_drop_are_not_rewritten(void **state)
 {
     char *dir = tl_mkdtemp();
@@ -616,6 +700,7 @@ int main(void)
         cmocka_unit_test(corruption_in_a_recompressed_segment_is_reported_not_returned),
         cmocka_unit_test(damaged_sealed_segment_is_left_alone_and_still_reported),
         cmocka_unit_test(full_disk_during_recompression_leaves_the_original_in_place),
+        cmocka_unit_test(full_tmpfs_makes_recompression_wait_and_loses_nothing),
         cmocka_unit_test(segments_retention_will_drop_are_not_rewritten),
         cmocka_unit_test(read_only_snapshot_reads_segments_the_writer_replaced),
     };

@@ -154,13 +154,88 @@ int tr_event_to_json(const struct tr_event *ev, struct tr_buf *out)
     return 0;
 }
 
-/* ---- parsing ---- */
+/* ---- parsing ----
+ * One pass over the object's keys finds every known field (the first
+ * occurrence of a key wins, as with tr_json_get); the fields are then read
+ * in a fixed order so errors do not depend on the key order. */
+
+enum {
+    K_PROVIDER, K_KIND, K_INSTRUMENT, K_SEQ, K_FIRST_SEQ, K_TS_EXCHANGE, K_TS_RECEIVE,
+    K_PRICE, K_SIZE, K_BID, K_ASK, K_FROM_SEQ, K_TO_SEQ, K_ORIGIN, K_SIDE, K_ID,
+    K_REASON, K_STATUS, K_TEXT, K_BIDS, K_ASKS, K_COUNT
+};
+
+static const char *const key_names[K_COUNT] = {
+    "provider", "kind", "instrument", "seq", "first_seq", "ts_exchange", "ts_receive",
+    "price", "size", "bid", "ask", "from_seq", "to_seq", "origin", "side", "id",
+    "reason", "status", "text", "bids", "asks",
+};
+
+/* Slot of key k (n bytes), or -1 for an unknown key. */
+static int key_slot(const char *k, size_t n)
+{
+    switch (n) {
+    case 2: return memcmp(k, "id", 2) == 0 ? K_ID : -1;
+    case 3:
+        if (memcmp(k, "seq", 3) == 0) return K_SEQ;
+        if (memcmp(k, "bid", 3) == 0) return K_BID;
+        if (memcmp(k, "ask", 3) == 0) return K_ASK;
+        return -1;
+    case 4:
+        if (memcmp(k, "kind", 4) == 0) return K_KIND;
+        if (memcmp(k, "size", 4) == 0) return K_SIZE;
+        if (memcmp(k, "side", 4) == 0) return K_SIDE;
+        if (memcmp(k, "text", 4) == 0) return K_TEXT;
+        if (memcmp(k, "bids", 4) == 0) return K_BIDS;
+        if (memcmp(k, "asks", 4) == 0) return K_ASKS;
+        return -1;
+    case 5: return memcmp(k, "price", 5) == 0 ? K_PRICE : -1;
+    case 6:
+        if (memcmp(k, "origin", 6) == 0) return K_ORIGIN;
+        if (memcmp(k, "reason", 6) == 0) return K_REASON;
+        if (memcmp(k, "status", 6) == 0) return K_STATUS;
+        if (memcmp(k, "to_seq", 6) == 0) return K_TO_SEQ;
+        return -1;
+    case 8:
+        if (memcmp(k, "provider", 8) == 0) return K_PROVIDER;
+        if (memcmp(k, "from_seq", 8) == 0) return K_FROM_SEQ;
+        return -1;
+    case 9: return memcmp(k, "first_seq", 9) == 0 ? K_FIRST_SEQ : -1;
+    case 10: return memcmp(k, "instrument", 10) == 0 ? K_INSTRUMENT
+                    : memcmp(k, "ts_receive", 10) == 0 ? K_TS_RECEIVE : -1;
+    case 11: return memcmp(k, "ts_exchange", 11) == 0 ? K_TS_EXCHANGE : -1;
+    default: return -1;
+    }
+}
 
 struct jctx {
     const char *text;
     const struct tr_json_tok *t;
     struct tr_error *err;
+    int v[K_COUNT]; /* value token of each known key, -1 when absent */
 };
+
+/* Fills j->v from one walk over object `obj`'s keys. */
+static void index_keys(struct jctx *j, int obj)
+{
+    for (int k = 0; k < K_COUNT; k++)
+        j->v[k] = -1;
+    uint32_t i = (uint32_t)obj + 1;
+    for (uint32_t k = 0; k < j->t[obj].count; k++) {
+        const struct tr_json_tok *key = &j->t[i];
+        int slot;
+        if (!key->escaped) {
+            slot = key_slot(j->text + key->start, key->len);
+        } else {
+            char buf[16]; /* longer than any known key: unknown */
+            slot = tr_json_str(j->text, j->t, (int)i, buf, sizeof buf) == 0
+                       ? key_slot(buf, strlen(buf)) : -1;
+        }
+        if (slot >= 0 && j->v[slot] < 0)
+            j->v[slot] = (int)i + 1;
+        i = j->t[i + 1].end;
+    }
+}
 
 static int bad(struct jctx *j, int rc, const char *key)
 {
@@ -169,9 +244,11 @@ static int bad(struct jctx *j, int rc, const char *key)
     return tr_errorf(j->err, rc, "event json: key '%s': %s", key, tr_strerror(rc));
 }
 
-static int get_str(struct jctx *j, int obj, const char *key, char *dst, size_t cap, int required)
+/* 0 = copied, 1 = absent and optional, <0 = error. */
+static int get_str(struct jctx *j, int slot, char *dst, size_t cap, int required)
 {
-    int v = tr_json_get(j->text, j->t, obj, key);
+    int v = j->v[slot];
+    const char *key = key_names[slot];
     if (v < 0)
         return required ? tr_errorf(j->err, TR_EPARSE, "event json: key '%s': missing", key) : 1;
     int rc = tr_json_str(j->text, j->t, v, dst, cap);
@@ -179,90 +256,89 @@ static int get_str(struct jctx *j, int obj, const char *key, char *dst, size_t c
 }
 
 /* Reads an optional unsigned field; sets `flag` in *fields when present. */
-static int get_u64(struct jctx *j, int obj, const char *key, uint64_t *dst, uint32_t *fields, uint32_t flag)
+static int get_u64(struct jctx *j, int slot, uint64_t *dst, uint32_t *fields, uint32_t flag)
 {
-    int v = tr_json_get(j->text, j->t, obj, key);
+    int v = j->v[slot];
     if (v < 0)
         return 0;
     if (j->t[v].type != TR_JSON_NUMBER)
-        return bad(j, TR_EPARSE, key);
+        return bad(j, TR_EPARSE, key_names[slot]);
     int rc = tr_json_u64(j->text, j->t, v, dst);
     if (rc)
-        return bad(j, rc, key);
+        return bad(j, rc, key_names[slot]);
     *fields |= flag;
     return 0;
 }
 
-static int get_i64(struct jctx *j, int obj, const char *key, int64_t *dst, uint32_t *fields, uint32_t flag)
+static int get_i64(struct jctx *j, int slot, int64_t *dst, uint32_t *fields, uint32_t flag)
 {
-    int v = tr_json_get(j->text, j->t, obj, key);
+    int v = j->v[slot];
     if (v < 0)
         return 0;
     if (j->t[v].type != TR_JSON_NUMBER)
-        return bad(j, TR_EPARSE, key);
+        return bad(j, TR_EPARSE, key_names[slot]);
     int rc = tr_json_i64(j->text, j->t, v, dst);
     if (rc)
-        return bad(j, rc, key);
+        return bad(j, rc, key_names[slot]);
     *fields |= flag;
     return 0;
 }
 
-static int get_dec(struct jctx *j, int obj, const char *key, struct tr_decimal *dst, uint32_t *fields, uint32_t flag)
+static int get_dec(struct jctx *j, int slot, struct tr_decimal *dst, uint32_t *fields, uint32_t flag)
 {
-    int v = tr_json_get(j->text, j->t, obj, key);
+    int v = j->v[slot];
     if (v < 0)
         return 0;
     if (j->t[v].type != TR_JSON_STRING)
-        return bad(j, TR_EPARSE, key);
+        return bad(j, TR_EPARSE, key_names[slot]);
     int rc = tr_json_decimal(j->text, j->t, v, dst);
     if (rc)
-        return bad(j, rc, key);
+        return bad(j, rc, key_names[slot]);
     *fields |= flag;
     return 0;
 }
 
-static int get_levels(struct jctx *j, int obj, const char *key, struct tr_level *lv, uint32_t n)
+static int get_levels(struct jctx *j, int slot, struct tr_level *lv, uint32_t n)
 {
-    int arr = tr_json_get(j->text, j->t, obj, key);
-    int i = arr + 1;
+    int i = j->v[slot] + 1;
     for (uint32_t k = 0; k < n; k++, i = (int)j->t[i].end) {
         if (j->t[i].type != TR_JSON_ARRAY || j->t[i].count != 2)
-            return bad(j, TR_EPARSE, key);
+            return bad(j, TR_EPARSE, key_names[slot]);
         int rc = tr_json_decimal(j->text, j->t, i + 1, &lv[k].price);
         if (!rc)
             rc = tr_json_decimal(j->text, j->t, i + 2, &lv[k].size);
         if (!rc && (j->t[i + 1].type != TR_JSON_STRING || j->t[i + 2].type != TR_JSON_STRING))
             rc = TR_EPARSE;
         if (rc)
-            return bad(j, rc, key);
+            return bad(j, rc, key_names[slot]);
     }
     return 0;
 }
 
-static int level_count(struct jctx *j, int obj, const char *key, uint32_t *n)
+static int level_count(struct jctx *j, int slot, uint32_t *n)
 {
-    int arr = tr_json_get(j->text, j->t, obj, key);
+    int arr = j->v[slot];
     *n = 0;
     if (arr < 0)
         return 0;
     if (j->t[arr].type != TR_JSON_ARRAY || j->t[arr].count > TR_LEVELS_MAX)
-        return bad(j, TR_EPARSE, key);
+        return bad(j, TR_EPARSE, key_names[slot]);
     *n = j->t[arr].count;
     return 0;
 }
 
-static int parse_levels(struct jctx *j, int obj, struct tr_event *ev, struct tr_event_scratch *s)
+static int parse_levels(struct jctx *j, struct tr_event *ev, struct tr_event_scratch *s)
 {
     uint32_t nb, na;
-    int rc = level_count(j, obj, "bids", &nb);
+    int rc = level_count(j, K_BIDS, &nb);
     if (!rc)
-        rc = level_count(j, obj, "asks", &na);
+        rc = level_count(j, K_ASKS, &na);
     if (rc)
         return rc;
     struct tr_level *lv = tr_event_scratch_levels(s, (size_t)nb + na);
     if (!lv)
         return tr_errorf(j->err, TR_ENOMEM, "event json: %u levels", nb + na);
-    if ((rc = get_levels(j, obj, "bids", lv, nb)) || (rc = get_levels(j, obj, "asks", lv + nb, na)))
+    if ((rc = get_levels(j, K_BIDS, lv, nb)) || (rc = get_levels(j, K_ASKS, lv + nb, na)))
         return rc;
     ev->levels = lv;
     ev->n_bids = nb;
@@ -270,9 +346,9 @@ static int parse_levels(struct jctx *j, int obj, struct tr_event *ev, struct tr_
     return 0;
 }
 
-static int parse_side(struct jctx *j, int obj, struct tr_event *ev)
+static int parse_side(struct jctx *j, struct tr_event *ev)
 {
-    int v = tr_json_get(j->text, j->t, obj, "side");
+    int v = j->v[K_SIDE];
     if (v < 0)
         return 0;
     if (tr_json_eq(j->text, j->t, v, "buy"))
@@ -284,49 +360,73 @@ static int parse_side(struct jctx *j, int obj, struct tr_event *ev)
     return 0;
 }
 
-static int parse_fields(struct jctx *j, int o, struct tr_event *ev, struct tr_event_scratch *s)
+static int text_slot(int kind)
+{
+    return kind == TR_KIND_GAP ? K_REASON : kind == TR_KIND_STATUS ? K_STATUS : K_TEXT;
+}
+
+static int parse_fields(struct jctx *j, struct tr_event *ev, struct tr_event_scratch *s)
 {
     uint32_t *f = &ev->fields;
     char kind[24];
     int rc;
-    if ((rc = get_str(j, o, "provider", ev->provider, sizeof ev->provider, 1)) ||
-        (rc = get_str(j, o, "kind", kind, sizeof kind, 1)))
+    if ((rc = get_str(j, K_PROVIDER, ev->provider, sizeof ev->provider, 1)) ||
+        (rc = get_str(j, K_KIND, kind, sizeof kind, 1)))
         return rc;
     if (!ev->provider[0])
         return tr_errorf(j->err, TR_EPARSE, "event json: key 'provider': empty");
     ev->kind = (uint8_t)tr_kind_from_name(kind, strlen(kind));
     if (!ev->kind)
         return tr_errorf(j->err, TR_EPARSE, "event json: key 'kind': unknown kind '%s'", kind);
-    if ((rc = get_str(j, o, "instrument", ev->instrument, sizeof ev->instrument, 1)))
+    if ((rc = get_str(j, K_INSTRUMENT, ev->instrument, sizeof ev->instrument, 1)))
         return rc;
     uint64_t origin = 0;
-    if ((rc = get_u64(j, o, "seq", &ev->seq, f, TR_F_SEQ)) ||
-        (rc = get_u64(j, o, "first_seq", &ev->first_seq, f, TR_F_FIRST_SEQ)) ||
-        (rc = get_i64(j, o, "ts_exchange", &ev->ts_exchange, f, TR_F_TS_EXCHANGE)) ||
-        (rc = get_i64(j, o, "ts_receive", &ev->ts_receive, f, TR_F_TS_RECEIVE)) ||
-        (rc = get_dec(j, o, "price", &ev->price, f, TR_F_PRICE)) ||
-        (rc = get_dec(j, o, "size", &ev->size, f, TR_F_SIZE)) ||
-        (rc = get_dec(j, o, "bid", &ev->bid, f, TR_F_BID)) ||
-        (rc = get_dec(j, o, "ask", &ev->ask, f, TR_F_ASK)) ||
-        (rc = get_u64(j, o, "from_seq", &ev->from_seq, f, TR_F_GAP)) ||
-        (rc = get_u64(j, o, "to_seq", &ev->to_seq, f, TR_F_GAP)) ||
-        (rc = get_u64(j, o, "origin", &origin, f, TR_F_ORIGIN)) ||
-        (rc = parse_side(j, o, ev)))
+    if ((rc = get_u64(j, K_SEQ, &ev->seq, f, TR_F_SEQ)) ||
+        (rc = get_u64(j, K_FIRST_SEQ, &ev->first_seq, f, TR_F_FIRST_SEQ)) ||
+        (rc = get_i64(j, K_TS_EXCHANGE, &ev->ts_exchange, f, TR_F_TS_EXCHANGE)) ||
+        (rc = get_i64(j, K_TS_RECEIVE, &ev->ts_receive, f, TR_F_TS_RECEIVE)) ||
+        (rc = get_dec(j, K_PRICE, &ev->price, f, TR_F_PRICE)) ||
+        (rc = get_dec(j, K_SIZE, &ev->size, f, TR_F_SIZE)) ||
+        (rc = get_dec(j, K_BID, &ev->bid, f, TR_F_BID)) ||
+        (rc = get_dec(j, K_ASK, &ev->ask, f, TR_F_ASK)) ||
+        (rc = get_u64(j, K_FROM_SEQ, &ev->from_seq, f, TR_F_GAP)) ||
+        (rc = get_u64(j, K_TO_SEQ, &ev->to_seq, f, TR_F_GAP)) ||
+        (rc = get_u64(j, K_ORIGIN, &origin, f, TR_F_ORIGIN)) ||
+        (rc = parse_side(j, ev)))
         return rc;
     if (origin > UINT16_MAX)
         return bad(j, TR_ERANGE, "origin");
     ev->origin = (uint16_t)origin;
-    if ((rc = get_str(j, o, "id", ev->id, sizeof ev->id, 0)) < 0)
+    if ((rc = get_str(j, K_ID, ev->id, sizeof ev->id, 0)) < 0)
         return rc;
     if (rc == 0)
         *f |= TR_F_ID;
-    if ((rc = get_str(j, o, text_key(ev->kind), ev->text, sizeof ev->text, 0)) < 0)
+    if ((rc = get_str(j, text_slot(ev->kind), ev->text, sizeof ev->text, 0)) < 0)
         return rc;
     if (rc == 0)
         *f |= TR_F_TEXT;
     if (ev->kind == TR_KIND_BOOK_DELTA || ev->kind == TR_KIND_BOOK_SNAPSHOT)
-        return parse_levels(j, o, ev, s);
+        return parse_levels(j, ev, s);
     return 0;
+}
+
+int tr_event_from_json_tok(const char *text, const struct tr_json_tok *toks, int obj,
+                           struct tr_event *ev, struct tr_event_scratch *s,
+                           struct tr_error *err)
+{
+    tr_event_init(ev);
+    if (obj < 0 || toks[obj].type != TR_JSON_OBJECT)
+        return tr_errorf(err, TR_EPARSE, "event json: not an object");
+    struct jctx j = {.text = text, .t = toks, .err = err};
+    index_keys(&j, obj);
+    int rc = parse_fields(&j, ev, s);
+    if (!rc && tr_event_validate(ev, err)) {
+        tr_error_wrap(err, TR_EPARSE, "event json");
+        rc = tr_error_recode(err, TR_EPARSE);
+    }
+    if (rc)
+        tr_event_init(ev); /* never hand back a half-filled event */
+    return rc;
 }
 
 int tr_event_from_json(const char *line, size_t len, struct tr_event *ev,
@@ -344,21 +444,11 @@ int tr_event_from_json(const char *line, size_t len, struct tr_event *ev,
         n = tr_json_parse(line, len, toks, max, err);
     }
     int rc;
-    if (n < 0) {
+    if (n < 0)
         rc = tr_error_wrap(err, n, "event json");
-    } else if (toks[0].type != TR_JSON_OBJECT) {
-        rc = tr_errorf(err, TR_EPARSE, "event json: not an object");
-    } else {
-        struct jctx j = {line, toks, err};
-        rc = parse_fields(&j, 0, ev, s);
-        if (!rc && tr_event_validate(ev, err)) {
-            tr_error_wrap(err, TR_EPARSE, "event json");
-            rc = tr_error_recode(err, TR_EPARSE);
-        }
-    }
+    else
+        rc = tr_event_from_json_tok(line, toks, 0, ev, s, err);
     if (toks != stack_toks)
         free(toks);
-    if (rc)
-        tr_event_init(ev); /* never hand back a half-filled event */
     return rc;
 }

@@ -7,35 +7,31 @@
 
 #include <string.h>
 
-enum { EXPECT_VALUE, EXPECT_KEY_OR_CLOSE, EXPECT_KEY, EXPECT_COLON,
-       EXPECT_COMMA_OR_CLOSE, EXPECT_VALUE_OR_CLOSE, DONE };
-
 struct parser {
     const char *s;
     size_t len, pos;
     struct tr_json_tok *toks;
     size_t max, n;
-    uint32_t stack[TR_JSON_MAX_DEPTH]; /* container token indices */
-    int depth;
     struct tr_error *err;
 };
 
-static int fail(struct parser *p, const char *what)
+/* Takes no parser pointer so that the parser never escapes and its fields
+ * stay in registers. */
+static int fail_at(struct tr_error *err, size_t pos, const char *what)
 {
-    return tr_errorf(p->err, TR_EPARSE, "json: %s at byte %zu", what, p->pos);
+    return tr_errorf(err, TR_EPARSE, "json: %s at byte %zu", what, pos);
 }
 
-static void skip_ws(struct parser *p)
+#define fail(p, what) fail_at((p)->err, (p)->pos, (what))
+
+static inline size_t skip_ws(const char *s, size_t i, size_t n)
 {
-    while (p->pos < p->len) {
-        char c = p->s[p->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            break;
-        p->pos++;
-    }
+    while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+        i++;
+    return i;
 }
 
-static int new_tok(struct parser *p, int type, size_t start)
+static inline int new_tok(struct parser *p, int type, size_t start)
 {
     if (p->n >= p->max)
         return tr_errorf(p->err, TR_ETOOBIG, "json: more than %zu tokens", p->max);
@@ -50,7 +46,7 @@ static int new_tok(struct parser *p, int type, size_t start)
     return 0;
 }
 
-static int hexval(char c)
+static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -58,45 +54,107 @@ static int hexval(char c)
     return -1;
 }
 
+/* Byte classes inside a string literal: what ends the plain run. */
+enum { SC_PLAIN = 0, SC_QUOTE, SC_BACKSLASH, SC_CONTROL };
+
+#define SC_CTL16 SC_CONTROL, SC_CONTROL, SC_CONTROL, SC_CONTROL, SC_CONTROL, SC_CONTROL, \
+                 SC_CONTROL, SC_CONTROL, SC_CONTROL, SC_CONTROL, SC_CONTROL, SC_CONTROL, \
+                 SC_CONTROL, SC_CONTROL, SC_CONTROL, SC_CONTROL
+static const uint8_t str_class[256] = {
+    SC_CTL16, SC_CTL16,
+    [0x22] = SC_QUOTE,
+    [0x5c] = SC_BACKSLASH,
+};
+
+/* What may follow a backslash: 1 for a one-byte escape, 2 for \u. */
+static const uint8_t esc_class[256] = {
+    ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1, ['r'] = 1,
+    ['t'] = 1, ['u'] = 2,
+};
+
+/* SWAR over 8 bytes: a mask with the high bit set in each byte that is '"',
+ * '\\' or < 0x20 (the "has zero byte" / "has byte less than" tricks). A
+ * borrow may also flag bytes above a true hit, never below one, so on a
+ * little-endian load the lowest flagged byte is exactly the first special
+ * byte. */
+static inline uint64_t special_mask(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define TR_JSON_SWAR 1
+#else
+#define TR_JSON_SWAR 0
+#endif
+
 static int scan_string(struct parser *p)
 {
-    size_t start = ++p->pos; /* after the opening quote */
+    const unsigned char *s = (const unsigned char *)p->s;
+    size_t i = ++p->pos, n = p->len, start = i; /* after the opening quote */
     int escaped = 0;
     for (;;) {
-        /* Fast path: most bytes are plain. */
-        const char *q = memchr(p->s + p->pos, '"', p->len - p->pos);
-        const char *b = memchr(p->s + p->pos, '\\', q ? (size_t)(q - (p->s + p->pos)) : p->len - p->pos);
-        if (!q)
-            return fail(p, "unterminated string");
-        if (!b) {
-            for (const char *c = p->s + p->pos; c < q; c++)
-                if ((unsigned char)*c < 0x20)
-                    return fail(p, "control character in string");
-            p->pos = (size_t)(q - p->s);
-            break;
+        if (TR_JSON_SWAR) {
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, s + i, 8);
+                uint64_t m = special_mask(w);
+                if (m) {
+                    i += (size_t)__builtin_ctzll(m) >> 3;
+                    goto special;
+                }
+                i += 8;
+            }
         }
-        escaped = 1;
-        p->pos = (size_t)(b - p->s) + 1;
-        if (p->pos >= p->len)
-            return fail(p, "unterminated escape");
-        char e = p->s[p->pos];
-        if (e == 'u') {
-            if (p->pos + 4 >= p->len)
-                return fail(p, "short \\u escape");
-            for (int k = 1; k <= 4; k++)
-                if (hexval(p->s[p->pos + k]) < 0)
+        while (i < n && str_class[s[i]] == SC_PLAIN)
+            i++;
+        if (i >= n) {
+            p->pos = i;
+            return fail(p, "unterminated string");
+        }
+    special:
+        switch (str_class[s[i]]) {
+        case SC_QUOTE:
+            goto closed;
+        case SC_CONTROL:
+            p->pos = i;
+            return fail(p, "control character in string");
+        default: /* SC_BACKSLASH */
+            escaped = 1;
+            if (i + 1 >= n) {
+                p->pos = i;
+                return fail(p, "unterminated escape");
+            }
+            switch (esc_class[s[i + 1]]) {
+            case 1:
+                i += 2;
+                break;
+            case 2:
+                if (n - i < 6) {
+                    p->pos = i;
+                    return fail(p, "short \\u escape");
+                }
+                if (hexval(s[i + 2]) < 0 || hexval(s[i + 3]) < 0 || hexval(s[i + 4]) < 0 ||
+                    hexval(s[i + 5]) < 0) {
+                    p->pos = i;
                     return fail(p, "bad \\u escape");
-            p->pos += 5;
-        } else if (strchr("\"\\/bfnrt", e) && e) {
-            p->pos++;
-        } else {
-            return fail(p, "bad escape");
+                }
+                i += 6;
+                break;
+            default:
+                p->pos = i;
+                return fail(p, "bad escape");
+            }
         }
     }
+closed:
+    p->pos = i;
     int rc = new_tok(p, TR_JSON_STRING, start);
     if (rc)
         return rc;
-    p->toks[p->n - 1].len = (uint32_t)(p->pos - start);
+    p->toks[p->n - 1].len = (uint32_t)(i - start);
     p->toks[p->n - 1].escaped = (uint8_t)escaped;
     p->pos++; /* closing quote */
     return 0;
@@ -135,9 +193,8 @@ static int scan_number(struct parser *p)
     return 0;
 }
 
-static int scan_literal(struct parser *p, const char *word, int type)
+static int scan_literal(struct parser *p, const char *word, size_t n, int type)
 {
-    size_t n = strlen(word);
     if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0)
         return fail(p, "unexpected character");
     int rc = new_tok(p, type, p->pos);
@@ -148,140 +205,118 @@ static int scan_literal(struct parser *p, const char *word, int type)
     return 0;
 }
 
-/* Counts a finished value in its enclosing container. */
-static int after_value(struct parser *p)
-{
-    if (p->depth == 0)
-        return DONE;
-    struct tr_json_tok *c = &p->toks[p->stack[p->depth - 1]];
-    if (c->type == TR_JSON_ARRAY)
-        c->count++;
-    return EXPECT_COMMA_OR_CLOSE;
-}
-
-static int open_container(struct parser *p, int type)
-{
-    if (p->depth >= TR_JSON_MAX_DEPTH)
-        return fail(p, "nesting too deep");
-    int rc = new_tok(p, type, p->pos);
-    if (rc)
-        return rc;
-    p->stack[p->depth++] = (uint32_t)(p->n - 1);
-    p->pos++;
-    return 0;
-}
-
-static int close_container(struct parser *p, char c)
-{
-    struct tr_json_tok *t = &p->toks[p->stack[p->depth - 1]];
-    if ((c == '}') != (t->type == TR_JSON_OBJECT))
-        return fail(p, "mismatched bracket");
-    p->pos++;
-    t->len = (uint32_t)(p->pos - t->start);
-    t->end = (uint32_t)p->n;
-    p->depth--;
-    return 0;
-}
-
-static int scan_value(struct parser *p)
-{
-    char c = p->s[p->pos];
-    switch (c) {
-    case '{': return open_container(p, TR_JSON_OBJECT);
-    case '[': return open_container(p, TR_JSON_ARRAY);
-    case '"': return scan_string(p);
-    case 't': return scan_literal(p, "true", TR_JSON_TRUE);
-    case 'f': return scan_literal(p, "false", TR_JSON_FALSE);
-    case 'n': return scan_literal(p, "null", TR_JSON_NULL);
-    default: return scan_number(p);
-    }
-}
-
+/* One loop over values with gotos: "value" reads any value, "next" follows
+ * a finished value (count it, then ',' or a closing bracket), "key" reads
+ * an object key and its ':'. The container stack holds token indices. */
 int tr_json_parse(const char *text, size_t len, struct tr_json_tok *toks,
                   size_t max, struct tr_error *err)
 {
     struct parser p = {.s = text, .len = len, .toks = toks, .max = max, .err = err};
-    int state = EXPECT_VALUE, rc;
+    uint32_t stack[TR_JSON_MAX_DEPTH];
+    int depth = 0, rc;
+    struct tr_json_tok *c;
+    char ch;
     if (len > UINT32_MAX)
         return tr_errorf(err, TR_ETOOBIG, "json: document larger than 4 GiB");
-    while (state != DONE) {
-        skip_ws(&p);
-        if (p.pos >= p.len)
+
+value:
+    p.pos = skip_ws(text, p.pos, len);
+    if (p.pos >= len)
+        return fail(&p, "unexpected end");
+    ch = text[p.pos];
+    switch (ch) {
+    case '{':
+    case '[':
+        if (depth >= TR_JSON_MAX_DEPTH)
+            return fail(&p, "nesting too deep");
+        if ((rc = new_tok(&p, ch == '{' ? TR_JSON_OBJECT : TR_JSON_ARRAY, p.pos)))
+            return rc;
+        stack[depth++] = (uint32_t)(p.n - 1);
+        p.pos = skip_ws(text, p.pos + 1, len);
+        if (p.pos >= len)
             return fail(&p, "unexpected end");
-        char c = p.s[p.pos];
-        switch (state) {
-        case EXPECT_VALUE_OR_CLOSE:
-            if (c == ']') {
-                if ((rc = close_container(&p, c)))
-                    return rc;
-                state = after_value(&p);
-                break;
-            }
-            /* fall through */
-        case EXPECT_VALUE:
-            if ((rc = scan_value(&p)))
-                return rc;
-            if (c == '{')
-                state = EXPECT_KEY_OR_CLOSE;
-            else if (c == '[')
-                state = EXPECT_VALUE_OR_CLOSE;
-            else
-                state = after_value(&p);
-            break;
-        case EXPECT_KEY_OR_CLOSE:
-        case EXPECT_KEY:
-            if (c == '}' && state == EXPECT_KEY_OR_CLOSE) {
-                if ((rc = close_container(&p, c)))
-                    return rc;
-                state = after_value(&p);
-                break;
-            }
-            if (c != '"')
-                return fail(&p, "expected object key");
-            if ((rc = scan_string(&p)))
-                return rc;
-            p.toks[p.stack[p.depth - 1]].count++;
-            state = EXPECT_COLON;
-            break;
-        case EXPECT_COLON:
-            if (c != ':')
-                return fail(&p, "expected ':'");
-            p.pos++;
-            state = EXPECT_VALUE;
-            break;
-        case EXPECT_COMMA_OR_CLOSE:
-            if (c == ',') {
-                p.pos++;
-                state = p.toks[p.stack[p.depth - 1]].type == TR_JSON_OBJECT ? EXPECT_KEY
-                                                                             : EXPECT_VALUE;
-            } else if (c == '}' || c == ']') {
-                if ((rc = close_container(&p, c)))
-                    return rc;
-                state = after_value(&p);
-            } else {
-                return fail(&p, "expected ',' or closing bracket");
-            }
-            break;
-        }
+        if (text[p.pos] == (ch == '{' ? '}' : ']'))
+            goto close;
+        if (ch == '{')
+            goto key;
+        goto value;
+    case '"': rc = scan_string(&p); break;
+    case 't': rc = scan_literal(&p, "true", 4, TR_JSON_TRUE); break;
+    case 'f': rc = scan_literal(&p, "false", 5, TR_JSON_FALSE); break;
+    case 'n': rc = scan_literal(&p, "null", 4, TR_JSON_NULL); break;
+    default: rc = scan_number(&p); break;
     }
-    skip_ws(&p);
-    if (p.pos != p.len)
+    if (rc)
+        return rc;
+
+next:
+    if (depth == 0)
+        goto done;
+    c = &p.toks[stack[depth - 1]];
+    if (c->type == TR_JSON_ARRAY)
+        c->count++;
+    p.pos = skip_ws(text, p.pos, len);
+    if (p.pos >= len)
+        return fail(&p, "unexpected end");
+    ch = text[p.pos];
+    if (ch == ',') {
+        p.pos++;
+        if (c->type == TR_JSON_ARRAY)
+            goto value;
+        p.pos = skip_ws(text, p.pos, len);
+        if (p.pos >= len)
+            return fail(&p, "unexpected end");
+        goto key;
+    }
+    if (ch != '}' && ch != ']')
+        return fail(&p, "expected ',' or closing bracket");
+
+close: /* text[p.pos] is '}' or ']' closing stack[depth - 1] */
+    c = &p.toks[stack[depth - 1]];
+    if ((text[p.pos] == '}') != (c->type == TR_JSON_OBJECT))
+        return fail(&p, "mismatched bracket");
+    p.pos++;
+    c->len = (uint32_t)(p.pos - c->start);
+    c->end = (uint32_t)p.n;
+    depth--;
+    goto next;
+
+key: /* at a non-blank byte inside an object */
+    if (text[p.pos] != '"')
+        return fail(&p, "expected object key");
+    if ((rc = scan_string(&p)))
+        return rc;
+    p.toks[stack[depth - 1]].count++;
+    p.pos = skip_ws(text, p.pos, len);
+    if (p.pos >= len)
+        return fail(&p, "unexpected end");
+    if (text[p.pos] != ':')
+        return fail(&p, "expected ':'");
+    p.pos++;
+    goto value;
+
+done:
+    p.pos = skip_ws(text, p.pos, len);
+    if (p.pos != len)
         return fail(&p, "trailing characters");
     return (int)p.n;
 }
 
-/* Compares string token `t` (possibly escaped) with NUL-terminated `s`. */
-static int str_equal(const char *text, const struct tr_json_tok *t, const char *s)
+/* Compares string token `t` (possibly escaped) with `s` of length n. */
+static int str_equal(const char *text, const struct tr_json_tok *t, const char *s, size_t n)
 {
-    if (!t->escaped) {
-        size_t n = strlen(s);
-        return n == t->len && memcmp(text + t->start, s, n) == 0;
-    }
+    if (!t->escaped)
+        return n == t->len && (n == 0 || (text[t->start] == s[0] &&
+                                          memcmp(text + t->start, s, n) == 0));
+    /* An escaped string is never shorter unescaped than n when equal: each
+     * escape stands for at least one byte, so len >= n is necessary. */
+    if (t->len < n)
+        return 0;
     char buf[256];
     struct tr_json_tok copy = *t;
     if (tr_json_str(text, &copy, 0, buf, sizeof buf) != 0)
         return 0;
-    return strcmp(buf, s) == 0;
+    return strlen(buf) == n && memcmp(buf, s, n) == 0;
 }
 
 int tr_json_get(const char *text, const struct tr_json_tok *toks, int obj,
@@ -289,11 +324,24 @@ int tr_json_get(const char *text, const struct tr_json_tok *toks, int obj,
 {
     if (obj < 0 || toks[obj].type != TR_JSON_OBJECT)
         return -1;
+    size_t n = strlen(key);
     uint32_t i = (uint32_t)obj + 1;
     for (uint32_t k = 0; k < toks[obj].count; k++) {
+        const struct tr_json_tok *t = &toks[i];
         uint32_t v = i + 1;
-        if (str_equal(text, &toks[i], key))
+        /* Plain keys (nearly all) compare inline: length, then bytes. */
+        if (!t->escaped) {
+            if (t->len == n) {
+                const char *a = text + t->start;
+                size_t j = 0;
+                while (j < n && a[j] == key[j])
+                    j++;
+                if (j == n)
+                    return (int)v;
+            }
+        } else if (str_equal(text, t, key, n)) {
             return (int)v;
+        }
         i = toks[v].end;
     }
     return -1;
@@ -311,7 +359,7 @@ int tr_json_at(const struct tr_json_tok *toks, int arr, uint32_t idx)
 
 int tr_json_eq(const char *text, const struct tr_json_tok *toks, int i, const char *s)
 {
-    return i >= 0 && toks[i].type == TR_JSON_STRING && str_equal(text, &toks[i], s);
+    return i >= 0 && toks[i].type == TR_JSON_STRING && str_equal(text, &toks[i], s, strlen(s));
 }
 
 /* Encodes code point `cp` as UTF-8 into out; returns bytes written. */

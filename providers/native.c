@@ -31,8 +31,8 @@ static int event_at(struct pctx *c, int i, uint32_t k)
     struct tr_event *ev = pj_event(c, TR_KIND_NONE);
     if (!ev)
         return TR_ENOMEM;
-    /* An object token spans from its '{' (start) over len bytes. */
-    int rc = tr_event_from_json(c->text + c->t[i].start, c->t[i].len, ev, &c->out->levels, c->err);
+    /* Decoded from the batch's own tokens: the frame is tokenized once. */
+    int rc = tr_event_from_json_tok(c->text, c->t, i, ev, &c->out->levels, c->err);
     if (rc)
         return tr_error_wrap(c->err, rc, "%s: event %u", c->what, k);
     if (c->recv_ns) {

@@ -163,5 +163,12 @@ int tr_event_to_json(const struct tr_event *ev, struct tr_buf *out);
  * wrong types and bad numbers give TR_EPARSE/TR_ERANGE naming the key. */
 int tr_event_from_json(const char *line, size_t len, struct tr_event *ev,
                        struct tr_event_scratch *s, struct tr_error *err);
+/* The same for object token `obj` of an already tokenized text (a batch
+ * whose events are objects inside one document): no second tokenizing.
+ * `text` and `toks` stay the caller's; levels go to `s`. */
+struct tr_json_tok;
+int tr_event_from_json_tok(const char *text, const struct tr_json_tok *toks, int obj,
+                           struct tr_event *ev, struct tr_event_scratch *s,
+                           struct tr_error *err);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "event_gen.h"
 #include "tickraft/event.h"
+#include "tickraft/json.h"
 
 #define ROUNDS 5000
 
@@ -228,6 +229,84 @@ static void json_errors_name_the_key(void **state)
     tr_event_scratch_free(&s);
 }
 
+static void json_decodes_events_from_a_tokenized_batch(void **state)
+{
+    (void)state;
+    uint64_t rng = 777;
+    static struct tr_level lv[20][16]; /* each event keeps its own levels */
+    struct tr_buf buf;
+    struct tr_event_scratch s;
+    tr_buf_init(&buf);
+    tr_event_scratch_init(&s);
+    struct tr_event in[20];
+    for (int r = 0; r < 50; r++) {
+        buf.len = 0;
+        assert_int_equal(tr_buf_append(&buf, "{\"events\":[", 11), 0);
+        for (int k = 0; k < 20; k++) {
+            gen_event(&rng, &in[k], lv[k], 16, NULL, 0);
+            if (in[k].kind != TR_KIND_BOOK_DELTA && in[k].kind != TR_KIND_BOOK_SNAPSHOT)
+                in[k].n_bids = in[k].n_asks = 0;
+            if (!(in[k].fields & TR_F_SEQ))
+                in[k].seq = 0;
+            if (k)
+                assert_int_equal(tr_buf_append(&buf, ",", 1), 0);
+            assert_int_equal(tr_event_to_json(&in[k], &buf), 0);
+        }
+        assert_int_equal(tr_buf_append(&buf, "]}", 2), 0);
+        static struct tr_json_tok toks[20000];
+        const char *text = (const char *)buf.data;
+        int n = tr_json_parse(text, buf.len, toks, 20000, NULL);
+        assert_true(n > 0);
+        int arr = tr_json_get(text, toks, 0, "events");
+        tr_event_scratch_reset(&s);
+        for (uint32_t k = 0; k < 20; k++) {
+            struct tr_event out, alone;
+            int i = tr_json_at(toks, arr, k);
+            assert_int_equal(tr_event_from_json_tok(text, toks, i, &out, &s, NULL), 0);
+            assert_true(tr_event_equal(&in[k], &out));
+            /* the same as decoding the event's own text */
+            assert_int_equal(tr_event_from_json(text + toks[i].start, toks[i].len, &alone, &s, NULL), 0);
+            assert_true(tr_event_equal(&alone, &out));
+        }
+        struct tr_event out;
+        struct tr_error err;
+        tr_error_clear(&err);
+        assert_int_equal(tr_event_from_json_tok(text, toks, arr, &out, &s, &err), TR_EPARSE);
+        assert_non_null(strstr(err.msg, "not an object"));
+    }
+    tr_buf_free(&buf);
+    tr_event_scratch_free(&s);
+}
+
+static void json_keys_may_be_escaped_repeated_or_in_any_order(void **state)
+{
+    (void)state;
+    /* "pr\u006fvider" is "provider"; the first "price" wins (as tr_json_get);
+     * unknown keys, even escaped or long ones, are ignored. */
+    const char *line = "{\"size\":\"2\",\"pr\\u006fvider\":\"p\",\"price\":\"1.5\",\"kind\":\"trade\","
+                       "\"\\u0075nknown_and_rather_long_key\":1,\"price\":\"9\",\"instrument\":\"X\","
+                       "\"x\":{\"price\":\"7\"}}";
+    struct tr_event ev;
+    struct tr_event_scratch s;
+    tr_event_scratch_init(&s);
+    assert_int_equal(tr_event_from_json(line, strlen(line), &ev, &s, NULL), 0);
+    assert_string_equal(ev.provider, "p");
+    assert_int_equal(ev.price.mant, 15);
+    assert_int_equal(ev.price.scale, 1);
+    assert_int_equal(ev.size.mant, 2);
+    /* The reject names the same field whatever the key order. */
+    const char *a = "{\"seq\":\"x\",\"provider\":\"p\",\"kind\":\"trade\",\"instrument\":\"X\",\"price\":1}";
+    const char *b = "{\"provider\":\"p\",\"kind\":\"trade\",\"instrument\":\"X\",\"price\":1,\"seq\":\"x\"}";
+    struct tr_error ea, eb;
+    tr_error_clear(&ea);
+    tr_error_clear(&eb);
+    assert_int_equal(tr_event_from_json(a, strlen(a), &ev, &s, &ea), TR_EPARSE);
+    assert_int_equal(tr_event_from_json(b, strlen(b), &ev, &s, &eb), TR_EPARSE);
+    assert_string_equal(ea.msg, eb.msg);
+    assert_non_null(strstr(ea.msg, "'seq'"));
+    tr_event_scratch_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +317,8 @@ int main(void)
         cmocka_unit_test(json_round_trips_random_events),
         cmocka_unit_test(json_matches_the_documented_form),
         cmocka_unit_test(json_errors_name_the_key),
+        cmocka_unit_test(json_decodes_events_from_a_tokenized_batch),
+        cmocka_unit_test(json_keys_may_be_escaped_repeated_or_in_any_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * `tickraft-bench sim`): one native-dialect server on this thread's loop
  * generating, encoding and sending events as fast as it can to one raw
  * loopback client on another thread that subscribes to every instrument and
- * reads everything. Prints one JSON object as its last line. */
+ * reads everything. Prints one JSON object as its last line: events written
+ * per second, frames per second and events per frame, and the send age
+ * (event timestamp -> its frame written to the socket, p50/p99). */
 #include "sim.h"
 
 #include <pthread.h>
@@ -55,7 +57,7 @@ struct bench_state {
     uv_timer_t t;
     double secs;
     int64_t t0;
-    uint64_t gen0, sent0, bytes0;
+    uint64_t gen0, sent0, bytes0, frames0;
     int phase;
 };
 
@@ -68,6 +70,8 @@ static void bench_timer_cb(uv_timer_t *t)
         b->gen0 = b->s->ev_generated;
         b->sent0 = b->s->ev_written;
         b->bytes0 = b->s->bytes_sent;
+        b->frames0 = b->s->frames_sent;
+        memset(&b->s->age, 0, sizeof b->s->age); /* ages of the measured window only */
         uv_timer_start(t, bench_timer_cb, (uint64_t)(b->secs * 1000), 0);
         return;
     }
@@ -75,7 +79,7 @@ static void bench_timer_cb(uv_timer_t *t)
     sim_server_stop(b->s);
 }
 
-int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth)
+int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth, int tick_us)
 {
     struct sim_config cfg = {0};
     cfg.seed = 1;
@@ -85,7 +89,7 @@ int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth)
     cfg.history_s = 10;
     cfg.epoch_ns = -1;
     cfg.truth = truth;
-    cfg.tick_ms = 1;
+    cfg.tick_us = tick_us; /* 0: the server's default */
     cfg.queue_limit = 1u << 30;
     cfg.backpressure = 4u << 20;
     static struct sim_server s;
@@ -108,14 +112,19 @@ int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     double el = (double)(sim_now_ns() - b.t0) / 1e9;
     uint64_t gen = s.ev_generated - b.gen0, sent = s.ev_written - b.sent0, bytes = s.bytes_sent - b.bytes0;
+    uint64_t frames = s.frames_sent - b.frames0;
+    int tick = s.cfg.tick_us;
+    double age50 = sim_age_quantile(&s.age, 0.5), age99 = sim_age_quantile(&s.age, 0.99);
     bc.stop = 1;
     sim_server_close(&s);
     pthread_join(th, NULL);
     printf("{\"bench\":\"sim\",\"dialect\":\"native\",\"instruments\":%u,\"target_rate\":%.0f,"
-           "\"seconds\":%.2f,\"events_generated_per_s\":%.0f,\"events_per_s\":%.0f,"
-           "\"mb_per_s\":%.1f,\"client_frames\":%llu,\"truth\":%s}\n",
-           inst, rate, el, gen / el, sent / el, bytes / el / 1e6, (unsigned long long)bc.frames,
-           truth ? "true" : "false");
+           "\"tick_us\":%d,\"seconds\":%.2f,\"events_generated_per_s\":%.0f,\"events_per_s\":%.0f,"
+           "\"mb_per_s\":%.1f,\"frames_per_s\":%.0f,\"events_per_frame\":%.1f,"
+           "\"send_age_p50_us\":%.0f,\"send_age_p99_us\":%.0f,\"client_frames\":%llu,\"truth\":%s}\n",
+           inst, rate, tick, el, gen / el, sent / el, bytes / el / 1e6, frames / el,
+           frames ? (double)sent / (double)frames : 0.0, age50, age99,
+           (unsigned long long)bc.frames, truth ? "true" : "false");
     (void)c1;
     return bc.ok ? 0 : 1;
 }

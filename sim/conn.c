@@ -14,7 +14,8 @@
 #define WRITE_BUDGET_FRAMES 64
 #define WRITE_BUDGET_BYTES (1u << 20)
 
-static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping, uint32_t nev)
+static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping, uint32_t nev,
+                   int64_t ts)
 {
     struct sim_server *s = c->srv;
     if (c->close_code)
@@ -30,6 +31,7 @@ static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping, uint32
     f->len = n;
     f->ping = ping;
     f->nev = nev;
+    f->ts = ts;
     if (n)
         memcpy(f->buf + LWS_PRE, p, n);
     if (c->qtail)
@@ -45,30 +47,35 @@ static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping, uint32
 
 int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev)
 {
+    return sim_conn_data_ts(c, p, n, nev, 0);
+}
+
+int sim_conn_data_ts(struct sim_conn *c, const char *p, size_t n, uint32_t nev, int64_t ts)
+{
     struct sim_faults *f = &c->x->f;
     if (f->bad_left) {
         f->bad_left--;
         if (f->bad_truncate)
-            return enqueue(c, p, n / 2, 0, 0);
+            return enqueue(c, p, n / 2, 0, 0, 0);
         static const char garbage[] = "{\"type\":\"match\",\"trade_id\":@@not json@@";
-        return enqueue(c, garbage, sizeof garbage - 1, 0, 0);
+        return enqueue(c, garbage, sizeof garbage - 1, 0, 0, 0);
     }
-    int rc = enqueue(c, p, n, 0, nev);
+    int rc = enqueue(c, p, n, 0, nev, ts);
     if (rc == 0 && f->dup_left) {
         f->dup_left--;
-        rc = enqueue(c, p, n, 0, 0);
+        rc = enqueue(c, p, n, 0, 0, 0);
     }
     return rc;
 }
 
 int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data)
 {
-    return data ? sim_conn_data(c, p, n, 1) : enqueue(c, p, n, 0, 0);
+    return data ? sim_conn_data(c, p, n, 1) : enqueue(c, p, n, 0, 0, 0);
 }
 
 int sim_conn_ping(struct sim_conn *c)
 {
-    return enqueue(c, "", 0, 1, 0);
+    return enqueue(c, "", 0, 1, 0, 0);
 }
 
 void sim_conn_close(struct sim_conn *c, int code)
@@ -120,6 +127,28 @@ void sim_conn_free_queue(struct sim_conn *c)
     c->qbytes = 0;
 }
 
+static void age_add(struct sim_age *a, int64_t ns)
+{
+    int64_t b = ns <= 0 ? 0 : (ns + 9999) / 10000; /* 10 µs buckets, rounded up */
+    a->bucket[b >= SIM_AGE_BUCKETS ? SIM_AGE_BUCKETS - 1 : b]++;
+    a->n++;
+}
+
+double sim_age_quantile(const struct sim_age *a, double q)
+{
+    if (!a->n)
+        return 0;
+    uint64_t want = (uint64_t)(q * (double)a->n), seen = 0;
+    if (want >= a->n)
+        want = a->n - 1;
+    for (int b = 0; b < SIM_AGE_BUCKETS; b++) {
+        seen += a->bucket[b];
+        if (seen > want)
+            return b * 10.0;
+    }
+    return (SIM_AGE_BUCKETS - 1) * 10.0;
+}
+
 int sim_conn_write(struct sim_conn *c)
 {
     struct sim_server *s = c->srv;
@@ -143,6 +172,8 @@ int sim_conn_write(struct sim_conn *c)
         s->frames_sent++;
         s->bytes_sent += f->len;
         s->ev_written += f->nev;
+        if (f->ts)
+            age_add(&s->age, sim_now_ns() - f->ts);
         free(f);
     }
     if (c->qhead)

@@ -106,15 +106,18 @@ static void native_publish(struct sim_conn *c, const struct sim_ev *ev, size_t n
 {
     struct tr_buf *b = &c->out;
     size_t in_batch = 0;
+    int64_t ts0 = 0; /* oldest event of the batch, for the send-age figures */
     b->len = 0;
     for (size_t i = 0; i < n; i++) {
         if (ev[i].flags || !(c->subs[ev[i].inst] & kind_bit(ev[i].kind)))
             continue;
+        if (!in_batch)
+            ts0 = ev[i].ts;
         sim_put(b, in_batch ? "," : "{\"type\":\"batch\",\"events\":[");
         sim_putn(b, (const char *)tk->json->data + tk->off[i], tk->off[i + 1] - tk->off[i]);
         if (++in_batch == BATCH_MAX) {
             sim_put(b, "]}");
-            sim_conn_data(c, (const char *)b->data, b->len, (uint32_t)in_batch);
+            sim_conn_data_ts(c, (const char *)b->data, b->len, (uint32_t)in_batch, ts0);
             c->srv->ev_sent += in_batch;
             in_batch = 0;
             b->len = 0;
@@ -122,7 +125,7 @@ static void native_publish(struct sim_conn *c, const struct sim_ev *ev, size_t n
     }
     if (in_batch) {
         sim_put(b, "]}");
-        sim_conn_data(c, (const char *)b->data, b->len, (uint32_t)in_batch);
+        sim_conn_data_ts(c, (const char *)b->data, b->len, (uint32_t)in_batch, ts0);
         c->srv->ev_sent += in_batch;
     }
 }

@@ -2,7 +2,7 @@
  *   tickraft-sim --port P --seed S --dialect coinbase|binance|kalshi|native[,..]
  *                --instruments N --rate EVENTS_PER_S [--history SECONDS]
  *                [--truth FILE] [--epoch NS] [--control-port P] [--max-subs N]
- *                [--max-events N] [--tick-ms MS]
+ *                [--max-events N] [--tick-us US]
  *   tickraft-sim --replay FILE [--speed X] [--port P] [--truth FILE]
  *   tickraft-sim --bench SECONDS [--rate R] [--instruments N] [--truth FILE]
  *   tickraft-sim ctl --port P <fault> [key=value ...]
@@ -17,7 +17,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: tickraft-sim --port P --seed S --dialect D[,D..] --instruments N --rate R\n"
             "                    [--history S] [--truth FILE] [--epoch NS] [--control-port P]\n"
-            "                    [--max-subs N] [--max-events N] [--tick-ms MS]\n"
+            "                    [--max-subs N] [--max-events N] [--tick-us US]\n"
             "       tickraft-sim --replay FILE [--speed X] [--port P] [--truth FILE]\n"
             "       tickraft-sim --bench SECONDS [--rate R] [--instruments N] [--truth FILE]\n"
             "       tickraft-sim ctl --port P <fault> [key=value ...]\n"
@@ -80,16 +80,19 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--epoch")) cfg.epoch_ns = atoll(v);
         else if (!strcmp(a, "--max-subs")) cfg.max_subs = (uint32_t)atoi(v);
         else if (!strcmp(a, "--max-events")) cfg.max_events = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--tick-ms")) cfg.tick_ms = atoi(v);
+        else if (!strcmp(a, "--tick-us")) cfg.tick_us = atoi(v);
+        else if (!strcmp(a, "--tick-ms")) cfg.tick_us = atoi(v) * 1000; /* older spelling */
         else if (!strcmp(a, "--replay")) cfg.replay = v;
         else if (!strcmp(a, "--speed")) cfg.speed = atof(v);
         else if (!strcmp(a, "--bench")) bench = atof(v);
         else return usage();
     }
-    if (cfg.instruments == 0 || cfg.instruments > 100000 || cfg.rate <= 0)
+    if (cfg.instruments == 0 || cfg.instruments > 100000 || cfg.rate <= 0 || cfg.tick_us < 0 ||
+        cfg.tick_us > 1000000)
         return usage();
     if (bench > 0)
-        return sim_bench_run(bench, cfg.rate > 1000 ? cfg.rate : 5e6, cfg.instruments, cfg.truth);
+        return sim_bench_run(bench, cfg.rate > 1000 ? cfg.rate : 5e6, cfg.instruments, cfg.truth,
+                             cfg.tick_us);
     for (const char *p = dialects; *p;) {
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);

@@ -2,7 +2,8 @@
  * libwebsockets 4.1 context on it (LWS_SERVER_OPTION_LIBUV + foreign_loops,
  * never lws_service), bound to 127.0.0.1. One protocol handles both HTTP
  * (REST + /control) and WebSocket connections; the URL prefix picks the
- * dialect. A tick timer generates the due events of every exchange, writes
+ * dialect. A tick (a timerfd every --tick-us µs, polled on the loop, since
+ * libuv's timers count whole milliseconds) generates the due events of every exchange, writes
  * them to the truth file and queues them on subscribed connections (conn.c),
  * whose writeable callbacks drain them within a per-callback budget.
  *
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 static const struct sim_dialect_ops *const ops_of[SIM_D_COUNT] = {
@@ -310,7 +312,7 @@ static void tick_exchange(struct sim_server *s, int d, int64_t now)
                 return;
             }
     }
-    uint64_t cap = (uint64_t)(x->rate * s->cfg.tick_ms / 1000.0 * 4) + 16;
+    uint64_t cap = (uint64_t)(x->rate * s->cfg.tick_us / 1e6 * 4) + 16;
     uint64_t n = sim_exch_due(x, now, cap);
     if (s->cfg.max_events && x->generated + n > s->cfg.max_events)
         n = s->cfg.max_events > x->generated ? s->cfg.max_events - x->generated : 0;
@@ -347,9 +349,16 @@ static void tick_exchange(struct sim_server *s, int d, int64_t now)
             ops_of[d]->publish(c, s->evbuf, n, &tk);
 }
 
-static void tick_cb(uv_timer_t *t)
+static void tick_cb(uv_poll_t *h, int status, int events)
 {
-    struct sim_server *s = t->data;
+    struct sim_server *s = h->data;
+    uint64_t expirations;
+    (void)status;
+    (void)events;
+    /* Drain the timerfd; missed ticks need no catch-up call: each exchange
+     * generates whatever its schedule says is due now. */
+    if (read(s->tick_fd, &expirations, sizeof expirations) != (ssize_t)sizeof expirations)
+        return;
     int64_t now = sim_now_ns();
     sim_fault_tick(s, now);
     if (s->replay) {
@@ -361,6 +370,49 @@ static void tick_cb(uv_timer_t *t)
     }
     if (s->has_truth)
         sim_truth_flush(&s->truth);
+}
+
+/* Arms the tick: a periodic timerfd watched by a uv_poll. */
+static int tick_start(struct sim_server *s, struct tr_error *err)
+{
+    s->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (s->tick_fd < 0)
+        return tr_errorf(err, TR_EIO, "simulator: timerfd_create failed");
+    long us = s->cfg.tick_us;
+    struct itimerspec its = {.it_interval = {us / 1000000, (us % 1000000) * 1000}};
+    its.it_value = its.it_interval;
+    if (timerfd_settime(s->tick_fd, 0, &its, NULL) != 0 ||
+        uv_poll_init(&s->loop, &s->tick, s->tick_fd) != 0) {
+        close(s->tick_fd);
+        s->tick_fd = -1;
+        return tr_errorf(err, TR_EIO, "simulator: tick timer");
+    }
+    s->tick.data = s;
+    uv_poll_start(&s->tick, UV_READABLE, tick_cb);
+    s->tick_on = 1;
+    return 0;
+}
+
+static void tick_stop(struct sim_server *s)
+{
+    if (s->tick_on)
+        uv_poll_stop(&s->tick);
+}
+
+static void tick_closed_cb(uv_handle_t *h)
+{
+    struct sim_server *s = h->data;
+    close(s->tick_fd);
+    s->tick_fd = -1;
+}
+
+static void tick_close(struct sim_server *s)
+{
+    if (!s->tick_on)
+        return;
+    s->tick_on = 0;
+    uv_poll_stop(&s->tick);
+    uv_close((uv_handle_t *)&s->tick, tick_closed_cb);
 }
 
 static void second_cb(uv_timer_t *t)
@@ -440,8 +492,9 @@ int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct t
 {
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
-    if (!s->cfg.tick_ms)
-        s->cfg.tick_ms = 2;
+    if (s->cfg.tick_us <= 0)
+        s->cfg.tick_us = SIM_TICK_US_DEFAULT;
+    s->tick_fd = -1;
     if (!s->cfg.queue_limit)
         s->cfg.queue_limit = 256u << 20;
     tr_buf_init(&s->njson);
@@ -489,11 +542,11 @@ int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct t
         if (!s->cvh)
             return tr_error_wrap(err, TR_EIO, "simulator: control port");
     }
-    uv_timer_init(&s->loop, &s->tick);
+    if (tick_start(s, err))
+        return TR_EIO;
     uv_timer_init(&s->loop, &s->second);
     uv_timer_init(&s->loop, &s->grace);
-    s->tick.data = s->second.data = s->grace.data = s;
-    uv_timer_start(&s->tick, tick_cb, (uint64_t)s->cfg.tick_ms, (uint64_t)s->cfg.tick_ms);
+    s->second.data = s->grace.data = s;
     uv_timer_start(&s->second, second_cb, 1000, 1000);
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
@@ -522,10 +575,9 @@ static void stop_now(struct sim_server *s)
     if (s->stopping)
         return;
     s->stopping = 1;
-    uv_timer_stop(&s->tick);
     uv_timer_stop(&s->second);
     uv_timer_stop(&s->grace);
-    uv_close((uv_handle_t *)&s->tick, NULL);
+    tick_close(s);
     uv_close((uv_handle_t *)&s->second, NULL);
     uv_close((uv_handle_t *)&s->grace, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -550,7 +602,7 @@ void sim_server_stop(struct sim_server *s)
     if (!s->conns)
         return stop_now(s);
     s->draining = 1;
-    uv_timer_stop(&s->tick); /* nothing more is published */
+    tick_stop(s); /* nothing more is published */
     s->refuse_until = INT64_MAX;
     sim_server_close_conns(s, -1, 1001);
     uv_timer_start(&s->grace, grace_cb, 200, 0);
@@ -569,6 +621,10 @@ void sim_server_close(struct sim_server *s)
         uv_walk(&s->loop, close_walk_cb, NULL);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
+    }
+    if (s->tick_fd >= 0) { /* the loop closed the poll without tick_close */
+        close(s->tick_fd);
+        s->tick_fd = -1;
     }
     for (int d = 0; d < SIM_D_COUNT; d++)
         if (s->active[d])

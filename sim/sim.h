@@ -194,6 +194,7 @@ struct sim_frame {
     size_t len;
     int ping;
     uint32_t nev; /* events carried (statistics) */
+    int64_t ts;   /* timestamp of its oldest event (0: not recorded) */
     unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
 };
 
@@ -238,6 +239,8 @@ struct sim_tick {
 int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data);
 /* Same, for a data frame carrying `nev` events (counted when written). */
 int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev);
+/* Same, recording `ts` (oldest event's timestamp) for the send-age figures. */
+int sim_conn_data_ts(struct sim_conn *c, const char *p, size_t n, uint32_t nev, int64_t ts);
 int sim_conn_ping(struct sim_conn *c);
 /* Writes queued frames (writeable callback). 0, or -1 to close. */
 int sim_conn_write(struct sim_conn *c);
@@ -299,13 +302,25 @@ struct sim_config {
     int64_t epoch_ns;           /* timestamp of event 0; <0: now */
     const char *truth;
     uint32_t max_subs;          /* 0: no limit */
-    int tick_ms;
+    int tick_us;                /* generation tick in µs (0: SIM_TICK_US_DEFAULT) */
     uint64_t max_events;        /* per exchange: stop after this many (0: never) */
     const char *replay;
     double speed;
     size_t queue_limit;         /* bytes queued per connection before 1008 */
     size_t backpressure;        /* bench: pause generation while a queue holds more */
 };
+
+#define SIM_TICK_US_DEFAULT 100
+
+/* Age of events when written: event timestamp -> its frame handed to the
+ * socket (native frames; the oldest event of each frame), in 10 µs buckets
+ * up to 20 ms, the last bucket holding everything older. */
+#define SIM_AGE_BUCKETS 2001
+struct sim_age {
+    uint64_t n, bucket[SIM_AGE_BUCKETS];
+};
+/* Quantile q (0..1) of the recorded ages in µs (bucket upper bound); 0 if none. */
+double sim_age_quantile(const struct sim_age *a, double q);
 
 struct sim_replay;
 struct lws_context;
@@ -316,7 +331,9 @@ struct sim_server {
     uv_loop_t loop;
     struct lws_context *ctx;
     struct lws_vhost *vh, *cvh;
-    uv_timer_t tick, second, grace;
+    uv_poll_t tick;             /* on tick_fd: a timerfd firing every tick_us */
+    int tick_fd, tick_on;
+    uv_timer_t second, grace;
     uv_signal_t sigint, sigterm;
     struct sim_exch x[SIM_D_COUNT];
     int active[SIM_D_COUNT];
@@ -330,6 +347,7 @@ struct sim_server {
     size_t noffcap;
     int64_t refuse_until;
     uint64_t ev_generated, ev_sent, ev_written, frames_sent, bytes_sent;
+    struct sim_age age;         /* native frames: event timestamp -> written */
     struct sim_replay *replay;
     int stopping, draining;
     int port_bound;
@@ -369,7 +387,7 @@ void sim_replay_open_conn(struct sim_server *s, struct sim_conn *c);
 /* ---- bench.c ---- */
 /* Runs the publish-rate benchmark for `secs` and prints one JSON line.
  * Returns 0 when the client connected. */
-int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth);
+int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth, int tick_us);
 
 /* ---- rawclient.c: a minimal blocking loopback HTTP/WebSocket client for
  * `ctl`, the tests and the benchmark (no lws: it must see raw behaviour). */

@@ -9,22 +9,24 @@
 #include "sim.h"
 
 const char bench_sim_help[] =
-    "simulator publish rate: [--seconds S] [--rate R] [--instruments N] [--truth FILE]";
+    "simulator publish rate: [--seconds S] [--rate R] [--instruments N] [--truth FILE] [--tick-us US]";
 
 int bench_sim_main(int argc, char **argv)
 {
     double secs = 3, rate = 5e6;
     uint32_t inst = 8;
     const char *truth = NULL;
+    int tick_us = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--seconds")) secs = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--rate")) rate = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--instruments")) inst = (uint32_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--truth")) truth = argv[i + 1];
+        else if (!strcmp(argv[i], "--tick-us")) tick_us = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "usage: tickraft-bench sim %s\n", bench_sim_help);
             return 2;
         }
     }
-    return sim_bench_run(secs, rate, inst ? inst : 1, truth);
+    return sim_bench_run(secs, rate, inst ? inst : 1, truth, tick_us);
 }

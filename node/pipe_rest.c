@@ -219,10 +219,10 @@ void pipe_rest_pump(struct pipe_feed *f)
     f->inflight = r;
     struct tr_rest_req q;
     pipe_rest_build_req(f, r, &q);
-    static char path[1024];
+    char *path = r->path;
     struct tr_error err;
     tr_error_clear(&err);
-    if (f->ops->rest_path(&q, path, sizeof path, &err)) {
+    if (f->ops->rest_path(&q, path, sizeof r->path, &err)) {
         tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "rest", "cannot build request",
                 TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));
         f->inflight = NULL;
@@ -322,6 +322,7 @@ static void req_done(struct pipe_feed *f)
     }
     f->rest_codes[code_slot(st)]++;
     if (st >= 200 && st < 300) {
+        pipe_raw_rest(f, r->path, f->rbody.data, f->rbody.len);
         struct tr_rest_req q;
         pipe_rest_build_req(f, r, &q);
         struct tr_rest_result res;

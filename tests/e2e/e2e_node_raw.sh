@@ -7,8 +7,10 @@
 #   2. `tickraft-ctl normalize --provider binance` re-normalises them;
 #   3. tr-e2e-check compares the node's canonical events with the
 #      re-normalised ones (field by field, no missing, no extra);
-#   4. the dump is replayed through `tickraft-sim --replay` into a second
-#      node, whose trades are checked against the re-normalised ones too.
+#   4. the dump is replayed through `tickraft-sim --replay` (frames, and
+#      the captured REST answers for the book snapshots) into a second
+#      node, whose trades and books are checked against the re-normalised
+#      frames too.
 # Every process started here is stopped by pid; loopback only.
 #
 #   bash tests/e2e/e2e_node_raw.sh BIN_DIR TESTS_DIR
@@ -79,6 +81,7 @@ kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
 check "log dump --raw wrote frames" test "$(grep -c '^[0-9]*\.[0-9]*: {' "$WORK/raw.rec")" -gt 50
 check "  ... with the connection's URL" grep -q "^ws://127.0.0.1:$SIM_PORT/binance/ws <-> " "$WORK/raw.rec"
 check "  ... and the subscription we sent" grep -q "^ws://127.0.0.1:$SIM_PORT/binance/ws <- [0-9.]*: {\"method\":\"SUBSCRIBE\"" "$WORK/raw.rec"
+check "  ... and the REST answers (depth snapshots) without the simulator's prefix" grep -q "^http://127.0.0.1:$SIM_PORT/api/v3/depth?symbol=SIM0USDT.* -> [0-9.]*: {\"lastUpdateId\"" "$WORK/raw.rec"
 check "the normal dump leaves raw streams out" bash -c "! '$BIN/tickraft-ctl' log dump --dir '$WORK/data' | grep -q raw_len"
 "$BIN/tickraft-ctl" normalize --provider binance <"$WORK/raw.rec" >"$WORK/renorm.jsonl" 2>"$WORK/renorm.err"
 cat "$WORK/renorm.err" | tail -1
@@ -95,7 +98,7 @@ sleep 0.5
 conf "$WORK/data2" "$REPLAY_PORT" off >"$WORK/node2.conf"
 run_node "$WORK/node2.conf" 3
 kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
-"$TESTS/tr-e2e-check" --truth "$WORK/renorm.jsonl" --dir "$WORK/data2" --kinds trade \
+"$TESTS/tr-e2e-check" --truth "$WORK/renorm.jsonl" --dir "$WORK/data2" --kinds trade,book \
     --from-first 1 >"$WORK/check2.json" || FAIL=1
 tail -1 "$WORK/check2.json"
 # (the capture may hold a last frame the first node received while stopping

@@ -10,9 +10,10 @@
  * the same mutex, and a reader that still has the old file open keeps
  * reading the old inode, whose blocks hold the same records. A read-only
  * log (another process writes) checks the header flags instead and
- * re-scans a segment that was replaced since it looked. Every block is checked (header CRC, payload CRC, exact
- * decompression) and every record (CRC, bounds) before it is returned:
- * a damaged block is reported as TR_ECORRUPT, never returned. */
+ * re-scans a segment that was replaced since it looked. Every block is
+ * checked (header CRC, payload CRC, exact decompression) and every record
+ * (CRC, bounds) before it is returned: a damaged block is reported as
+ * TR_ECORRUPT, never returned. */
 #include "internal.h"
 
 #include <errno.h>
@@ -237,6 +238,7 @@ static int open_seg_locked(struct tr_log_reader *r, uint64_t seg_id, struct tr_e
     seg_path(log, seg_id, "seg", path, sizeof path);
     if (r->fd >= 0)
         close(r->fd);
+    r->fd_seg = 0; /* no segment has id 0: reopened next time unless all goes well */
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0)
         return tr_errorf(err, errno == ENOENT ? TR_ENOTFOUND : tr_err_from_errno(errno),

@@ -179,9 +179,8 @@ static size_t rc_block_bytes(const struct tr_log *log)
     return log->o.block_bytes > (64u << 10) ? log->o.block_bytes : (64u << 10);
 }
 
-
 /* Reads every old block (all CRCs checked), re-cuts its records into
- * blocks of block_bytes and writes them after a header. */
+ * blocks of rc_block_bytes and writes them after a header. */
 static int rewrite(struct job *j, struct tr_error *err)
 {
     struct tr_log *log = j->log;
@@ -267,13 +266,16 @@ static long pick(struct tr_log *log)
     for (size_t i = 0; i < log->n_segs; i++)
         total += log->segs[i].size;
     int64_t now = log->o.retain_age_ns ? now_realtime_ns() : 0;
+    int prefix = 1; /* retention drops a prefix: from the first survivor on, nothing */
     for (size_t i = 0; i + 1 < log->n_segs; i++) {
         const struct seg *s = &log->segs[i];
-        int doomed = (log->o.retain_bytes && total > log->o.retain_bytes) ||
-                     (log->o.retain_age_ns && s->n_blocks && s->max_ts < now - log->o.retain_age_ns);
+        int doomed = prefix && ((log->o.retain_bytes && total > log->o.retain_bytes) ||
+                                (log->o.retain_age_ns && s->n_blocks &&
+                                 s->max_ts < now - log->o.retain_age_ns));
         total -= s->size;
         if (doomed)
-            continue; /* retention deletes a prefix: this one goes at the next roll */
+            continue; /* goes at the next roll or tr_log_retain */
+        prefix = 0;
         if (s->sealed && !s->rc_skip && !(s->flags & SEG_FLAG_RECOMPRESSED) && s->n_blocks)
             return (long)i;
     }

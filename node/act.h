@@ -49,6 +49,7 @@ struct act_ctx {
     atomic_int writer_up;
     atomic_int rotate_req;       /* SIGUSR1 */
     atomic_int stopping;         /* SIGTERM seen */
+    atomic_llong stop_t0_ns;     /* when (pipe_now_ns), for the 30 s bound */
     /* fault injection for tests: crash once after this many ms (0 = off),
      * from $TR_NODE_FAULT_COLLECTOR_CRASH_MS / $TR_NODE_FAULT_WRITER_CRASH_MS */
     uint32_t fault_collector_ms, fault_writer_ms;

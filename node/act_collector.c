@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "nlog.h"
 #include "pipe_admin.h"
+#include "pipe_feed.h" /* pipe_now_ns */
 
 #define AC_TIMER_TICK  1u
 #define AC_TIMER_FAULT 2u
@@ -33,6 +34,7 @@ struct ac {
     struct act_ctx *ctx;
     struct tr_actor *self;
     struct pipe_node *n;
+    struct pipe_cfg *pcfg; /* own copy: the stop shortens shutdown_ms */
     struct pipe_wremote remote;
     uv_handle_t *base[8]; /* the runtime's own handles on the loop */
     size_t n_base;
@@ -169,11 +171,18 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
     st->remote = (struct pipe_wremote){.arg = st, .send = r_send, .refresh = r_refresh};
     struct pipe_node_ext ext = {.log = c->log, .remote = &st->remote, .next_lsn = rep[1] + 1,
                                 .epoch = rep[0]};
-    if ((rc = pipe_node_open_ext(&st->n, tr_actor_loop(self), c->pcfg, c->lg, &ext, &err))) {
+    st->pcfg = malloc(sizeof *st->pcfg);
+    if (!st->pcfg) {
+        free(st);
+        return TR_ENOMEM;
+    }
+    *st->pcfg = *c->pcfg; /* instrument names stay borrowed from the config */
+    if ((rc = pipe_node_open_ext(&st->n, tr_actor_loop(self), st->pcfg, c->lg, &ext, &err))) {
         tr_nlog(c->lg, TR_NLOG_ERROR, "collector", "startup failed", TR_KV_ERR(&err));
         if (rc != TR_ECONFIG)
             rc = TR_EIO;
         tr_buf_free(&st->status);
+        free(st->pcfg);
         free(st);
         return rc;
     }
@@ -241,7 +250,16 @@ static void ac_terminate(struct tr_actor *self, void *state, int reason)
     pthread_rwlock_unlock(&c->admin_lk);
     if (!st->done) {
         if (tr_exit_is_normal(reason) && atomic_load(&c->writer_up)) {
-            tr_nlog(c->lg, TR_NLOG_INFO, "collector", "graceful stop", TR_KV_STR("reason", why));
+            /* the whole stop stays within shutdown_timeout of the signal:
+             * the REST wait gets what is left minus 3 s (close frames, the
+             * last commit and the writer's drain) */
+            int64_t t0 = atomic_load(&c->stop_t0_ns);
+            if (t0 > 0) {
+                int64_t left_ms = (int64_t)c->pcfg->shutdown_ms - (pipe_now_ns() - t0) / 1000000;
+                st->pcfg->shutdown_ms = left_ms > 3000 ? (uint32_t)(left_ms - 3000) : 0;
+            }
+            tr_nlog(c->lg, TR_NLOG_INFO, "collector", "graceful stop", TR_KV_STR("reason", why),
+                    TR_KV_UINT("repair_wait_max_ms", st->pcfg->shutdown_ms));
             pipe_node_stop(st->n, done_cb, st);
             while (!st->done)
                 uv_run(loop, UV_RUN_ONCE);
@@ -260,6 +278,7 @@ static void ac_terminate(struct tr_actor *self, void *state, int reason)
     tr_nlog(c->lg, rc ? TR_NLOG_WARN : TR_NLOG_INFO, "collector", "stopped",
             TR_KV_STR("reason", why), TR_KV_STR("code", tr_err_name(rc)));
     tr_buf_free(&st->status);
+    free(st->pcfg);
     free(st);
 }
 

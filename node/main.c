@@ -33,6 +33,7 @@
 
 #include "act.h"
 #include "config.h"
+#include "pipe_feed.h" /* pipe_now_ns */
 #include "metrics.h"
 #include "nlog.h"
 #include "tickraft/protocol.h"
@@ -78,6 +79,7 @@ static void *signal_thread(void *arg)
             _exit(4);
         }
         tr_nlog(c->lg, TR_NLOG_INFO, "node", "signal: graceful stop", TR_KV_INT("signal", sig));
+        atomic_store(&c->stop_t0_ns, pipe_now_ns());
         atomic_store(&c->stopping, 1);
         struct tr_sup *root = atomic_load(&c->root);
         if (root)

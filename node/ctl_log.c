@@ -255,6 +255,7 @@ static int dump_main(int argc, char **argv)
     lo.sync = TR_LOG_SYNC_NONE; /* no sync thread: nothing is appended */
     lo.no_create = 1;
     lo.verify_sealed = 1; /* a damaged sealed segment is named now, not mid-dump */
+    lo.recompress_level = 0; /* a dump rewrites nothing */
     struct tr_log *log;
     struct tr_error err;
     tr_error_clear(&err);

@@ -412,6 +412,7 @@ static int read_dir(const char *dir)
     struct tr_log_options o;
     tr_log_options_init(&o);
     o.no_create = 1;
+    o.recompress_level = 0; /* the checker only reads */
     struct tr_log *log;
     struct tr_error err;
     if (tr_log_open(&log, dir, &o, &err)) {

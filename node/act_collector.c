@@ -51,8 +51,15 @@ static int r_send(void *arg, uint32_t type, const void *p, size_t n, int sync,
     int rc;
     if (!sync) {
         /* waits while the writer's mailbox is full: backpressure up to the
-         * provider sockets; 5 s means the writer is stuck or gone */
-        rc = tr_actor_send(st->self, "writer", type, p, n, 5000);
+         * provider sockets. In 100 ms slices, so that a writer that died
+         * (its mailbox looks full while it restarts) fails the send at
+         * once instead of after 5 s; 5 s in all means it is stuck */
+        rc = TR_EOVERLOADED;
+        for (int i = 0; i < 50 && rc == TR_EOVERLOADED; i++) {
+            if (!atomic_load(&st->ctx->writer_up))
+                return tr_errorf(err, TR_ECLOSED, "the writer is down");
+            rc = tr_actor_send(st->self, "writer", type, p, n, 100);
+        }
         return rc ? tr_errorf(err, rc, "send to the writer") : 0;
     }
     struct tr_reply r;

@@ -9,7 +9,9 @@
  * reply = last LSN, u64), HELLO (call: new epoch; reply = epoch, last LSN).
  * A batch whose first_lsn is not the log's next LSN means the collector's
  * LSN prediction broke: the writer crashes, and rest_for_one restarts the
- * collector too, which re-derives its positions from the log. */
+ * collector too, which re-derives its positions from the log. Each writer
+ * start moves the epoch on, so batches sent to a dead predecessor that
+ * arrive late are dropped, never checked against the new log position. */
 #include "act.h"
 #include "pipe_feed.h" /* pipe_now_ns */
 
@@ -114,6 +116,11 @@ static int aw_init(struct tr_actor *self, void *arg, void **state)
     tr_actor_timer_start(self, 100, 100, AW_TIMER_RETRY, &id);
     if (c->fault_writer_ms && !atomic_load(&c->fault_writer_done))
         tr_actor_timer_start(self, c->fault_writer_ms, 0, AW_TIMER_FAULT, &id);
+    /* a new writer fences every batch sent to its predecessor and still in
+     * flight: a collector blocked in a send while the old writer died must
+     * not land its stale (wrongly predicted) batch here; the collector's
+     * HELLO after its own restart moves the epoch on again */
+    atomic_fetch_add(&c->epoch, 1);
     atomic_store(&c->writer_up, 1);
     tr_nlog(c->lg, TR_NLOG_INFO, "writer", "started",
             TR_KV_UINT("last_lsn", tr_log_last_lsn(c->log)),

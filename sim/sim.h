@@ -310,7 +310,7 @@ struct sim_config {
     size_t backpressure;        /* bench: pause generation while a queue holds more */
 };
 
-#define SIM_TICK_US_DEFAULT 100
+#define SIM_TICK_US_DEFAULT 200
 
 /* Age of events when written: event timestamp -> its frame handed to the
  * socket (native frames; the oldest event of each frame), in 10 µs buckets

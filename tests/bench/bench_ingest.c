@@ -9,7 +9,7 @@
  * simulator stamps each event when it generates it; the node samples every
  * 8th live event when the log reports it durable), and the node's RSS.
  * The simulator has no "frame sent" stamp: its event time is when it
- * generated the event, up to one simulator tick (--tick-ms) before it sent
+ * generated the event, up to one simulator tick (--tick-us) before it sent
  * the frame, so latency_* includes that wait. receive_to_durable_* starts
  * when the node parsed the frame (on loopback, a few µs after the send
  * unless the node is behind, which latency_* then shows).
@@ -36,7 +36,7 @@
 const char bench_ingest_help[] =
     "simulator -> node, durable group commit: events/s, provider->durable p50/p99, node RSS\n"
     "  --seconds S (10) --warmup S (2) --rate R events/s (1000000) --instruments N (8)\n"
-    "  --group-commit-ms MS (2) --tick-ms MS (simulator tick, its default)\n"
+    "  --group-commit-ms MS (2) --tick-us US (simulator tick, its default; or --tick-ms MS)\n"
     "  --bin DIR (next to this program)";
 
 static int free_port(void)
@@ -241,7 +241,8 @@ int bench_ingest_main(int argc, char **argv)
     long rate = bench_arg_long(argc, argv, "--rate", 1000000);
     long inst = bench_arg_long(argc, argv, "--instruments", 8);
     long gc = bench_arg_long(argc, argv, "--group-commit-ms", 2);
-    long tick = bench_arg_long(argc, argv, "--tick-ms", 0);
+    /* simulator tick in µs; --tick-ms is the older spelling */
+    long tick = bench_arg_long(argc, argv, "--tick-us", bench_arg_long(argc, argv, "--tick-ms", 0) * 1000);
     char self[1024], bindir[1024];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     self[sl > 0 ? sl : 0] = 0;
@@ -287,7 +288,7 @@ int bench_ingest_main(int argc, char **argv)
     snprintf(si, sizeof si, "%ld", inst);
     snprintf(stk, sizeof stk, "%ld", tick);
     char *sargv[] = {sim, "--port", sp, "--seed", "1", "--dialect", "native", "--instruments", si,
-                     "--rate", sr, "--history", "30", tick > 0 ? "--tick-ms" : NULL, stk, NULL};
+                     "--rate", sr, "--history", "30", tick > 0 ? "--tick-us" : NULL, stk, NULL};
     pid_t spid = spawn(sargv, simlog);
     sleep_ms(500);
     char *nargv[] = {node, "--config", conf, "--publish", pub, NULL};

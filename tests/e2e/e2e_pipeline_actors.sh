@@ -44,7 +44,7 @@ printf '%s\n' "[node]" "id = 3" "data_dir = $WORK/data" "[log]" "level = info" \
     "instruments = SIM-0, SIM-1, SIM-2, SIM-3" "channels = trades, book" \
     "ping_interval = 1s" "ping_timeout = 3s" "ws_backoff_max = 2s" "rest_backoff_max = 2s" \
     >"$WORK/node.conf"
-# The simulator's default 100 us tick: at this rate every event is its own
+# The simulator's default 200 us tick: at this rate every event is its own
 # frame (2,000 frames/s), so the collector is sending when the writer dies
 # (a send to the dead writer must fail fast, and its batch must be fenced
 # if it reaches the restarted writer). E2E_SIM_ARGS adds simulator options.

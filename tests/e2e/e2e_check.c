@@ -22,8 +22,9 @@
  *   - nothing stored that the truth does not have;
  *   - with --dir, records of "<provider>/trade.backfill/<instrument>" fill
  *     streams (operator backfill jobs, docs/node.md) count for their trade
- *     stream: each must fill a gap over an id the canonical stream lacks,
- *     in strictly increasing order, matching the truth; a trade gap over
+ *     stream: each must fill a gap over an id the canonical stream lacks
+ *     (or precede its first stored trade: history from before the node
+ *     started), in strictly increasing order, matching the truth; a trade gap over
  *     truth events is explained once every such event is filled. (A dump
  *     names no streams: give it only canonical streams.)
  * Prints a JSON summary last; exit 0 when every count is zero. */
@@ -364,9 +365,7 @@ static void filled(const struct tr_event *ev)
     s->fills++;
     struct tev *t = at(s, seq);
     if (t->seen || t->filled)
-        s->dups++;
-    else if (!t->gapped)
-        s->bad_fills++; /* filled something that was not a hole */
+        s->dups++; /* (a fill that is not a hole is counted at the end) */
     if (!t->sig) {
         s->phantom++;
     } else {
@@ -476,9 +475,14 @@ int main(int argc, char **argv)
     uint64_t tot[13] = {0};
     for (size_t i = 0; i < n_streams; i++) {
         struct stream *s = &streams[i];
-        for (uint64_t q = 0; !s->book && !s->idmode && q < s->cap; q++)
+        for (uint64_t q = 0; !s->book && !s->idmode && q < s->cap; q++) {
             if (s->t[q].gapped && !s->t[q].lost && s->t[q].sig && !s->t[q].filled)
                 s->bad_gaps++; /* a trade gap over something the truth has, never filled */
+            /* a fill inside the stored stream must fill a gap; before the
+             * first stored trade it is history from before collection began */
+            if (s->t[q].filled && !s->t[q].gapped && s->stored && q >= s->first_data)
+                s->bad_fills++;
+        }
         if (s->idmode) { /* every truth trade from the first stored one to --until */
             for (size_t k = 0; k < s->cap_ids; k++) {
                 struct idrec *r = &s->ids[k];

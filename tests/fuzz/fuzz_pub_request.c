@@ -7,6 +7,7 @@
  * reply envelope (tr_proto_parse_reply accepts it, major 1, status 0 or a
  * negative TR_E* code with a message). Tokens: admin "a", data open, so
  * admin bodies are reachable from the seed corpus. */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,27 @@
 static struct tr_pub *pub;
 static struct tr_log *lg;
 static struct pub_reply rep;
+static char dir[] = "/tmp/fuzz-pub.XXXXXX";
+
+/* At exit: close the publisher and the log, remove the log's (flat)
+ * directory, so runs leave nothing in /tmp. */
+static void cleanup(void)
+{
+    tr_pub_close(pub);
+    tr_log_close(lg, NULL);
+    tr_buf_free(&rep.b);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[128];
+    while (d && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
 
 static int admin_cb(void *arg, const char *cmd, const char *const *args, size_t nargs,
                     struct tr_client_table *t, struct tr_error *err)
@@ -38,7 +60,6 @@ static int admin_cb(void *arg, const char *cmd, const char *const *args, size_t 
 
 static void setup(void)
 {
-    char dir[] = "/tmp/fuzz-pub.XXXXXX";
     if (!mkdtemp(dir))
         abort();
     struct tr_log_options lo;
@@ -84,6 +105,7 @@ static void setup(void)
     if (tr_pub_open(&pub, &o, NULL))
         abort();
     tr_buf_init(&rep.b);
+    atexit(cleanup);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,7 +7,7 @@
  * event delivered to the callback:
  *   latency_*          callback time - ts_exchange: the simulator stamps an
  *                      event when it generates it, up to one simulator tick
- *                      (--tick-ms) before it sends the frame, so this
+ *                      (--tick-us) before it sends the frame, so this
  *                      includes that wait;
  *   receive_to_client_* callback time - ts_receive: the node stamps when it
  *                      parsed the frame (the path node -> log -> durable ->
@@ -32,7 +32,7 @@
 const char bench_e2eclient_help[] =
     "sim -> node -> SDK subscriber: provider-to-callback p50/p99 and events/s\n"
     "  --seconds S (5) --warmup S (2) --rate R events/s (50000) --instruments N (8)\n"
-    "  --group-commit-ms MS (2; 0 = leader/follower) --tick-ms MS (simulator's default)\n"
+    "  --group-commit-ms MS (2; 0 = leader/follower) --tick-us US (simulator's default)\n"
     "  --bin DIR (next to this program)";
 
 static int free_port(void)
@@ -97,7 +97,9 @@ int bench_e2eclient_main(int argc, char **argv)
     long rate = bench_arg_long(argc, argv, "--rate", 50000);
     long inst = bench_arg_long(argc, argv, "--instruments", 8);
     long gc = bench_arg_long(argc, argv, "--group-commit-ms", 2);
-    long tick = bench_arg_long(argc, argv, "--tick-ms", 0);
+    long tick = bench_arg_long(argc, argv, "--tick-us", 0);
+    if (tick <= 0)
+        tick = bench_arg_long(argc, argv, "--tick-ms", 0) * 1000;
     char self[1024], bindir[1024];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     self[sl > 0 ? sl : 0] = 0;
@@ -140,7 +142,7 @@ int bench_e2eclient_main(int argc, char **argv)
     snprintf(si, sizeof si, "%ld", inst);
     snprintf(stk, sizeof stk, "%ld", tick);
     char *sargv[] = {sim, "--port", sp, "--seed", "1", "--dialect", "native", "--instruments", si,
-                     "--rate", sr, "--history", "30", tick > 0 ? "--tick-ms" : NULL, stk, NULL};
+                     "--rate", sr, "--history", "30", tick > 0 ? "--tick-us" : NULL, stk, NULL};
     pid_t spid = spawn(sargv, simlog);
     sleep_ms(500);
     char *nargv[] = {node, "--config", conf, "--publish", pub, NULL};
@@ -193,7 +195,7 @@ int bench_e2eclient_main(int argc, char **argv)
     if (system(cmd) != 0)
         fprintf(stderr, "e2eclient: could not remove %s\n", dir);
     printf("{\"bench\":\"e2eclient\",\"target_rate\":%ld,\"instruments\":%ld,\"seconds\":%ld,"
-           "\"group_commit_ms\":%ld,\"tick_ms\":%ld,\"events_per_s\":%.0f,"
+           "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"events_per_s\":%.0f,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
            "\"receive_to_client_p50_us\":%.0f,\"receive_to_client_p99_us\":%.0f,"
            "\"samples\":%zu}\n",

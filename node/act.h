@@ -47,6 +47,13 @@ struct act_ctx {
     atomic_int fatal;            /* the log failed (TR_EIO): exit 3 */
     atomic_ullong epoch;         /* writer fencing epoch (HELLO bumps it) */
     atomic_int writer_up;
+    /* batch coalescing (act_collector.c r_busy): batch messages the writer
+     * has handled, the collector's "wake me when done" flag and its wake-up
+     * handle (wake_mu; NULL while no collector runs) */
+    atomic_ullong batches_done;
+    atomic_int flush_wanted;
+    pthread_mutex_t wake_mu;
+    struct uv_async_s *wake;     /* (wake_mu) */
     atomic_int rotate_req;       /* SIGUSR1 */
     atomic_int stopping;         /* SIGTERM seen */
     atomic_llong stop_t0_ns;     /* when (pipe_now_ns), for the 30 s bound */

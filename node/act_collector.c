@@ -42,6 +42,9 @@ struct ac {
     unsigned ticks;
     int done, done_rc;
     struct tr_buf status;
+    uv_async_t *wake;       /* the writer finished a batch we waited for */
+    uint64_t msgs_sent;     /* batch messages sent by this incarnation */
+    uint64_t done_base;     /* ctx->batches_done when it started */
 };
 
 static int r_send(void *arg, uint32_t type, const void *p, size_t n, int sync,
@@ -60,6 +63,8 @@ static int r_send(void *arg, uint32_t type, const void *p, size_t n, int sync,
                 return tr_errorf(err, TR_ECLOSED, "the writer is down");
             rc = tr_actor_send(st->self, "writer", type, p, n, 100);
         }
+        if (!rc && type == PIPE_WMSG_BATCH)
+            st->msgs_sent++;
         return rc ? tr_errorf(err, rc, "send to the writer") : 0;
     }
     struct tr_reply r;
@@ -84,6 +89,46 @@ static void r_refresh(void *arg, struct pipe_writer *w)
     w->append_lat = c->wf.append_lat;
     w->recv_lat = c->wf.recv_lat;
     pthread_mutex_unlock(&c->mu);
+}
+
+/* Busy while a batch this incarnation sent is not handled yet: the
+ * end-of-turn flush then keeps collecting, and the writer wakes us when it
+ * is done (flag first, then the count: the writer counts, then takes the
+ * flag, so one of the two sees the other). Stale batches of an older
+ * incarnation counted here only make it send sooner. */
+static int r_busy(void *arg)
+{
+    struct ac *st = arg;
+    struct act_ctx *c = st->ctx;
+    if (!atomic_load(&c->writer_up))
+        return 0; /* let the send fail at once */
+    atomic_store(&c->flush_wanted, 1);
+    int64_t in_flight =
+        (int64_t)st->msgs_sent - (int64_t)(atomic_load(&c->batches_done) - st->done_base);
+    if (in_flight < 1) {
+        atomic_store(&c->flush_wanted, 0);
+        return 0;
+    }
+    return 1;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void wake_cb(uv_async_t *h)
+{
+    struct ac *st = h->data;
+    if (!st->n || st->done)
+        return;
+    struct tr_error err;
+    tr_error_clear(&err);
+    int rc = pipe_writer_flush_soft(pipe_node_writer(st->n), &err);
+    if (rc && rc != TR_ENOSPACE) {
+        tr_nlog(st->ctx->lg, TR_NLOG_ERROR, "writer", "append failed", TR_KV_ERR(&err));
+        pipe_node_fatal(st->n, rc, "append to the log");
+    }
 }
 
 static void done_cb(void *arg, int rc)
@@ -175,7 +220,10 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
         free(st);
         return rc;
     }
-    st->remote = (struct pipe_wremote){.arg = st, .send = r_send, .refresh = r_refresh};
+    /* every batch message sent before HELLO has been handled */
+    st->done_base = atomic_load(&c->batches_done);
+    st->remote = (struct pipe_wremote){.arg = st, .send = r_send, .refresh = r_refresh,
+                                       .busy = r_busy};
     struct pipe_node_ext ext = {.log = c->log, .remote = &st->remote, .next_lsn = rep[1] + 1,
                                 .epoch = rep[0]};
     st->pcfg = malloc(sizeof *st->pcfg);
@@ -194,6 +242,17 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
         return rc;
     }
     pipe_node_set_stop_cb(st->n, done_cb, st);
+    st->wake = malloc(sizeof *st->wake);
+    if (st->wake && uv_async_init(tr_actor_loop(self), st->wake, wake_cb) == 0) {
+        st->wake->data = st;
+        pthread_mutex_lock(&c->wake_mu);
+        c->wake = st->wake;
+        pthread_mutex_unlock(&c->wake_mu);
+    } else {
+        free(st->wake); /* no coalescing: every turn sends */
+        st->wake = NULL;
+        st->remote.busy = NULL;
+    }
     pthread_rwlock_wrlock(&c->admin_lk);
     c->admin = pipe_node_admin(st->n);
     c->node = st->n;
@@ -249,6 +308,14 @@ static void ac_terminate(struct tr_actor *self, void *state, int reason)
     tr_actor_timer_stop(self, st->fault_id);
     char why[64];
     tr_exit_str(reason, why, sizeof why);
+    if (st->wake) { /* the writer must not wake a handle being closed */
+        pthread_mutex_lock(&c->wake_mu);
+        c->wake = NULL;
+        pthread_mutex_unlock(&c->wake_mu);
+        st->remote.busy = NULL; /* the stop's flushes send at once */
+        uv_close((uv_handle_t *)st->wake, free_handle);
+        st->wake = NULL;
+    }
     /* admin calls waiting on this loop return now; none start any more */
     pipe_admin_closing(pipe_node_admin(st->n));
     pthread_rwlock_wrlock(&c->admin_lk);

@@ -129,6 +129,28 @@ static int aw_init(struct tr_actor *self, void *arg, void **state)
     return 0;
 }
 
+/* A batch message was handled (whatever became of it): wake the collector
+ * if it holds a batch back until this one is done (act_collector.c). */
+static void batch_done(struct act_ctx *c)
+{
+    atomic_fetch_add(&c->batches_done, 1);
+    if (atomic_exchange(&c->flush_wanted, 0)) {
+        pthread_mutex_lock(&c->wake_mu);
+        if (c->wake)
+            uv_async_send(c->wake);
+        pthread_mutex_unlock(&c->wake_mu);
+    }
+}
+
+static int on_batch(struct aw *st, const struct tr_msg *msg);
+
+static int on_batch_done(struct aw *st, const struct tr_msg *msg)
+{
+    int rc = on_batch(st, msg);
+    batch_done(st->ctx);
+    return rc;
+}
+
 static int on_batch(struct aw *st, const struct tr_msg *msg)
 {
     struct act_ctx *c = st->ctx;
@@ -210,7 +232,7 @@ static int aw_handle(struct tr_actor *self, void *state, const struct tr_msg *ms
     tr_error_clear(&err);
     switch (msg->type) {
     case PIPE_WMSG_BATCH:
-        return on_batch(st, msg);
+        return on_batch_done(st, msg);
     case PIPE_WMSG_CKPT:
         return on_ckpt(self, st, msg);
     case PIPE_WMSG_SYNC: {

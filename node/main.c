@@ -168,6 +168,7 @@ int main(int argc, char **argv)
     ctx.fault_repeat = env_ms("TR_NODE_FAULT_REPEAT") != 0;
     pthread_mutex_init(&ctx.mu, NULL);
     pthread_rwlock_init(&ctx.admin_lk, NULL);
+    pthread_mutex_init(&ctx.wake_mu, NULL);
     tr_buf_init(&ctx.status);
     int code = 0;
     struct tr_system *sys = NULL;

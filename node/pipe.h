@@ -107,6 +107,10 @@ struct pipe_wremote {
     int (*send)(void *arg, uint32_t type, const void *p, size_t n, int sync,
                 uint64_t *reply_lsn, struct tr_error *err);
     void (*refresh)(void *arg, struct pipe_writer *w);
+    /* optional: 1 while the writer still works on a batch sent earlier;
+     * the end-of-turn flush then keeps collecting (the owner flushes again
+     * when the writer is done) */
+    int (*busy)(void *arg);
 };
 
 struct pipe_writer {
@@ -152,6 +156,12 @@ int pipe_writer_add2(struct pipe_writer *w, const char *stream, size_t stream_le
                      uint64_t seq, int64_t ts, int64_t lat_ts, int64_t recv_ts,
                      const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
                      uint64_t *lsn_hint, struct tr_error *err);
+/* The end-of-loop-turn flush: as pipe_writer_flush, except that in remote
+ * mode a batch below batch_max waits while the writer is busy (fewer,
+ * larger messages under load; no wait when the writer is idle). Anything
+ * that needs the records sent (checkpoint, commit, stop) uses
+ * pipe_writer_flush. */
+int pipe_writer_flush_soft(struct pipe_writer *w, struct tr_error *err);
 /* Appends what is queued as one unit. TR_ENOSPACE keeps it queued. */
 int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err);
 /* Durable LSN advanced: turns samples into latency. */

@@ -154,7 +154,7 @@ static void flush_cb(uv_check_t *h)
     struct pipe_node *n = h->data;
     struct tr_error err;
     tr_error_clear(&err);
-    int rc = pipe_writer_flush(&n->w, &err);
+    int rc = pipe_writer_flush_soft(&n->w, &err); /* end of a loop turn */
     if (rc && rc != TR_ENOSPACE) {
         tr_nlog(n->lg, TR_NLOG_ERROR, "writer", "append failed", TR_KV_ERR(&err));
         pipe_node_fatal(n, rc, "append to the log");

@@ -350,6 +350,14 @@ int pipe_writer_add_wire(struct pipe_writer *w, const uint8_t *p, size_t n,
     return 0;
 }
 
+int pipe_writer_flush_soft(struct pipe_writer *w, struct tr_error *err)
+{
+    if (w->remote && w->remote->busy && w->n && w->n < w->batch_max &&
+        w->remote->busy(w->remote->arg))
+        return 0;
+    return pipe_writer_flush(w, err);
+}
+
 void pipe_writer_set_remote(struct pipe_writer *w, const struct pipe_wremote *r,
                             uint64_t next_lsn, uint64_t epoch)
 {

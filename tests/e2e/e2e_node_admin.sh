@@ -15,28 +15,8 @@
 set -u
 BIN=${1:?bin dir}
 TESTS=${2:?tests dir}
-WORK=$(mktemp -d /tmp/tr-e2e-admin.XXXXXX)
-SIM_PID= NODE_PID=
-FAIL=0
-log() { printf '[admin %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-check() { # description, command...
-    local d=$1; shift
-    if "$@" >/dev/null 2>&1; then log "ok: $d"; else log "FAIL: $d"; FAIL=1; fi
-}
-cleanup() {
-    [ -n "$NODE_PID" ] && kill -KILL "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null
-    [ -n "$SIM_PID" ] && kill -TERM "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
-    if [ "$FAIL" = 0 ] && [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else log "kept $WORK"; fi
-}
-trap cleanup EXIT
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 20000)); port_free "$p" && { echo "$p"; return; }
-    done
-    echo 0
-}
+E2E_NAME=admin
+. "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); PUB_PORT=$(pick_port); HTTP_PORT=$(pick_port)
 PUB=tcp://127.0.0.1:$PUB_PORT
 cat >"$WORK/node.conf" <<CONF

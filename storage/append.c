@@ -23,26 +23,6 @@ static struct seg *active(struct tr_log *log)
     return &log->segs[log->n_segs - 1];
 }
 
-static int grow_buf(uint8_t **p, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 4096;
-    while (c < need)
-        c *= 2;
-    uint8_t *np = realloc(*p, c);
-    if (!np)
-        return TR_ENOMEM;
-    *p = np;
-    *cap = c;
-    return 0;
-}
-
-static int space_error(int e)
-{
-    return e == ENOSPC || e == EFBIG || e == EDQUOT;
-}
-
 /* Splits raw[0..upto) into blocks (at cuts, plus a last partial one) and
  * compresses them into log->out. Returns the block count or -1. */
 static long build_blocks(struct tr_log *log, size_t upto, size_t *out_len)
@@ -67,7 +47,7 @@ static long build_blocks(struct tr_log *log, size_t upto, size_t *out_len)
         start = end;
         lsn = next;
     }
-    if (grow_buf(&log->out, &log->out_cap, total_bound) != 0)
+    if (buf_grow(&log->out, &log->out_cap, total_bound, 4096) != 0)
         return -1;
     size_t off = 0;
     for (size_t i = 0; i < nb; i++) {
@@ -132,7 +112,7 @@ int write_raw(struct tr_log *log, size_t upto, struct tr_error *err)
     if (e) {
         int t = log->fs->ftruncate(log->fs->ctx, log->fd, (off_t)s->size);
         pthread_mutex_lock(&log->mu);
-        if (space_error(e))
+        if (errno_is_space(e))
             log->nospace = 1;
         if (t < 0)
             log->sync_err = TR_EIO;
@@ -142,7 +122,7 @@ int write_raw(struct tr_log *log, size_t upto, struct tr_error *err)
             return tr_errorf(err, TR_EIO, "write segment %020" PRIu64 " at offset %" PRIu64
                              ": %s, and cutting the partial write back failed: %s",
                              s->id, s->size, strerror(e), strerror(-t));
-        if (space_error(e))
+        if (errno_is_space(e))
             return tr_errorf(err, TR_ENOSPACE, "write segment %020" PRIu64 " at offset %" PRIu64
                              ": %s (disk full: nothing of this append was stored, the log "
                              "stays readable, retry once space is freed)",
@@ -291,7 +271,7 @@ int tr_log_append_many(struct tr_log *log, const struct tr_log_record *recs, siz
     int rc = failed(log, err);
     if (rc == 0)
         rc = maybe_roll(log, err);
-    if (rc == 0 && grow_buf(&log->raw, &log->raw_cap, log->raw_len + need) != 0)
+    if (rc == 0 && buf_grow(&log->raw, &log->raw_cap, log->raw_len + need, 4096) != 0)
         rc = tr_errorf(err, TR_ENOMEM, "append: no memory for %zu bytes", need);
     if (rc)
         goto out;

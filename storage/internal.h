@@ -4,8 +4,10 @@
 #ifndef TR_STORAGE_INTERNAL_H
 #define TR_STORAGE_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tickraft/error.h"
@@ -46,6 +48,31 @@ static inline uint32_t get_le32(const uint8_t *p)
 static inline uint64_t get_le64(const uint8_t *p)
 {
     return (uint64_t)get_le32(p) | ((uint64_t)get_le32(p + 4) << 32);
+}
+
+/* Grows a byte buffer to hold at least `need` bytes, doubling from `first`
+ * (its capacity when empty) so that repeated appends stay amortised O(1).
+ * Returns 0 or TR_ENOMEM (the buffer is then unchanged). */
+static inline int buf_grow(uint8_t **p, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    uint8_t *np = realloc(*p, c);
+    if (!np)
+        return TR_ENOMEM;
+    *p = np;
+    *cap = c;
+    return 0;
+}
+
+/* The errnos that mean "no room": reported as TR_ENOSPACE, which promises
+ * the caller that nothing of the failed write was stored. */
+static inline int errno_is_space(int e)
+{
+    return e == ENOSPC || e == EFBIG || e == EDQUOT;
 }
 
 /* ---- in-memory index ---- */

@@ -133,7 +133,7 @@ static int create_segment(struct tr_log *log, uint64_t id, uint64_t first_lsn, i
     if (r < 0) {
         close(fd);
         unlink(path);
-        if (r == -ENOSPC || r == -EFBIG || r == -EDQUOT)
+        if (errno_is_space(-r))
             return tr_errorf(err, TR_ENOSPACE, "create segment %s: %s (disk full: nothing of "
                              "this append was stored, the log stays readable, retry once space "
                              "is freed)", path, strerror(-r));

@@ -62,26 +62,6 @@ struct job {
     void *hc;
 };
 
-static int grow(uint8_t **p, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 65536;
-    while (c < need)
-        c *= 2;
-    uint8_t *np = realloc(*p, c);
-    if (!np)
-        return TR_ENOMEM;
-    *p = np;
-    *cap = c;
-    return 0;
-}
-
-static int space_error(int e)
-{
-    return e == ENOSPC || e == EFBIG || e == EDQUOT;
-}
-
 static int write_all(struct job *j, const uint8_t *p, size_t n, uint64_t off, struct tr_error *err)
 {
     const struct tr_log_fs_ops *fs = j->log->fs;
@@ -90,7 +70,7 @@ static int write_all(struct job *j, const uint8_t *p, size_t n, uint64_t off, st
         ssize_t w = fs->pwrite(fs->ctx, j->fd_out, p + done, n - done, (off_t)(off + done));
         if (w <= 0) {
             int e = w < 0 ? (int)-w : ENOSPC;
-            return tr_errorf(err, space_error(e) ? TR_ENOSPACE : tr_err_from_errno(e),
+            return tr_errorf(err, errno_is_space(e) ? TR_ENOSPACE : tr_err_from_errno(e),
                              "write at %" PRIu64 ": %s", off + done, strerror(e));
         }
         done += (size_t)w;
@@ -117,7 +97,7 @@ static int trickle(struct job *j, uint64_t end, int all, struct tr_error *err)
                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                             SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
         int e = errno;
-        return tr_errorf(err, space_error(e) ? TR_ENOSPACE : tr_err_from_errno(e),
+        return tr_errorf(err, errno_is_space(e) ? TR_ENOSPACE : tr_err_from_errno(e),
                          "write back at %" PRIu64 ": %s", j->flushed, strerror(e));
     }
     j->flushed = end;
@@ -143,8 +123,8 @@ static int emit(struct job *j, struct tr_error *err)
 {
     if (!j->pend_n)
         return 0;
-    if (grow(&j->out, &j->out_cap, block_bound(j->pend_len)) ||
-        grow(&j->check, &j->check_cap, j->pend_len))
+    if (buf_grow(&j->out, &j->out_cap, block_bound(j->pend_len), 65536) ||
+        buf_grow(&j->check, &j->check_cap, j->pend_len, 65536))
         return tr_errorf(err, TR_ENOMEM, "no memory for a block");
     size_t len = block_encode(j->out, j->pend, j->pend_len, j->pend_first, j->pend_n,
                               j->log->o.recompress_level, j->hc);
@@ -194,7 +174,7 @@ static int rewrite(struct job *j, struct tr_error *err)
         if (stopping(log))
             return tr_errorf(err, TR_ECLOSED, "log closing");
         const struct blk *b = &j->old[k];
-        if (grow(&j->io, &j->io_cap, b->len))
+        if (buf_grow(&j->io, &j->io_cap, b->len, 65536))
             return tr_errorf(err, TR_ENOMEM, "no memory for a block");
         ssize_t n = pread(j->fd_in, j->io, b->len, (off_t)b->off);
         struct blk_hdr h;
@@ -202,7 +182,7 @@ static int rewrite(struct job *j, struct tr_error *err)
                                        : tr_errorf(err, TR_ECORRUPT, "short read");
         if (rc == 0 && (h.first_lsn != b->first_lsn || h.n != b->n || h.first_lsn != j->next_lsn))
             rc = tr_errorf(err, TR_ECORRUPT, "block header disagrees with the index");
-        if (rc == 0 && grow(&j->raw, &j->raw_cap, h.raw_len))
+        if (rc == 0 && buf_grow(&j->raw, &j->raw_cap, h.raw_len, 65536))
             return tr_errorf(err, TR_ENOMEM, "no memory for a block");
         if (rc == 0)
             rc = block_payload_decode(&h, j->io + BLK_HDR_SIZE, j->raw, err);
@@ -213,7 +193,7 @@ static int rewrite(struct job *j, struct tr_error *err)
             if ((rc = rec_decode(j->raw, h.raw_len, off, &v, &next, err)) != 0)
                 break;
             size_t rl = next - off;
-            if (grow(&j->pend, &j->pend_cap, j->pend_len + rl))
+            if (buf_grow(&j->pend, &j->pend_cap, j->pend_len + rl, 65536))
                 return tr_errorf(err, TR_ENOMEM, "no memory for records");
             memcpy(j->pend + j->pend_len, j->raw + off, rl);
             if (!j->pend_n) {
@@ -253,7 +233,7 @@ static int rewrite(struct job *j, struct tr_error *err)
         return rc;
     int r = log->fs->fsync(log->fs->ctx, j->fd_out);
     if (r < 0)
-        return tr_errorf(err, space_error(-r) ? TR_ENOSPACE : tr_err_from_errno(-r), "fsync: %s",
+        return tr_errorf(err, errno_is_space(-r) ? TR_ENOSPACE : tr_err_from_errno(-r), "fsync: %s",
                          strerror(-r));
     return 0;
 }

@@ -35,52 +35,6 @@ const char bench_e2eclient_help[] =
     "  --group-commit-ms MS (2; 0 = leader/follower) --tick-us US (simulator's default)\n"
     "  --bin DIR (next to this program)";
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    int port = -1;
-    if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
-        !getsockname(fd, (struct sockaddr *)&a, &l))
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-    pid_t p = fork();
-    if (p == 0) {
-        if (!freopen(out, "w", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return p;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
-static void stop(pid_t p, int sig)
-{
-    if (p <= 0)
-        return;
-    kill(p, sig);
-    for (int i = 0; i < 200; i++) {
-        if (waitpid(p, NULL, WNOHANG) == p)
-            return;
-        sleep_ms(50);
-    }
-    kill(p, SIGKILL);
-    waitpid(p, NULL, 0);
-}
-
 static int64_t now_real(void)
 {
     struct timespec ts;
@@ -100,53 +54,30 @@ int bench_e2eclient_main(int argc, char **argv)
     long tick = bench_arg_long(argc, argv, "--tick-us", 0);
     if (tick <= 0)
         tick = bench_arg_long(argc, argv, "--tick-ms", 0) * 1000;
-    char self[1024], bindir[1024];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[sl > 0 ? sl : 0] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = 0;
-    snprintf(bindir, sizeof bindir, "%s", bench_arg(argc, argv, "--bin", self));
+    char bindir[1024];
+    bench_bin_dir(argc, argv, bindir, sizeof bindir);
     char dir[] = "/tmp/tr-bench-e2eclient.XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;
     }
-    int sport = free_port(), pport = free_port();
+    int sport = bench_free_port(), pport = bench_free_port();
     while (pport == sport)
-        pport = free_port();
-    char pub[64], conf[1100], sim[1100], node[1100], simlog[1100], nodelog[1100];
+        pport = bench_free_port();
+    char pub[64], sim[1100], node[1100], simlog[1100], nodelog[1100];
     snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", pport);
-    snprintf(conf, sizeof conf, "%s/node.conf", dir);
     snprintf(sim, sizeof sim, "%s/tickraft-sim", bindir);
     snprintf(node, sizeof node, "%s/tickraft-node", bindir);
     snprintf(simlog, sizeof simlog, "%s/sim.log", dir);
     snprintf(nodelog, sizeof nodelog, "%s/node.log", dir);
-    FILE *f = fopen(conf, "w");
-    if (!f) {
-        perror(conf);
+    struct bench_simnode_opts sno = {.sim = sim, .node = node, .dir = dir, .simlog = simlog,
+                                    .nodelog = nodelog, .sim_port = sport,
+                                    .http_port = 0, .publish = pub,
+                                    .group_commit_ms = gc, .rate = rate, .instruments = inst,
+                                    .tick_us = tick};
+    pid_t spid, npid;
+    if (bench_simnode_start(&sno, &spid, &npid))
         return 1;
-    }
-    fprintf(f, "[node]\nid = 1\ndata_dir = %s/data\n[log]\nlevel = warn\n[http]\nlisten = off\n"
-               "[storage]\nsync = group\ngroup_commit_ms = %ld\n"
-               "[feed sim]\nprovider = sim\nws_url = ws://127.0.0.1:%d/native\n"
-               "rest_url = http://127.0.0.1:%d/native\ninstruments = ",
-            dir, gc, sport, sport);
-    for (long i = 0; i < inst; i++)
-        fprintf(f, "%sSIM-%ld", i ? ", " : "", i);
-    fprintf(f, "\nchannels = trades, book\nping_interval = 1s\nping_timeout = 3s\n");
-    fclose(f);
-    char sp[16], sr[32], si[16], stk[16];
-    snprintf(sp, sizeof sp, "%d", sport);
-    snprintf(sr, sizeof sr, "%ld", rate);
-    snprintf(si, sizeof si, "%ld", inst);
-    snprintf(stk, sizeof stk, "%ld", tick);
-    char *sargv[] = {sim, "--port", sp, "--seed", "1", "--dialect", "native", "--instruments", si,
-                     "--rate", sr, "--history", "30", tick > 0 ? "--tick-us" : NULL, stk, NULL};
-    pid_t spid = spawn(sargv, simlog);
-    sleep_ms(500);
-    char *nargv[] = {node, "--config", conf, "--publish", pub, NULL};
-    pid_t npid = spawn(nargv, nodelog);
 
     const char *nodes[] = {pub};
     struct tr_client_options co = {.nodes = nodes, .n_nodes = 1, .name = "bench-e2eclient"};
@@ -156,13 +87,13 @@ int bench_e2eclient_main(int argc, char **argv)
     tr_error_clear(&err);
     int rc = tr_client_open(&c, &co, &err);
     for (int i = 0; !rc && i < 100 && tr_client_connect(c, &err); i++)
-        sleep_ms(100);
+        bench_sleep_ms(100);
     struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST, .wait_ms = 200};
     if (rc || (rc = tr_client_subscribe(c, &so, &s, &err))) {
         fprintf(stderr, "e2eclient: %s (logs in %s)\n", err.msg, dir);
         tr_client_close(c);
-        stop(npid, SIGKILL);
-        stop(spid, SIGTERM);
+        bench_stop(npid, SIGKILL, 10000);
+        bench_stop(spid, SIGTERM, 10000);
         return 1;
     }
     double *lx = malloc(MAX_SAMPLES * sizeof *lx), *lr = malloc(MAX_SAMPLES * sizeof *lr);
@@ -188,8 +119,8 @@ int bench_e2eclient_main(int argc, char **argv)
     }
     tr_client_sub_free(s);
     tr_client_close(c);
-    stop(npid, SIGTERM);
-    stop(spid, SIGTERM);
+    bench_stop(npid, SIGTERM, 10000);
+    bench_stop(spid, SIGTERM, 10000);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

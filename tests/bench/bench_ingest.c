@@ -39,34 +39,6 @@ const char bench_ingest_help[] =
     "  --group-commit-ms MS (2) --tick-us US (simulator tick, its default; or --tick-ms MS)\n"
     "  --bin DIR (next to this program)";
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &l)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-    pid_t p = fork();
-    if (p == 0) {
-        FILE *f = freopen(out, "w", stderr);
-        (void)f;
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return p;
-}
-
 /* GET /api/status into buf; 0 or -1. */
 static int get_status(int port, char *buf, size_t cap)
 {
@@ -213,27 +185,6 @@ static double cpu_of(pid_t pid, const char *comm)
     return total;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) && errno == EINTR)
-        ;
-}
-
-static void stop(pid_t p, int sig)
-{
-    if (p <= 0)
-        return;
-    kill(p, sig);
-    for (int i = 0; i < 400; i++) {
-        if (waitpid(p, NULL, WNOHANG) == p)
-            return;
-        sleep_ms(50);
-    }
-    kill(p, SIGKILL);
-    waitpid(p, NULL, 0);
-}
-
 int bench_ingest_main(int argc, char **argv)
 {
     double secs = (double)bench_arg_long(argc, argv, "--seconds", 10);
@@ -243,69 +194,45 @@ int bench_ingest_main(int argc, char **argv)
     long gc = bench_arg_long(argc, argv, "--group-commit-ms", 2);
     /* simulator tick in µs; --tick-ms is the older spelling */
     long tick = bench_arg_long(argc, argv, "--tick-us", bench_arg_long(argc, argv, "--tick-ms", 0) * 1000);
-    char self[1024], bindir[1024];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[sl > 0 ? sl : 0] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = 0;
-    snprintf(bindir, sizeof bindir, "%s", bench_arg(argc, argv, "--bin", self));
+    char bindir[1024];
+    bench_bin_dir(argc, argv, bindir, sizeof bindir);
     char dir[] = "/tmp/tr-bench-ingest.XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;
     }
-    int sport = free_port(), hport = free_port(), pport = free_port();
+    int sport = bench_free_port(), hport = bench_free_port(), pport = bench_free_port();
     while (hport == sport)
-        hport = free_port();
+        hport = bench_free_port();
     while (pport == sport || pport == hport)
-        pport = free_port();
-    char pub[64];
+        pport = bench_free_port();
+    char pub[64], sim[1100], node[1100], simlog[1100], nodelog[1100];
     snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", pport);
-    char conf[1100], sim[1100], node[1100], simlog[1100], nodelog[1100];
-    snprintf(conf, sizeof conf, "%s/node.conf", dir);
     snprintf(sim, sizeof sim, "%s/tickraft-sim", bindir);
     snprintf(node, sizeof node, "%s/tickraft-node", bindir);
     snprintf(simlog, sizeof simlog, "%s/sim.log", dir);
     snprintf(nodelog, sizeof nodelog, "%s/node.log", dir);
-    FILE *f = fopen(conf, "w");
-    if (!f) {
-        perror(conf);
+    struct bench_simnode_opts sno = {.sim = sim, .node = node, .dir = dir, .simlog = simlog,
+                                    .nodelog = nodelog, .sim_port = sport,
+                                    .http_port = hport, .publish = pub,
+                                    .group_commit_ms = gc, .rate = rate, .instruments = inst,
+                                    .tick_us = tick};
+    pid_t spid, npid;
+    if (bench_simnode_start(&sno, &spid, &npid))
         return 1;
-    }
-    fprintf(f, "[node]\nid = 1\ndata_dir = %s/data\n[log]\nlevel = warn\n[http]\n"
-               "listen = 127.0.0.1:%d\n[storage]\nsync = group\ngroup_commit_ms = %ld\n"
-               "[feed sim]\nprovider = sim\nws_url = ws://127.0.0.1:%d/native\n"
-               "rest_url = http://127.0.0.1:%d/native\ninstruments = ",
-            dir, hport, gc, sport, sport);
-    for (long i = 0; i < inst; i++)
-        fprintf(f, "%sSIM-%ld", i ? ", " : "", i);
-    fprintf(f, "\nchannels = trades, book\nping_interval = 1s\nping_timeout = 3s\n");
-    fclose(f);
-    char sp[16], sr[32], si[16], stk[16];
-    snprintf(sp, sizeof sp, "%d", sport);
-    snprintf(sr, sizeof sr, "%ld", rate);
-    snprintf(si, sizeof si, "%ld", inst);
-    snprintf(stk, sizeof stk, "%ld", tick);
-    char *sargv[] = {sim, "--port", sp, "--seed", "1", "--dialect", "native", "--instruments", si,
-                     "--rate", sr, "--history", "30", tick > 0 ? "--tick-us" : NULL, stk, NULL};
-    pid_t spid = spawn(sargv, simlog);
-    sleep_ms(500);
-    char *nargv[] = {node, "--config", conf, "--publish", pub, NULL};
-    pid_t npid = spawn(nargv, nodelog);
     static char doc[1 << 20];
     int up = 0;
     for (int i = 0; i < 100 && !up; i++) {
-        sleep_ms(100);
+        bench_sleep_ms(100);
         up = get_status(hport, doc, sizeof doc) == 0;
     }
     if (!up) {
         fprintf(stderr, "ingest: node did not come up (logs in %s)\n", dir);
-        stop(npid, SIGKILL);
-        stop(spid, SIGTERM);
+        bench_stop(npid, SIGKILL, 20000);
+        bench_stop(spid, SIGTERM, 20000);
         return 1;
     }
-    sleep_ms(warm * 1000);
+    bench_sleep_ms(warm * 1000);
     get_status(hport, doc, sizeof doc);
     uint64_t t0 = bench_now_ns();
     double d0 = num(doc, "durable_lsn"), e0 = num(doc, "events");
@@ -314,7 +241,7 @@ int bench_ingest_main(int argc, char **argv)
     hist_of(doc, "receive_to_durable", rh0);
     double c0 = cpu_of(npid, NULL), cc0 = cpu_of(npid, "tr-collector"),
            cw0 = cpu_of(npid, "tr-writer");
-    sleep_ms((long)(secs * 1000));
+    bench_sleep_ms((long)(secs * 1000));
     get_status(hport, doc, sizeof doc);
     uint64_t t1 = bench_now_ns();
     double d1 = num(doc, "durable_lsn"), e1 = num(doc, "events");
@@ -329,8 +256,8 @@ int bench_ingest_main(int argc, char **argv)
     double ap99 = num(doc, "append_p99"), batches = num(doc, "batches"),
            written = num(doc, "written"), dups = num(doc, "dups"), gaps = num(doc, "gaps");
     double rss = rss_of(npid);
-    stop(npid, SIGTERM);
-    stop(spid, SIGTERM);
+    bench_stop(npid, SIGTERM, 20000);
+    bench_stop(spid, SIGTERM, 20000);
     double el = (double)(t1 - t0) / 1e9;
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

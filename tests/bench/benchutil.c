@@ -1,6 +1,14 @@
 /* Shared benchmark helpers; see benchutil.h. */
 #include "benchutil.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,4 +66,97 @@ long bench_arg_long(int argc, char **argv, const char *name, long def)
 {
     const char *v = bench_arg(argc, argv, name, NULL);
     return v ? strtol(v, NULL, 10) : def;
+}
+
+void bench_bin_dir(int argc, char **argv, char *buf, size_t cap)
+{
+    char self[1024];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[sl > 0 ? sl : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(buf, cap, "%s", bench_arg(argc, argv, "--bin", self));
+}
+
+int bench_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    int port = -1;
+    if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) &&
+        !getsockname(fd, (struct sockaddr *)&a, &l))
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+void bench_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+}
+
+pid_t bench_spawn(char *const argv[], const char *out)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        if (!freopen(out, "w", stderr) || !freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return p;
+}
+
+void bench_stop(pid_t pid, int sig, long bound_ms)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, sig);
+    for (long waited = 0; waited < bound_ms; waited += 50) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        bench_sleep_ms(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+int bench_simnode_start(const struct bench_simnode_opts *o, pid_t *sim, pid_t *node)
+{
+    char conf[1100], listen[32] = "off";
+    snprintf(conf, sizeof conf, "%s/node.conf", o->dir);
+    if (o->http_port > 0)
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", o->http_port);
+    FILE *f = fopen(conf, "w");
+    if (!f) {
+        perror(conf);
+        return -1;
+    }
+    fprintf(f, "[node]\nid = 1\ndata_dir = %s/data\n[log]\nlevel = warn\n[http]\n"
+               "listen = %s\n[storage]\nsync = group\ngroup_commit_ms = %ld\n"
+               "[feed sim]\nprovider = sim\nws_url = ws://127.0.0.1:%d/native\n"
+               "rest_url = http://127.0.0.1:%d/native\ninstruments = ",
+            o->dir, listen, o->group_commit_ms, o->sim_port, o->sim_port);
+    for (long i = 0; i < o->instruments; i++)
+        fprintf(f, "%sSIM-%ld", i ? ", " : "", i);
+    fprintf(f, "\nchannels = trades, book\nping_interval = 1s\nping_timeout = 3s\n");
+    fclose(f);
+    char sp[16], sr[32], si[16], stk[16];
+    snprintf(sp, sizeof sp, "%d", o->sim_port);
+    snprintf(sr, sizeof sr, "%ld", o->rate);
+    snprintf(si, sizeof si, "%ld", o->instruments);
+    snprintf(stk, sizeof stk, "%ld", o->tick_us);
+    char *sargv[] = {(char *)o->sim, "--port", sp, "--seed", "1", "--dialect", "native",
+                     "--instruments", si, "--rate", sr, "--history", "30",
+                     o->tick_us > 0 ? "--tick-us" : NULL, stk, NULL};
+    *sim = bench_spawn(sargv, o->simlog);
+    bench_sleep_ms(500);
+    char *nargv[] = {(char *)o->node, "--config", conf, "--publish", (char *)o->publish, NULL};
+    *node = bench_spawn(nargv, o->nodelog);
+    return 0;
 }

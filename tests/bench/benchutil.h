@@ -1,11 +1,13 @@
 /* Helpers shared by the tickraft-bench subcommands: monotonic time,
- * percentiles, resident memory. Benchmarks print figures; they never assert
+ * percentiles, resident memory, and the child processes (simulator, node)
+ * of the end-to-end benchmarks. Benchmarks print figures; they never assert
  * timings (machines here are shared and noisy). */
 #ifndef TR_BENCHUTIL_H
 #define TR_BENCHUTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Monotonic clock in nanoseconds. */
 uint64_t bench_now_ns(void);
@@ -16,5 +18,37 @@ double bench_rss_mb(void);
 /* Value of "--name V" in argv, or `def`. */
 const char *bench_arg(int argc, char **argv, const char *name, const char *def);
 long bench_arg_long(int argc, char **argv, const char *name, long def);
+
+/* The directory of the programs: --bin DIR, else this program's own. */
+void bench_bin_dir(int argc, char **argv, char *buf, size_t cap);
+/* A free loopback TCP port (bound once, then released), or -1. */
+int bench_free_port(void);
+/* Sleeps `ms` milliseconds, through signals. */
+void bench_sleep_ms(long ms);
+/* fork + execv(argv[0], argv) with stderr to the file `out` and stdout to
+ * /dev/null. Returns the child's pid (the caller stops it with bench_stop)
+ * or -1. */
+pid_t bench_spawn(char *const argv[], const char *out);
+/* Sends `sig` to `pid` and reaps it; SIGKILL after `bound_ms`. pid <= 0:
+ * nothing. */
+void bench_stop(pid_t pid, int sig, long bound_ms);
+
+/* The simulator (native dialect, seed 1, 30 s history) and a node that
+ * collects trades and books of its instruments SIM-0..SIM-<n-1> with
+ * durable group commit, both on loopback. */
+struct bench_simnode_opts {
+    const char *sim, *node;  /* program paths */
+    const char *dir;         /* work directory: node.conf, data/ */
+    const char *simlog, *nodelog; /* their stderr */
+    int sim_port;
+    int http_port;           /* the node's HTTP endpoint; 0 = off */
+    const char *publish;     /* the node's --publish URL */
+    long group_commit_ms, rate, instruments;
+    long tick_us;            /* simulator tick; <= 0 = its default */
+};
+/* Writes DIR/node.conf and starts the simulator, then (500 ms later) the
+ * node. Fills *sim and *node with their pids; the caller stops both with
+ * bench_stop. Returns 0, or -1 when the config cannot be written. */
+int bench_simnode_start(const struct bench_simnode_opts *o, pid_t *sim, pid_t *node);
 
 #endif

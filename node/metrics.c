@@ -26,6 +26,9 @@ struct series {
     _Atomic uint64_t *buckets; /* n_bounds + 1 (the last is +Inf) */
     uint64_t *bounds;          /* histogram: copy of the family's bounds */
     int n_bounds;
+    /* tr_metrics_mirror (registry mutex): the incarnation mirrored last,
+     * the sum of the earlier incarnations' totals and its last total */
+    uint64_t m_gen, m_base, m_last;
 };
 
 struct tr_counter { struct series s; };
@@ -295,6 +298,25 @@ struct tr_histogram *tr_metrics_histogram(struct tr_metrics *m, int id,
                                           const char *const *values)
 {
     return (struct tr_histogram *)lookup(m, id, TR_METRIC_HISTOGRAM, values);
+}
+
+void tr_metrics_mirror(struct tr_metrics *m, int id, const char *const *values, uint64_t gen,
+                       uint64_t total)
+{
+    struct series *s = lookup(m, id, TR_METRIC_COUNTER, values);
+    if (!s)
+        return;
+    pthread_mutex_lock(&m->mu);
+    if (gen > s->m_gen) { /* a new incarnation: keep what the last one counted */
+        s->m_base += s->m_last;
+        s->m_last = 0;
+        s->m_gen = gen;
+    }
+    if (gen == s->m_gen && total >= s->m_last) {
+        s->m_last = total;
+        atomic_store_explicit(&s->u, s->m_base + total, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&m->mu);
 }
 
 void tr_metrics_add(struct tr_metrics *m, int id, const char *const *values, uint64_t n)

@@ -106,6 +106,18 @@ uint64_t tr_counter_get(const struct tr_counter *c);
 /* Mirrors a monotonic total kept elsewhere (tr_nlog_suppressed, the log's
  * sync count) from a collect callback. The caller keeps it monotonic. */
 void tr_counter_set(struct tr_counter *c, uint64_t total);
+/* Mirrors a total that starts again from 0 with each incarnation of its
+ * owner (the collector actor's per-feed totals, which a supervisor restart
+ * resets): the series shows the last totals of the earlier incarnations
+ * plus this one's, so a Prometheus counter never goes backwards across a
+ * restart. `gen` names the incarnation and must grow with each (the
+ * collector's fencing epoch): a higher gen folds the previous gen's last
+ * total into the series' base; a lower one (a torn-down incarnation still
+ * publishing) is ignored. Within a gen a total below the last one is
+ * ignored too. Creates the series like tr_metrics_counter. Any thread
+ * (under the registry mutex). */
+void tr_metrics_mirror(struct tr_metrics *m, int id, const char *const *values, uint64_t gen,
+                       uint64_t total);
 void tr_gauge_set(struct tr_gauge *g, double v);
 void tr_gauge_add(struct tr_gauge *g, double delta);
 double tr_gauge_get(const struct tr_gauge *g);

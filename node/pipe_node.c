@@ -59,6 +59,7 @@ struct pipe_node {
     double rate_written, rate_events;
     struct tr_buf status;
     struct tr_metrics *metrics;
+    uint64_t metrics_gen; /* this incarnation for tr_metrics_mirror: the epoch */
     pthread_mutex_t snap_mu;
     struct pipe_snap snap;
     struct pipe_admin *admin; /* operator commands (pipe_admin.c) */
@@ -450,6 +451,7 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
     }
     if (ext && ext->remote)
         pipe_writer_set_remote(&n->w, ext->remote, ext->next_lsn, ext->epoch);
+    n->metrics_gen = ext ? ext->epoch : 0;
     /* streams of the configured feeds first, so their descriptors apply */
     n->feeds = calloc(cfg->n_feeds ? cfg->n_feeds : 1, sizeof *n->feeds);
     if (!n->feeds) {
@@ -571,10 +573,14 @@ fail:
 
 /* ---- metrics: totals mirrored at render time ---- */
 
-static void set_counter(struct tr_metrics *m, int id, const char *a, const char *b, uint64_t v)
+/* The totals below restart from 0 with each collector incarnation; the
+ * registry (owned by main, above the tree) adds them to what the earlier
+ * incarnations counted, so /metrics counters never go backwards. */
+static void set_counter(struct pipe_node *n, struct tr_metrics *m, int id, const char *a,
+                        const char *b, uint64_t v)
 {
     const char *vals[2] = {a, b};
-    tr_counter_set(tr_metrics_counter(m, id, vals), v);
+    tr_metrics_mirror(m, id, vals, n->metrics_gen, v);
 }
 
 static const char *kind_label(int kind)
@@ -590,15 +596,15 @@ static void collect_cb(void *arg, struct tr_metrics *m)
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
         const char *fn = f->cfg->name;
-        set_counter(m, TR_M_EVENTS_RECEIVED, fn, "all", f->events);
-        set_counter(m, TR_M_EVENTS_REJECTED, fn, "malformed", f->malformed);
-        set_counter(m, TR_M_SUBSCRIBE_ERRORS, fn, "all", f->sub_errors);
+        set_counter(n, m, TR_M_EVENTS_RECEIVED, fn, "all", f->events);
+        set_counter(n, m, TR_M_EVENTS_REJECTED, fn, "malformed", f->malformed);
+        set_counter(n, m, TR_M_SUBSCRIBE_ERRORS, fn, "all", f->sub_errors);
         for (int k = 0; k < PC_C_MAX; k++)
-            set_counter(m, TR_M_RECONNECTS, fn, pc_cause_name(k), f->reconnects[k]);
+            set_counter(n, m, TR_M_RECONNECTS, fn, pc_cause_name(k), f->reconnects[k]);
         for (int k = 1; k < PIPE_HTTP_CODES; k++)
-            set_counter(m, TR_M_REST_ERRORS, fn, codes[k], f->rest_codes[k]);
-        set_counter(m, TR_M_REST_ERRORS, fn, "connection", f->rest_conn_errors);
-        set_counter(m, TR_M_REST_REQUESTS, fn, "all", f->rest_ok);
+            set_counter(n, m, TR_M_REST_ERRORS, fn, codes[k], f->rest_codes[k]);
+        set_counter(n, m, TR_M_REST_ERRORS, fn, "connection", f->rest_conn_errors);
+        set_counter(n, m, TR_M_REST_REQUESTS, fn, "all", f->rest_ok);
         const char *v1[1] = {fn};
         int open = 0;
         for (int k = 0; k < 2; k++)
@@ -622,11 +628,11 @@ static void collect_cb(void *arg, struct tr_metrics *m)
                     last_ns = st->last_write_ns;
             }
             const char *kl = kind_label(kinds[k]);
-            set_counter(m, TR_M_EVENTS_WRITTEN, fn, kl, w);
-            set_counter(m, TR_M_EVENTS_DUPLICATE, fn, kl, d);
-            set_counter(m, TR_M_GAPS_DETECTED, fn, kl, g);
-            set_counter(m, TR_M_GAPS_FILLED, fn, kl, gf);
-            set_counter(m, TR_M_GAPS_UNFILLED, fn, kl, gu);
+            set_counter(n, m, TR_M_EVENTS_WRITTEN, fn, kl, w);
+            set_counter(n, m, TR_M_EVENTS_DUPLICATE, fn, kl, d);
+            set_counter(n, m, TR_M_GAPS_DETECTED, fn, kl, g);
+            set_counter(n, m, TR_M_GAPS_FILLED, fn, kl, gf);
+            set_counter(n, m, TR_M_GAPS_UNFILLED, fn, kl, gu);
         }
         tr_gauge_set(tr_metrics_gauge(m, TR_M_LAST_EVENT_TS, v1), (double)last_ns / 1e9);
     }

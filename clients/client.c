@@ -86,6 +86,7 @@ static void conn_close(struct conn *k)
 {
     if (k->open) {
         atomic_store(&k->sock_id, -1);
+        conn_slots_close(k);
         /* each socket has its own aio: stop (cancel + wait) and free it
          * before the socket closes, so no operation is outstanding at
          * nng_close (FACTS.md) and nothing of this socket can reach the
@@ -121,7 +122,14 @@ const char *conn_url(const struct conn *k)
     return k->c->nodes[k->node];
 }
 
-static int map_nng(int rv)
+int64_t conn_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int conn_map_nng(int rv)
 {
     switch (rv) {
     case NNG_ECONNREFUSED: return TR_ECONNREFUSED;
@@ -150,7 +158,7 @@ static int roundtrip(struct conn *k, const struct tr_buf *req, int timeout_ms,
     int rv = nng_sendmsg(k->sock, m, 0);
     if (rv) {
         nng_msg_free(m);
-        return tr_errorf(err, map_nng(rv), "send to %s: %s", conn_url(k), nng_strerror(rv));
+        return tr_errorf(err, conn_map_nng(rv), "send to %s: %s", conn_url(k), nng_strerror(rv));
     }
     nng_aio_set_timeout(k->aio, timeout_ms);
     pthread_mutex_lock(&k->mu);
@@ -159,7 +167,7 @@ static int roundtrip(struct conn *k, const struct tr_buf *req, int timeout_ms,
     nng_recv_aio(k->sock, k->aio);
     wait_aio(k, timeout_ms);
     if ((rv = nng_aio_result(k->aio))) {
-        int code = rv == NNG_ECANCELED ? TR_ECONNRESET : map_nng(rv);
+        int code = rv == NNG_ECANCELED ? TR_ECONNRESET : conn_map_nng(rv);
         return tr_errorf(err, code, "%s: %s", conn_url(k),
                          rv == NNG_ECANCELED ? "connection lost" : nng_strerror(rv));
     }
@@ -241,7 +249,7 @@ static int connect_one(struct conn *k, struct tr_error *err)
         conn_close(k);
         if (rv < 0)
             return rv; /* dial_tls said why */
-        return tr_errorf(err, map_nng(rv), "connect to %s: %s", url, nng_strerror(rv));
+        return tr_errorf(err, conn_map_nng(rv), "connect to %s: %s", url, nng_strerror(rv));
     }
     struct tr_buf b;
     tr_buf_init(&b);
@@ -253,8 +261,10 @@ static int connect_one(struct conn *k, struct tr_error *err)
     struct tr_proto_reply rep;
     int rc = roundtrip(k, &b, k->c->timeout_ms, &rep, err);
     tr_buf_free(&b);
-    if (!rc && (!rep.body || rep.body->size < 3))
+    uint64_t minor = 0;
+    if (!rc && (!rep.body || rep.body->size < 3 || tr_proto_u64(&rep.body->ptr[2], &minor)))
         rc = tr_errorf(err, TR_EPROTO, "%s: bad handshake reply", url);
+    k->minor = minor > UINT32_MAX ? UINT32_MAX : (uint32_t)minor;
     if (rc) {
         conn_close(k);
         return tr_error_wrap(err, rc, "handshake with %s", url);

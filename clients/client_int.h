@@ -23,6 +23,25 @@ struct tr_client {
     struct conn *rpc;
 };
 
+/* Outstanding FETCHes a subscription may keep (TR_PROTO_PIPELINE_MAX). */
+#define TR_CLIENT_PIPELINE_MAX TR_PROTO_PIPELINE_MAX
+
+struct conn;
+
+/* One nng context of the connection's req socket, holding one request at
+ * a time (clients/slot.c): a subscription pipelines its FETCHes on them. */
+struct conn_slot {
+    struct conn *k;
+    nng_ctx ctx;
+    nng_aio *saio;      /* send, no callback (completes without a thread hop) */
+    nng_aio *raio;      /* receive; its callback sets done */
+    int open;           /* ctx and aios exist on the current socket */
+    int pending;        /* a receive is outstanding */
+    int done;           /* guarded by k->mu: raio completed */
+    int64_t sent_ms;    /* monotonic ms of the send */
+    int64_t deadline_ms; /* monotonic: past it with no reply the node counts as gone */
+};
+
 /* One connection to one node at a time, failing over round robin. */
 struct conn {
     const struct tr_client *c;
@@ -37,6 +56,8 @@ struct conn {
     pthread_cond_t cv;
     int done;         /* the aio completed */
     msgpack_unpacked u;
+    uint32_t minor;   /* protocol minor version of the connected node (HELLO) */
+    struct conn_slot slot[TR_CLIENT_PIPELINE_MAX];
 };
 
 int conn_alloc(const struct tr_client *c, size_t first_node, struct conn **out);
@@ -52,6 +73,27 @@ void conn_next(struct conn *k);
 int conn_call(struct conn *k, const struct tr_buf *req, int extra_ms,
               struct tr_proto_reply *rep, struct tr_error *err);
 const char *conn_url(const struct conn *k);
+/* nng error -> TR_E* code. */
+int conn_map_nng(int rv);
+int64_t conn_mono_ms(void);
+
+/* ---- pipelined requests (clients/slot.c) ----
+ * Sends `req` on slot i of the open connection and starts waiting for its
+ * reply in the background; the node counts as gone if no reply came
+ * within timeout_ms. The slot must have nothing outstanding. 0, or
+ * TR_ECONNRESET / TR_ENOMEM (err filled). */
+int conn_slot_send(struct conn *k, unsigned i, const struct tr_buf *req, int timeout_ms,
+                   struct tr_error *err);
+/* Waits for slot i's reply until monotonic ms `until`: 1 and *out (the
+ * caller owns the message), 0 when `until` came first (still outstanding),
+ * or TR_ECONNRESET when the node's pipe went away or the slot's own
+ * deadline passed (the receive is cancelled; the caller moves on). */
+int conn_slot_wait(struct conn *k, unsigned i, int64_t until, nng_msg **out,
+                   struct tr_error *err);
+/* Cancels every outstanding slot receive (their replies are dropped). */
+void conn_slots_abandon(struct conn *k);
+/* Frees the slots' contexts and aios; before the socket closes. */
+void conn_slots_close(struct conn *k);
 
 /* Fills m from a record [stream, seq, ts, payload]; key copied to keybuf. */
 int client_record(const msgpack_object *o, char *keybuf, struct tr_client_msg *m);

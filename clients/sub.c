@@ -2,6 +2,15 @@
  * them one message at a time, keep the cursor, and on the loss of the node
  * re-subscribe on the next one from that cursor (docs/sdk.md).
  *
+ * Pipelining: on a 1.1 node `pipeline` FETCHes (default 2) stay
+ * outstanding, one per slot of the connection (clients/slot.c), numbered
+ * consecutively; the node serves them in number order, so while this
+ * thread decodes one batch the next FETCH already waits at the node for
+ * the next durable records. Replies are taken in number order whatever
+ * order they arrive in. A FETCH the node refused with TR_EBUSY (no spare
+ * worker to hold a pipelined request) is sent again with the same number
+ * once the reply before it is in.
+ *
  * Nothing twice: every event below the cursor's seq for its stream is
  * dropped here, whatever a node sends; at the cursor's seq (a stream may
  * repeat a seq: gap notice + snapshot) the node skips the k records the
@@ -21,8 +30,13 @@ struct tr_client_sub {
     struct tr_cursor cursor;
     int have_base;        /* cursor.base_ts is set (first subscribe done) */
     uint64_t id;          /* 0 = not subscribed on the current node */
-    uint64_t fetch_no;
-    const msgpack_object_array *recs; /* current batch, points into k->reply */
+    uint64_t fetch_no;    /* last FETCH whose reply was taken */
+    uint64_t sent_no;     /* last FETCH sent on this node's session */
+    unsigned depth;       /* FETCHes kept outstanding (1 on a 1.0 node) */
+    unsigned busy_resends; /* TR_EBUSY replies in a row */
+    nng_msg *batch_msg;   /* reply holding the current batch (owned) */
+    msgpack_unpacked bu;  /* its unpacked form */
+    const msgpack_object_array *recs; /* current batch, points into bu */
     uint32_t idx;
     int notice;           /* pending TR_CLIENT_FELL_BEHIND / TR_CLIENT_FAILOVER */
     int moved;            /* a node change not yet announced */
@@ -44,6 +58,12 @@ static int64_t real_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
 }
 
 static void pack_opt_str(msgpack_packer *pk, const char *s)
@@ -101,12 +121,14 @@ static int do_subscribe(struct tr_client_sub *s, struct tr_error *err)
         s->have_base = 1;
     }
     s->id = id;
-    s->fetch_no = 0;
+    s->fetch_no = s->sent_no = 0;
+    s->busy_resends = 0;
     s->recs = NULL;
+    s->depth = s->k->minor >= 1 ? s->o.pipeline : 1;
     return 0;
 }
 
-static int do_fetch(struct tr_client_sub *s, int wait_ms, struct tr_error *err)
+static int send_fetch(struct tr_client_sub *s, uint64_t no, struct tr_error *err)
 {
     struct tr_buf b;
     tr_buf_init(&b);
@@ -114,28 +136,74 @@ static int do_fetch(struct tr_client_sub *s, int wait_ms, struct tr_error *err)
     msgpack_packer_init(&pk, &b, tr_proto_buf_write);
     tr_proto_pack_req(&pk, TR_PROTO_FETCH, s->c->token, 4);
     msgpack_pack_uint64(&pk, s->id);
-    msgpack_pack_uint64(&pk, s->fetch_no + 1);
+    msgpack_pack_uint64(&pk, no);
     msgpack_pack_uint32(&pk, s->o.batch);
-    msgpack_pack_uint32(&pk, (uint32_t)wait_ms);
-    struct tr_proto_reply rep;
-    s->recs = NULL;
-    s->st.fetches++;
-    int rc = conn_call(s->k, &b, wait_ms, &rep, err);
+    msgpack_pack_uint32(&pk, (uint32_t)s->o.wait_ms);
+    /* a pipelined FETCH first waits for the ones before it at the node */
+    int timeout = s->c->timeout_ms + s->o.wait_ms * (int)s->depth;
+    int rc = conn_slot_send(s->k, (unsigned)(no % s->depth), &b, timeout, err);
     tr_buf_free(&b);
-    if (rc)
-        return rc;
-    uint64_t flags;
-    if (!rep.body || rep.body->size != 2 || tr_proto_u64(&rep.body->ptr[0], &flags) ||
-        rep.body->ptr[1].type != MSGPACK_OBJECT_ARRAY)
-        return tr_errorf(err, TR_EPROTO, "fetch: bad reply from %s", conn_url(s->k));
-    s->fetch_no++;
-    s->recs = &rep.body->ptr[1].via.array;
-    s->idx = 0;
-    if (flags & TR_PROTO_FELL_BEHIND) {
-        s->notice = TR_CLIENT_FELL_BEHIND;
-        s->st.fell_behind++;
+    if (!rc)
+        s->st.fetches++;
+    return rc;
+}
+
+/* Takes the reply to FETCH fetch_no + 1 as the current batch, keeping
+ * `depth` FETCHes outstanding. 1 batch taken, 0 `until` (monotonic ms)
+ * came first, or an error: TR_ECONNRESET (the connection moved on), the
+ * node's status (TR_ENOTFOUND, TR_EPROTO: subscribe again), TR_EPROTO for a
+ * bad reply. */
+static int next_batch(struct tr_client_sub *s, int64_t until, struct tr_error *err)
+{
+    for (;;) {
+        while (s->sent_no < s->fetch_no + s->depth) {
+            int rc = send_fetch(s, s->sent_no + 1, err);
+            if (rc)
+                return rc;
+            s->sent_no++;
+        }
+        uint64_t no = s->fetch_no + 1;
+        unsigned slot = (unsigned)(no % s->depth);
+        int64_t sent_ms = s->k->slot[slot].sent_ms;
+        nng_msg *m;
+        int rc = conn_slot_wait(s->k, slot, until, &m, err);
+        if (rc <= 0)
+            return rc;
+        s->recs = NULL;
+        if (s->batch_msg)
+            nng_msg_free(s->batch_msg);
+        s->batch_msg = m;
+        struct tr_proto_reply rep;
+        if (tr_proto_parse_reply(nng_msg_body(m), nng_msg_len(m), &s->bu, &rep, err))
+            return tr_error_wrap(err, TR_EPROTO, "fetch: reply from %s", conn_url(s->k));
+        if (rep.status == TR_EBUSY && s->busy_resends++ < 100) {
+            /* the node had no worker to hold it ahead of its turn; the
+             * FETCH before it is answered now, so this one is next */
+            if ((rc = send_fetch(s, no, err)))
+                return rc;
+            continue;
+        }
+        if (rep.status)
+            return tr_errorf(err, rep.status, "%.*s", (int)rep.msg_len, rep.msg);
+        s->busy_resends = 0;
+        uint64_t flags;
+        if (rep.major != TR_PROTO_MAJOR || !rep.body || rep.body->size != 2 ||
+            tr_proto_u64(&rep.body->ptr[0], &flags) ||
+            rep.body->ptr[1].type != MSGPACK_OBJECT_ARRAY)
+            return tr_errorf(err, TR_EPROTO, "fetch: bad reply from %s", conn_url(s->k));
+        s->fetch_no = no;
+        s->recs = &rep.body->ptr[1].via.array;
+        s->idx = 0;
+        if (flags & TR_PROTO_FELL_BEHIND) {
+            s->notice = TR_CLIENT_FELL_BEHIND;
+            s->st.fell_behind++;
+        }
+        /* an empty reply long before the wait ran out: the node is short
+         * of free workers; do not spin on it */
+        if (s->recs->size == 0 && !s->notice && conn_mono_ms() - sent_ms < s->o.wait_ms / 2)
+            sleep_ms(5);
+        return 1;
     }
-    return 0;
 }
 
 int tr_client_subscribe(struct tr_client *c, const struct tr_client_sub_options *o,
@@ -153,6 +221,11 @@ int tr_client_subscribe(struct tr_client *c, const struct tr_client_sub_options 
         s->o.batch = 4096;
     if (s->o.wait_ms <= 0)
         s->o.wait_ms = 200;
+    if (s->o.pipeline == 0)
+        s->o.pipeline = 2;
+    if (s->o.pipeline > TR_CLIENT_PIPELINE_MAX)
+        s->o.pipeline = TR_CLIENT_PIPELINE_MAX;
+    msgpack_unpacked_init(&s->bu);
     tr_cursor_init(&s->cursor);
     tr_event_scratch_init(&s->scratch);
     int rc = conn_alloc(c, c->rpc->node, &s->k);
@@ -228,12 +301,6 @@ static int next_record(struct tr_client_sub *s, struct tr_client_msg *m, struct 
     return 0;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 int tr_client_sub_poll(struct tr_client_sub *s, struct tr_client_msg *m, int timeout_ms,
                        struct tr_error *err)
 {
@@ -275,25 +342,23 @@ int tr_client_sub_poll(struct tr_client_sub *s, struct tr_client_msg *m, int tim
             }
             continue;
         }
-        int wait = left < s->o.wait_ms ? (int)left : s->o.wait_ms;
-        int64_t sent = mono_ms();
-        rc = do_fetch(s, wait, err);
+        rc = next_batch(s, deadline, err);
         batch_ns = real_ns();
+        if (rc == 1 || rc == 0)
+            continue; /* deliver it, or see that the time is up */
         if (rc == TR_ECONNRESET || rc == TR_ECONNREFUSED) {
             s->id = 0; /* the connection moved on to the next node */
             s->moved = 1;
+            conn_next(s->k);
             continue;
         }
         if (rc == TR_ENOTFOUND || rc == TR_EPROTO) {
-            s->id = 0; /* the node forgot us (restart, idle expiry): subscribe again */
+            /* the node forgot us (restart, idle expiry): subscribe again */
+            conn_slots_abandon(s->k);
+            s->id = 0;
             continue;
         }
-        if (rc)
-            return rc;
-        /* an empty reply long before the wait ran out: the node is short
-         * of free workers; do not spin on it */
-        if (s->recs && s->recs->size == 0 && !s->notice && mono_ms() - sent < wait / 2)
-            sleep_ms(5);
+        return rc;
     }
 }
 
@@ -340,10 +405,14 @@ void tr_client_sub_free(struct tr_client_sub *s)
         msgpack_pack_uint64(&pk, s->id);
         struct tr_proto_reply rep;
         struct tr_error e;
+        conn_slots_abandon(s->k);
         conn_call(s->k, &b, 0, &rep, &e); /* best effort: the node expires it anyway */
         tr_buf_free(&b);
     }
     conn_free(s->k);
+    if (s->batch_msg)
+        nng_msg_free(s->batch_msg);
+    msgpack_unpacked_destroy(&s->bu);
     tr_cursor_free(&s->cursor);
     tr_event_scratch_free(&s->scratch);
     free((char *)s->o.provider);

@@ -36,7 +36,8 @@ struct tr_pub_options {
     const char *admin_token;   /* NULL or "" = admin calls refused (TR_EPERM) */
     const char *data_token;    /* NULL or "" = data reads open */
     struct tr_log *log;        /* borrowed; must outlive the publisher */
-    unsigned workers;          /* default 16; all but two may sit in a long-poll */
+    unsigned workers;          /* default 32; all but two may sit in a long-poll or hold a
+                                  pipelined FETCH (a live subscriber uses up to two) */
     unsigned max_subscribers;  /* default 256 */
     uint32_t idle_ms;          /* a subscription not fetched for this long is dropped; 60000 */
     uint32_t max_batch_events; /* per FETCH reply; default 4096 */
@@ -72,6 +73,7 @@ struct tr_pub_stats {
     uint64_t events_sent;     /* records in FETCH and QUERY replies */
     uint64_t bytes_sent;
     uint64_t fell_behind;     /* FELL_BEHIND notices sent */
+    uint64_t busy;            /* pipelined FETCHes refused with TR_EBUSY (no spare worker) */
     uint64_t subscribers;     /* live sessions now */
 };
 /* Snapshot of the counters. Any thread. */

@@ -15,7 +15,8 @@ struct pub_session;
 
 struct pub_counters {
     atomic_uint_fast64_t requests, errors, malformed, oversized, unauthenticated, bad_version,
-        subscribes, fetches, queries, admin_calls, events_sent, bytes_sent, fell_behind;
+        subscribes, fetches, queries, admin_calls, events_sent, bytes_sent, fell_behind,
+        busy;
 };
 
 struct tr_pub {
@@ -58,5 +59,12 @@ void pub_query(struct tr_pub *p, const msgpack_object_array *body, struct pub_re
 void pub_sessions_free(struct tr_pub *p);
 
 int64_t pub_now_ns(void);
+
+/* How many workers may wait at once (in a long-poll or for a pipelined
+ * FETCH's turn): all but two, which stay free for other requests. */
+static inline unsigned pub_max_waiters(const struct tr_pub *p)
+{
+    return p->n_threads > 2 ? p->n_threads - 2 : 1;
+}
 
 #endif

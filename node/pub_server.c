@@ -29,7 +29,7 @@ int64_t pub_now_ns(void)
 void tr_pub_options_init(struct tr_pub_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->workers = 16;
+    o->workers = 32;
     o->max_subscribers = 256;
     o->idle_ms = 60000;
     o->max_batch_events = 4096;
@@ -127,6 +127,7 @@ static int builtin_rows(struct tr_pub *p, const char *cmd, struct tr_client_tabl
         ROW("tickraft_pub_events_sent_total", st.events_sent);
         ROW("tickraft_pub_bytes_sent_total", st.bytes_sent);
         ROW("tickraft_pub_fell_behind_total", st.fell_behind);
+        ROW("tickraft_pub_fetch_busy_total", st.busy);
         ROW("tickraft_pub_subscribers", st.subscribers);
         ROW("tickraft_log_committed_lsn", ls.committed_lsn);
 #undef ROW
@@ -432,7 +433,7 @@ void tr_pub_stats(struct tr_pub *p, struct tr_pub_stats *st)
 #define G(f) st->f = atomic_load(&p->c.f)
     G(requests); G(errors); G(malformed); G(oversized); G(unauthenticated); G(bad_version);
     G(subscribes); G(fetches); G(queries); G(admin_calls); G(events_sent); G(bytes_sent);
-    G(fell_behind);
+    G(fell_behind); G(busy);
 #undef G
     pthread_mutex_lock(&p->mu);
     st->subscribers = p->n_sessions;

@@ -8,17 +8,37 @@
  * anything unless retention drops records it has not read yet — then the
  * next reply carries TR_PROTO_FELL_BEHIND and delivery resumes at the oldest
  * record kept. A FETCH names its number: a repeated number gets the same
- * reply again (a reply lost with a connection is not a lost batch), any
- * other number than the next is refused. */
+ * reply again (a reply lost with a connection is not a lost batch).
+ *
+ * Pipelining (protocol 1.1): a client may send FETCH n+1.. n+3 before the
+ * reply to n, so a FETCH is already waiting at the node when the next
+ * records become durable (no round trip on the latency path). Fetches of
+ * one session are served strictly in number order: a worker holding a
+ * number ahead of the next one waits its turn on the session's condition
+ * variable (counted as a long-poll waiter, so two workers always stay
+ * free; when none is free it answers TR_EBUSY at once and the client sends
+ * that number again). The replies thus carry consecutive ranges of the
+ * log, whatever order the workers ran in.
+ *
+ * Lifetime: workers hold a reference (refs, under the publisher's mutex)
+ * while they use a session; UNSUBSCRIBE and idle expiry take it out of the
+ * table, and whoever drops the last reference frees it. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pub_int.h"
 
 
 struct pub_session {
     uint64_t id;
+    unsigned refs;             /* workers using it; guarded by the publisher's mu */
+    atomic_int gone;           /* out of the table: freed by the last reference */
     pthread_mutex_t mu;        /* held while a FETCH is served */
+    pthread_cond_t turn;       /* with mu: a FETCH finished (done_no moved) */
+    uint64_t done_no;          /* number of the last FETCH finished, served or failed */
+    atomic_uint_fast64_t served_seen; /* copy of served readable without mu */
     int64_t last_used_ns;
     struct tr_proto_filter filter;
     int any_filter;
@@ -40,6 +60,7 @@ static void session_free(struct pub_session *s)
     tr_cursor_free(&s->floors);
     tr_cursor_free(&s->matched);
     tr_buf_free(&s->last);
+    pthread_cond_destroy(&s->turn);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -58,18 +79,17 @@ static void expire_locked(struct tr_pub *p, int64_t now)
 {
     for (unsigned i = 0; i < p->o.max_subscribers; i++) {
         struct pub_session *s = p->sessions[i];
-        if (s && now - s->last_used_ns > (int64_t)p->o.idle_ms * 1000000 &&
-            pthread_mutex_trylock(&s->mu) == 0) {
+        if (s && !s->refs && now - s->last_used_ns > (int64_t)p->o.idle_ms * 1000000) {
             p->sessions[i] = NULL;
             p->n_sessions--;
-            pthread_mutex_unlock(&s->mu);
             session_free(s);
         }
     }
 }
 
-/* Finds a session and locks it; NULL if unknown. */
-static struct pub_session *session_get(struct tr_pub *p, uint64_t id)
+/* Finds a session and takes a reference (release with session_unref);
+ * NULL if unknown. */
+static struct pub_session *session_ref(struct tr_pub *p, uint64_t id)
 {
     struct pub_session *s = NULL;
     pthread_mutex_lock(&p->mu);
@@ -78,12 +98,22 @@ static struct pub_session *session_get(struct tr_pub *p, uint64_t id)
             s = p->sessions[i];
             break;
         }
-    if (s)
-        s->last_used_ns = pub_now_ns(); /* keeps expire_locked away while we wait for mu */
+    if (s) {
+        s->refs++;
+        s->last_used_ns = pub_now_ns();
+    }
     pthread_mutex_unlock(&p->mu);
-    if (s)
-        pthread_mutex_lock(&s->mu);
     return s;
+}
+
+static void session_unref(struct tr_pub *p, struct pub_session *s)
+{
+    pthread_mutex_lock(&p->mu);
+    s->last_used_ns = pub_now_ns();
+    int last = --s->refs == 0 && atomic_load(&s->gone);
+    pthread_mutex_unlock(&p->mu);
+    if (last)
+        session_free(s);
 }
 
 static int copy_glob(char *dst, const msgpack_object *o)
@@ -169,6 +199,11 @@ void pub_subscribe(struct tr_pub *p, const msgpack_object_array *body, struct pu
         return;
     }
     pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->turn, &ca);
+    pthread_condattr_destroy(&ca);
     tr_cursor_init(&s->floors);
     tr_cursor_init(&s->matched);
     tr_buf_init(&s->last);
@@ -244,20 +279,20 @@ void pub_unsubscribe(struct tr_pub *p, const msgpack_object_array *body, struct 
         return;
     }
     struct pub_session *s = NULL;
+    int unused = 0;
     pthread_mutex_lock(&p->mu);
     for (unsigned i = 0; i < p->o.max_subscribers; i++)
         if (p->sessions[i] && p->sessions[i]->id == id) {
             s = p->sessions[i];
             p->sessions[i] = NULL;
             p->n_sessions--;
+            atomic_store(&s->gone, 1); /* a worker still using it frees it */
+            unused = s->refs == 0;
             break;
         }
     pthread_mutex_unlock(&p->mu);
-    if (s) {
-        pthread_mutex_lock(&s->mu); /* wait for a FETCH in progress */
-        pthread_mutex_unlock(&s->mu);
+    if (s && unused)
         session_free(s);
-    }
     tr_proto_pack_reply(&r->pk, 0, NULL, 0);
 }
 
@@ -359,8 +394,7 @@ static int fill_batch(struct tr_pub *p, struct pub_session *s, uint32_t max_even
         /* long-poll only while two workers stay free for other requests
          * (admin calls, subscribers with data waiting); past that, answer
          * empty at once and let the client come back */
-        unsigned max_waiters = p->n_threads > 2 ? p->n_threads - 2 : 1;
-        if (atomic_fetch_add(&p->waiters, 1) < max_waiters)
+        if (atomic_fetch_add(&p->waiters, 1) < pub_max_waiters(p))
             tr_log_reader_wait(s->rd, wait_ms > (int)p->o.max_wait_ms ? (int)p->o.max_wait_ms
                                                                         : wait_ms);
         atomic_fetch_sub(&p->waiters, 1);
@@ -373,25 +407,32 @@ static int fill_batch(struct tr_pub *p, struct pub_session *s, uint32_t max_even
     return 0;
 }
 
-void pub_fetch(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r)
+/* Waits, with s->mu held, until every FETCH numbered below `no` has
+ * finished (or the session goes away, the node stops, or the one before
+ * took far longer than a long-poll can: a lost request). */
+static void wait_turn(struct tr_pub *p, struct pub_session *s, uint64_t no)
 {
-    atomic_fetch_add(&p->c.fetches, 1);
-    uint64_t id, no, max_events, wait_ms;
-    if (body->size != 4 || tr_proto_u64(&body->ptr[0], &id) || tr_proto_u64(&body->ptr[1], &no) ||
-        tr_proto_u64(&body->ptr[2], &max_events) || tr_proto_u64(&body->ptr[3], &wait_ms)) {
-        atomic_fetch_add(&p->c.malformed, 1);
-        pub_reply_error(p, r, TR_EPARSE, "fetch: body must be [sub_id, fetch_no, max, wait_ms]");
-        return;
-    }
-    struct pub_session *s = session_get(p, id);
-    if (!s) {
-        pub_reply_error(p, r, TR_ENOTFOUND, "fetch: unknown subscription %llu",
-                        (unsigned long long)id);
-        return;
-    }
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    int64_t ns = dl.tv_nsec + ((int64_t)p->o.max_wait_ms * (int64_t)(no - s->done_no) + 1000) *
+                                  1000000;
+    dl.tv_sec += ns / 1000000000;
+    dl.tv_nsec = ns % 1000000000;
+    while (s->done_no + 1 < no && !atomic_load(&s->gone) && !atomic_load(&p->stopping))
+        if (pthread_cond_timedwait(&s->turn, &s->mu, &dl) == ETIMEDOUT)
+            break;
+}
+
+static void serve_fetch(struct tr_pub *p, struct pub_session *s, uint64_t no,
+                        uint64_t max_events, uint64_t wait_ms, struct pub_reply *r)
+{
     struct tr_error err;
     tr_error_clear(&err);
-    if (no == s->served && s->last.len) { /* the reply was lost: send it again */
+    if (atomic_load(&s->gone)) {
+        pub_reply_error(p, r, TR_ENOTFOUND, "fetch: subscription %llu was closed",
+                        (unsigned long long)s->id);
+        pthread_cond_broadcast(&s->turn); /* fetches waiting their turn see it too */
+    } else if (no == s->served && s->last.len) { /* the reply was lost: send it again */
         r->b.len = 0;
         tr_buf_append(&r->b, s->last.data, s->last.len);
     } else if (no != s->served + 1) {
@@ -406,12 +447,53 @@ void pub_fetch(struct tr_pub *p, const msgpack_object_array *body, struct pub_re
             pub_reply_error(p, r, rc, "fetch: %s", err.msg);
         } else {
             s->served = no;
+            atomic_store(&s->served_seen, no);
             s->last.len = 0;
             tr_buf_append(&s->last, r->b.data, r->b.len);
         }
+        s->done_no = no; /* served or failed: the next number may go */
+        pthread_cond_broadcast(&s->turn);
     }
-    s->last_used_ns = pub_now_ns();
+}
+
+void pub_fetch(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r)
+{
+    atomic_fetch_add(&p->c.fetches, 1);
+    uint64_t id, no, max_events, wait_ms;
+    if (body->size != 4 || tr_proto_u64(&body->ptr[0], &id) || tr_proto_u64(&body->ptr[1], &no) ||
+        tr_proto_u64(&body->ptr[2], &max_events) || tr_proto_u64(&body->ptr[3], &wait_ms)) {
+        atomic_fetch_add(&p->c.malformed, 1);
+        pub_reply_error(p, r, TR_EPARSE, "fetch: body must be [sub_id, fetch_no, max, wait_ms]");
+        return;
+    }
+    struct pub_session *s = session_ref(p, id);
+    if (!s) {
+        pub_reply_error(p, r, TR_ENOTFOUND, "fetch: unknown subscription %llu",
+                        (unsigned long long)id);
+        return;
+    }
+    /* a pipelined FETCH (ahead of the next number) holds this worker until
+     * its turn: count it as a waiter, or refuse it when no worker is spare */
+    uint64_t seen = atomic_load(&s->served_seen);
+    int ahead = no > seen + 1 && no <= seen + TR_PROTO_PIPELINE_MAX;
+    if (ahead && atomic_fetch_add(&p->waiters, 1) >= pub_max_waiters(p)) {
+        atomic_fetch_sub(&p->waiters, 1);
+        atomic_fetch_add(&p->c.busy, 1);
+        pub_reply_error(p, r, TR_EBUSY,
+                        "fetch: number %llu is ahead of %llu and no worker is free to hold it; "
+                        "send it again after that reply",
+                        (unsigned long long)no, (unsigned long long)seen + 1);
+        session_unref(p, s);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (ahead) {
+        wait_turn(p, s, no);
+        atomic_fetch_sub(&p->waiters, 1);
+    }
+    serve_fetch(p, s, no, max_events, wait_ms, r);
     pthread_mutex_unlock(&s->mu);
+    session_unref(p, s);
 }
 
 /* QUERY [stream, by, from, to, limit, after_seq|nil] -> [records, more, last_seq] */

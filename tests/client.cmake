@@ -8,6 +8,10 @@ if(TARGET tr_client AND TARGET tr_node AND TARGET tr_storage)
   target_include_directories(test_client_pub_integration PRIVATE ${CMAKE_SOURCE_DIR}/node
                              ${CMAKE_SOURCE_DIR}/tests/integration)
   list(APPEND TR_BENCH_LIBS tr_node tr_client tr_storage)
+  tr_unit_test(test_client_pipeline SOURCES integration/test_client_pipeline.c
+               LIBS tr_node tr_client tr_storage TIMEOUT 60)
+  target_include_directories(test_client_pipeline PRIVATE ${CMAKE_SOURCE_DIR}/node
+                             ${CMAKE_SOURCE_DIR}/tests/integration)
 endif()
 if(TARGET tr_client AND TARGET tr_node AND TARGET tr_storage AND TARGET tickraft-ctl)
   tr_unit_test(test_client_ctl_commands SOURCES integration/test_client_ctl.c

@@ -149,6 +149,10 @@ struct tr_client_sub_options {
     uint32_t batch;         /* max events per fetch; default 4096 */
     int wait_ms;            /* server long-poll per fetch; default 200 */
     int no_decode;          /* 1: leave m->ev empty (payload only), saves ~120 ns/event */
+    unsigned pipeline;      /* FETCHes kept outstanding at the node (1..4, default 2): with 2 the
+                             * next one already waits there while this thread delivers a batch,
+                             * so new events need no round trip; 1 = one at a time. A 1.0 node
+                             * always gets 1. At most pipeline x batch events are in flight. */
 };
 
 /* Subscribes (heap; free with tr_client_sub_free). The subscription has its

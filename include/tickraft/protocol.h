@@ -23,7 +23,11 @@
 #include "tickraft/event.h"
 
 #define TR_PROTO_MAJOR 1
-#define TR_PROTO_MINOR 0
+#define TR_PROTO_MINOR 1 /* 1.1: pipelined FETCH (docs/protocol.md) */
+
+/* FETCH numbers a client may have outstanding at once on one subscription
+ * (1.1 nodes; a 1.0 node takes one at a time). */
+#define TR_PROTO_PIPELINE_MAX 4
 
 /* Default listen address of a node's publisher (loopback only). */
 #define TR_PROTO_DEFAULT_URL "tcp://127.0.0.1:7411"

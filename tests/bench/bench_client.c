@@ -9,7 +9,11 @@
  *     callback time minus ts_receive. --sync group (the node's default,
  *     2 ms group commit: readers see records once durable) or flush (an
  *     fsync per 1 ms batch); --group-commit-ms sets the group window (0 =
- *     leader/follower commit, docs/storage.md).
+ *     leader/follower commit, docs/storage.md). The log's durable callback
+ *     stamps when each record became durable, which splits the latency in
+ *     two: append -> durable (the storage's part) and durable -> callback
+ *     (the publisher and the SDK: wake-up, read, reply, nng, delivery).
+ *     --pipeline N: FETCHes the SDK keeps outstanding (0 = its default).
  * Prints a JSON object last. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,13 +30,53 @@
 
 const char bench_client_help[] =
     "SDK subscriber throughput and provider-to-callback latency "
-    "[--events N] [--rate R] [--seconds S] [--sync group|flush] [--group-commit-ms MS] [--port P]";
+    "[--events N] [--rate R] [--seconds S] [--sync group|flush] [--group-commit-ms MS] [--port P]\n"
+    "  [--pipeline N]";
 
 static int64_t real_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* When each LSN became durable: (lsn, CLOCK_REALTIME ns) in call order,
+ * filled by the log's sync thread. Calls may come out of order; a record's
+ * time is that of the first call at or past its LSN. */
+struct durable_marks {
+    pthread_mutex_t mu;
+    size_t n, cap;
+    uint64_t *lsn;
+    int64_t *t;
+};
+
+static void durable_mark_cb(void *arg, uint64_t lsn)
+{
+    struct durable_marks *d = arg;
+    int64_t t = real_ns();
+    pthread_mutex_lock(&d->mu);
+    if (d->n < d->cap) {
+        d->lsn[d->n] = lsn;
+        d->t[d->n++] = t;
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Time the record `lsn` became durable, or 0. Marks are searched from the
+ * hint forward (samples come in LSN order). */
+static int64_t durable_time(const struct durable_marks *d, uint64_t lsn, size_t *hint)
+{
+    size_t i = *hint;
+    while (i < d->n && d->lsn[i] < lsn)
+        i++;
+    *hint = i;
+    if (i == d->n)
+        return 0;
+    int64_t t = d->t[i]; /* a later call with a smaller LSN may have come first: take the min */
+    for (size_t j = i + 1; j < d->n && j < i + 4; j++)
+        if (d->lsn[j] >= lsn && d->t[j] < t)
+            t = d->t[j];
+    return t;
 }
 
 static int append_one(struct tr_log *log, uint64_t seq, int k, struct tr_buf *b)
@@ -135,6 +179,7 @@ int bench_client_main(int argc, char **argv)
     /* 0: leader/follower group commit (docs/storage.md): an fsync as soon as
      * the previous one ends, no window */
     long gcm = bench_arg_long(argc, argv, "--group-commit-ms", 2);
+    long pipeline = bench_arg_long(argc, argv, "--pipeline", 0);
     char dir[] = "/tmp/tr_bench_client_XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -142,6 +187,14 @@ int bench_client_main(int argc, char **argv)
     tr_log_options_init(&lo);
     lo.sync = TR_LOG_SYNC_GROUP;
     lo.group_commit_ms = gcm < 0 ? 2 : (uint32_t)gcm;
+    struct durable_marks dm = {.cap = (size_t)(rate * seconds) + (size_t)n + 1024};
+    pthread_mutex_init(&dm.mu, NULL);
+    dm.lsn = malloc(dm.cap * sizeof *dm.lsn);
+    dm.t = malloc(dm.cap * sizeof *dm.t);
+    if (!dm.lsn || !dm.t)
+        return 1;
+    lo.durable_cb = durable_mark_cb;
+    lo.durable_arg = &dm;
     struct tr_error err;
     struct tr_log *log;
     if (tr_log_open(&log, dir, &lo, &err)) {
@@ -179,7 +232,8 @@ int bench_client_main(int argc, char **argv)
             eps, eps_raw, n, write_s);
 
     /* live latency */
-    struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST};
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST,
+                                       .pipeline = (unsigned)pipeline};
     struct tr_client_sub *s;
     if (tr_client_subscribe(c, &so, &s, &err)) {
         fprintf(stderr, "subscribe: %s\n", err.msg);
@@ -191,15 +245,35 @@ int bench_client_main(int argc, char **argv)
     pthread_create(&th, NULL, writer_main, &w);
     size_t cap = (size_t)(rate * seconds) + 16, nlat = 0;
     double *lat = malloc(cap * sizeof *lat);
+    uint64_t *seqs = malloc(cap * sizeof *seqs);
+    int64_t *tcb = malloc(cap * sizeof *tcb);
+    if (!lat || !seqs || !tcb)
+        return 1;
     struct tr_client_msg m;
     while (!atomic_load(&w.done) || nlat < w.written) {
         int rc = tr_client_sub_poll(s, &m, 1000, &err);
         if (rc == 0 && atomic_load(&w.done))
             break;
-        if (rc == 1 && m.type == TR_CLIENT_EVENT && nlat < cap)
-            lat[nlat++] = (double)(real_ns() - m.ev.ts_receive) / 1000.0;
+        if (rc == 1 && m.type == TR_CLIENT_EVENT && nlat < cap) {
+            int64_t now = real_ns();
+            seqs[nlat] = m.seq; /* one record per append: seq = LSN in this log */
+            tcb[nlat] = now;
+            lat[nlat++] = (double)(now - m.ev.ts_receive) / 1000.0;
+        }
     }
     pthread_join(th, NULL);
+    /* the publish path alone: durable -> callback */
+    double *d2c = malloc((nlat + 1) * sizeof *d2c);
+    size_t npub = 0, hint = 0;
+    pthread_mutex_lock(&dm.mu);
+    for (size_t i = 0; d2c && i < nlat; i++) {
+        int64_t td = durable_time(&dm, seqs[i], &hint);
+        if (td)
+            d2c[npub++] = (double)(tcb[i] - td) / 1000.0;
+    }
+    pthread_mutex_unlock(&dm.mu);
+    double pub50 = npub ? bench_percentile(d2c, npub, 50) : 0,
+           pub99 = npub ? bench_percentile(d2c, npub, 99) : 0;
     double p50 = bench_percentile(lat, nlat, 50), p99 = bench_percentile(lat, nlat, 99),
            p999 = bench_percentile(lat, nlat, 99.9);
     tr_client_sub_free(s);
@@ -211,8 +285,16 @@ int bench_client_main(int argc, char **argv)
            "\"events_per_s_nodecode\":%.0f,\"rate\":%ld,\"sync\":\"%s\",\"group_commit_ms\":%ld,"
            "\"latency_samples\":%zu,"
            "\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,\"latency_p999_us\":%.1f,"
-           "\"rss_mb\":%.1f}\n",
-           n, eps, eps_raw, rate, sync, gcm, nlat, p50, p99, p999, bench_rss_mb());
+           "\"durable_to_client_p50_us\":%.1f,\"durable_to_client_p99_us\":%.1f,"
+           "\"pipeline\":%ld,\"rss_mb\":%.1f}\n",
+           n, eps, eps_raw, rate, sync, gcm, nlat, p50, p99, p999, pub50, pub99, pipeline,
+           bench_rss_mb());
     free(lat);
+    free(d2c);
+    free(seqs);
+    free(tcb);
+    free(dm.lsn);
+    free(dm.t);
+    pthread_mutex_destroy(&dm.mu);
     return 0;
 }

@@ -33,6 +33,7 @@ const char bench_e2eclient_help[] =
     "sim -> node -> SDK subscriber: provider-to-callback p50/p99 and events/s\n"
     "  --seconds S (5) --warmup S (2) --rate R events/s (50000) --instruments N (8)\n"
     "  --group-commit-ms MS (2; 0 = leader/follower) --tick-us US (simulator's default)\n"
+    "  --pipeline N (FETCHes the SDK keeps outstanding; 0 = its default)\n"
     "  --bin DIR (next to this program)";
 
 static int64_t now_real(void)
@@ -52,6 +53,7 @@ int bench_e2eclient_main(int argc, char **argv)
     long inst = bench_arg_long(argc, argv, "--instruments", 8);
     long gc = bench_arg_long(argc, argv, "--group-commit-ms", 2);
     long tick = bench_arg_long(argc, argv, "--tick-us", 0);
+    long pipeline = bench_arg_long(argc, argv, "--pipeline", 0);
     if (tick <= 0)
         tick = bench_arg_long(argc, argv, "--tick-ms", 0) * 1000;
     char bindir[1024];
@@ -88,7 +90,8 @@ int bench_e2eclient_main(int argc, char **argv)
     int rc = tr_client_open(&c, &co, &err);
     for (int i = 0; !rc && i < 100 && tr_client_connect(c, &err); i++)
         bench_sleep_ms(100);
-    struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST, .wait_ms = 200};
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST, .wait_ms = 200,
+                                       .pipeline = (unsigned)pipeline};
     if (rc || (rc = tr_client_subscribe(c, &so, &s, &err))) {
         fprintf(stderr, "e2eclient: %s (logs in %s)\n", err.msg, dir);
         tr_client_close(c);
@@ -126,11 +129,11 @@ int bench_e2eclient_main(int argc, char **argv)
     if (system(cmd) != 0)
         fprintf(stderr, "e2eclient: could not remove %s\n", dir);
     printf("{\"bench\":\"e2eclient\",\"target_rate\":%ld,\"instruments\":%ld,\"seconds\":%ld,"
-           "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"events_per_s\":%.0f,"
+           "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"pipeline\":%ld,\"events_per_s\":%.0f,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
            "\"receive_to_client_p50_us\":%.0f,\"receive_to_client_p99_us\":%.0f,"
            "\"samples\":%zu}\n",
-           rate, inst, secs, gc, tick, (double)events / (double)secs,
+           rate, inst, secs, gc, tick, pipeline, (double)events / (double)secs,
            nx ? bench_percentile(lx, nx, 50) : 0, nx ? bench_percentile(lx, nx, 99) : 0,
            nr ? bench_percentile(lr, nr, 50) : 0, nr ? bench_percentile(lr, nr, 99) : 0, nx);
     free(lx);

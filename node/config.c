@@ -118,6 +118,7 @@ static const struct keydef feed_keys[] = {
     {"raw_capture", V_BOOL, F(raw_capture), 0, 0, 0},
     {"rotate", V_DUR64, F(rotate_ms), 0, 30 * DAY_MS, 0},
     {"rotate_overlap", V_DUR32, F(rotate_overlap_ms), 0, 3600000, 0},
+    {"max_connections", V_U32, F(max_connections), 1, TR_CFG_FEED_CONN_MAX, 0},
     {0},
 };
 
@@ -507,6 +508,7 @@ static void feed_defaults(struct tr_feed_cfg *f)
     f->ping_timeout_ms = 30000;
     f->rotate_ms = UINT64_MAX; /* "not given": resolved per provider at the end */
     f->rotate_overlap_ms = 5000;
+    f->max_connections = 4;
 }
 
 /* The providers' public production endpoints, used when a feed names none. */

@@ -27,6 +27,7 @@
 #include "tickraft/event.h"
 
 #define TR_CFG_NAME_MAX 48     /* feed name bytes incl. NUL */
+#define TR_CFG_FEED_CONN_MAX 7 /* max_connections bound (the pipeline's slots - 1) */
 #define TR_CFG_FEEDS_MAX 64
 #define TR_HTTP_DEFAULT_PORT 7480
 
@@ -74,6 +75,8 @@ struct tr_feed_cfg {
     uint64_t rotate_ms;             /* make-before-break rotation period; 0 = never.
                                        default 23 h for binance (closes at 24 h), else 0 */
     uint32_t rotate_overlap_ms;     /* how long old and new overlap; default 5 s */
+    uint32_t max_connections;       /* connections per feed incl. overflow ones for
+                                       markets a subscription limit shed; default 4 */
 };
 
 struct tr_config {

@@ -113,7 +113,8 @@ static int write_feed(const struct tr_feed_cfg *f, struct tr_buf *b)
         rc = out(b, "raw_capture = %s\nrotate = %s\n", f->raw_capture ? "on" : "off",
                  f->rotate_ms ? dur(d1, sizeof d1, f->rotate_ms) : "off");
     if (rc == 0)
-        rc = out(b, "rotate_overlap = %s\n", dur(d2, sizeof d2, f->rotate_overlap_ms));
+        rc = out(b, "rotate_overlap = %s\nmax_connections = %u\n",
+                 dur(d2, sizeof d2, f->rotate_overlap_ms), f->max_connections);
     return rc;
 }
 

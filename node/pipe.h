@@ -30,6 +30,10 @@ struct lws_context;
 
 #define PIPE_NAME_MAX 48
 #define PIPE_MAX_INST 256
+/* WebSocket connections per feed: the primary and the incoming one of a
+ * rotation (slots 0-1, one connection in max_connections), then overflow
+ * connections for markets a subscription limit shed (docs/node.md) */
+#define PIPE_CONN_SLOTS 8
 
 struct pipe_feed_cfg {
     char name[PIPE_NAME_MAX];      /* feed name, unique */
@@ -49,6 +53,7 @@ struct pipe_feed_cfg {
     uint32_t rest_backoff_max_ms;  /* default 60000 */
     uint32_t ping_s, hangup_s;     /* idle ping / hang-up: default 1 / 3 */
     uint32_t rotate_s;             /* make-before-break rotation period, 0 = off */
+    uint32_t max_conns;            /* connections per feed (overflow for shed markets) */
     int backfill_initial;          /* first start: backfill trades from the start */
     int raw_capture;               /* keep frames as received in raw/<feed> (pipe_raw.c) */
 };

@@ -73,7 +73,8 @@ static void feed_pause(struct pipe_feed *f, struct pa_cmd *c)
     uv_timer_stop(&f->retry_timer);
     uv_timer_stop(&f->rotate_timer);
     uv_timer_stop(&f->registry_timer);
-    for (int k = 0; k < 2; k++)
+    pipe_shed_stop(f);
+    for (int k = 0; k < PIPE_CONN_SLOTS; k++)
         if (f->conn[k].state == PC_OPEN)
             pipe_conn_close(&f->conn[k], 1000); /* a connecting one closes when established */
     f->connected = 0;

@@ -12,6 +12,9 @@
 
 #include "config.h"
 
+_Static_assert(TR_CFG_FEED_CONN_MAX + 1 == PIPE_CONN_SLOTS,
+               "max_connections counts the primary pair as one connection");
+
 static int resolve(const char *host, char *out, size_t cap, struct tr_error *err)
 {
     struct in_addr a;
@@ -99,6 +102,7 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
         if (f->hangup_s <= f->ping_s)
             f->hangup_s = f->ping_s + 1;
         f->rotate_s = (uint32_t)(fc->rotate_ms / 1000);
+        f->max_conns = fc->max_connections ? fc->max_connections : 4;
         /* the simulator's history covers its whole run: collect it all */
         f->backfill_initial = fc->provider == TR_PROV_SIM;
         f->raw_capture = fc->raw_capture;

@@ -186,6 +186,10 @@ static void conn_ended(struct pipe_conn *c, int cause, int code)
     c->wsi = NULL;
     c->state = PC_IDLE;
     c->subscribed = 0;
+    if (c->slot >= 2) { /* an overflow connection (pipe_shed.c) */
+        pipe_shed_conn_ended(c, cause, code);
+        return;
+    }
     int was_active = c->slot == f->active;
     int retiring = c->retiring;
     struct pipe_conn *o = &f->conn[1 - c->slot];
@@ -254,7 +258,7 @@ static int send_subscribe(struct pipe_conn *c)
     c->txq_n = c->txq_i = 0;
     int rc = 0;
     for (size_t i = 0; i < f->cfg->n_instruments && !rc; i++) {
-        if (f->dropped[i])
+        if (f->dropped[i] || f->home[i] != pipe_conn_group(c))
             continue;
         if (c->per_inst)
             rc = queue_subscribe(c, (const char *const *)&f->cfg->instruments[i], 1,
@@ -271,6 +275,30 @@ static int send_subscribe(struct pipe_conn *c)
     return 0;
 }
 
+int pipe_conn_subscribe_more(struct pipe_conn *c, const int *idx, size_t n)
+{
+    struct pipe_feed *f = c->feed;
+    if (c->state != PC_OPEN || !c->wsi || !n)
+        return TR_ECLOSED;
+    if (c->txq_i == c->txq_n) { /* everything queued went out: start afresh */
+        c->tx.len = 0;
+        c->txq_n = c->txq_i = 0;
+    }
+    const char *inst[PIPE_MAX_INST];
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        inst[k] = f->cfg->instruments[idx[k]];
+        if (c->per_inst)
+            rc = queue_subscribe(c, &inst[k], 1, REQ_ID_PER_INST + idx[k]);
+    }
+    if (!rc && !c->per_inst)
+        rc = queue_subscribe(c, inst, n, 1);
+    if (rc)
+        return rc;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
 static int inst_index(const struct pipe_feed *f, const char *name)
 {
     for (size_t i = 0; i < f->cfg->n_instruments; i++)
@@ -279,22 +307,44 @@ static int inst_index(const struct pipe_feed *f, const char *name)
     return -1;
 }
 
-/* Every stream the feed subscribes: resume them (backfill since the
- * checkpoint) once a connection is subscribed. */
-static void resume_streams(struct pipe_feed *f)
+void pipe_feed_resume_market(struct pipe_feed *f, size_t i)
 {
+    if (f->dropped[i] || !(f->cfg->channels & TR_CH_TRADES))
+        return;
     struct pipe_dedup *d = pipe_node_dedup(f->node);
-    for (size_t i = 0; i < f->cfg->n_instruments; i++) {
-        if (f->dropped[i] || !(f->cfg->channels & TR_CH_TRADES))
-            continue;
-        const struct tr_stream_desc *desc = f->ops->stream(TR_KIND_TRADE);
-        struct pd_stream *s =
-            pipe_dedup_stream(d, f->ops->name, TR_KIND_TRADE, f->cfg->instruments[i], desc);
-        if (s) {
-            s->feed = f;
-            pipe_dedup_resume(d, s);
-        }
+    const struct tr_stream_desc *desc = f->ops->stream(TR_KIND_TRADE);
+    struct pd_stream *s =
+        pipe_dedup_stream(d, f->ops->name, TR_KIND_TRADE, f->cfg->instruments[i], desc);
+    if (s) {
+        s->feed = f;
+        pipe_dedup_resume(d, s);
     }
+}
+
+/* Every stream connection group g subscribes: resume them (backfill since
+ * the checkpoint) once its connection is subscribed. */
+static void resume_streams(struct pipe_feed *f, int g)
+{
+    for (size_t i = 0; i < f->cfg->n_instruments; i++)
+        if (f->home[i] == g)
+            pipe_feed_resume_market(f, i);
+}
+
+/* A subscription on c was answered: the first one resumes the group's
+ * streams; markets added later (shed ones) resume one by one. */
+static void subscribed_now(struct pipe_conn *c)
+{
+    struct pipe_feed *f = c->feed;
+    int g = pipe_conn_group(c), first = !c->subscribed;
+    if (first) {
+        c->subscribed = 1;
+        if (g == 0)
+            f->connected = 1;
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "subscribed",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot));
+        resume_streams(f, g);
+    }
+    pipe_shed_confirmed(f, g, !first);
 }
 
 static void handle_ctl(struct pipe_conn *c)
@@ -304,13 +354,7 @@ static void handle_ctl(struct pipe_conn *c)
     const struct tr_ctl *ctl = &c->frame.ctl;
     switch (ctl->kind) {
     case TR_CTL_SUBSCRIBED:
-        if (!c->subscribed) {
-            c->subscribed = 1;
-            f->connected = 1;
-            tr_nlog(lg, TR_NLOG_INFO, "conn", "subscribed", TR_KV_STR("feed", f->cfg->name),
-                    TR_KV_INT("slot", c->slot));
-            resume_streams(f);
-        }
+        subscribed_now(c);
         break;
     case TR_CTL_SUB_ERROR: {
         f->sub_errors++;
@@ -341,13 +385,9 @@ static void handle_ctl(struct pipe_conn *c)
                     TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", f->cfg->instruments[i]));
         } else if (policy == TR_POLICY_SHED) {
             f->alerts++;
-            /* shed the market named, else the last one still subscribed:
-             * the next subscription asks for less */
-            for (size_t k = f->cfg->n_instruments; i < 0 && k-- > 0;)
-                if (!f->dropped[k])
-                    i = (int)k;
-            if (i >= 0)
-                f->dropped[i] = 1;
+            /* shed the market named, else the last one asked for on this
+             * connection; pipe_shed.c finds it another connection */
+            i = pipe_shed_market(f, c, i);
             tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: subscription limit, shedding",
                     TR_KV_STR("feed", f->cfg->name),
                     TR_KV_STR("instrument", i >= 0 ? f->cfg->instruments[i] : ""),
@@ -358,11 +398,8 @@ static void handle_ctl(struct pipe_conn *c)
                     TR_KV_STR("feed", f->cfg->name), TR_KV_STR("policy", tr_policy_name(policy)),
                     TR_KV_STR("text", ctl->text));
         }
-        if (!c->subscribed) { /* the rest of the subscription stands */
-            c->subscribed = 1;
-            f->connected = 1;
-            resume_streams(f);
-        }
+        if (!c->subscribed) /* the rest of the subscription stands */
+            subscribed_now(c);
         break;
     }
     case TR_CTL_HEARTBEAT: {
@@ -593,4 +630,5 @@ void pipe_feed_start(struct pipe_feed *f)
     pipe_feed_start_rotation(f);
     if (pipe_conn_open(f, f->active) < 0)
         schedule_reconnect(f, PC_C_REFUSED, 0);
+    pipe_shed_kick(f); /* overflow connections of shed markets (after a pause) */
 }

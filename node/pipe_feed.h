@@ -61,12 +61,25 @@ struct pipe_feed {
     const struct pipe_feed_cfg *cfg;
     const struct tr_provider_ops *ops;
     int idx;
-    struct pipe_conn conn[2]; /* active + the incoming one of a rotation */
+    /* 0-1: the active connection + the incoming one of a rotation (either
+     * slot may be active); 2..: overflow connections for shed markets */
+    struct pipe_conn conn[PIPE_CONN_SLOTS];
     int active;
     uv_timer_t retry_timer, rotate_timer;
     uint32_t attempt;
     int64_t retry_at_ns;
     uint8_t dropped[PIPE_MAX_INST];
+    /* subscription-limit shedding (pipe_shed.c): which connection subscribes
+     * market i (0: the primary pair, s >= 2: overflow slot s, -1: shed and
+     * waiting for a place), and whether its subscription there is still
+     * unanswered */
+    int8_t home[PIPE_MAX_INST];
+    uint8_t confirming[PIPE_MAX_INST];
+    uv_timer_t shed_timer;    /* places shed markets, reopens overflow connections */
+    int64_t shed_due_ns;      /* when shed_timer fires (0: not armed) */
+    uint32_t shed_attempt;    /* at the bound: asks refused in a row (backoff) */
+    uint32_t x_attempt;       /* overflow reconnects in a row (backoff) */
+    uint64_t shed_total, resubscribed;
     int halted_ws;            /* unknown channel / 1008 repeated: needs an operator */
     /* REST */
     struct lws *rwsi;
@@ -108,6 +121,39 @@ const char *pipe_feed_state(const struct pipe_feed *f);
 void pipe_feed_start_rotation(struct pipe_feed *f);
 /* Rotation: open a second connection, retire the first once it overlaps. */
 void pipe_feed_rotate(struct pipe_feed *f);
+
+/* The connection group a connection serves: 0 for the primary pair,
+ * its slot for an overflow connection (the `home` of its markets). */
+static inline int pipe_conn_group(const struct pipe_conn *c) { return c->slot < 2 ? 0 : c->slot; }
+/* Subscribes markets `idx` (n of them, indices into the feed's
+ * instruments) on open connection `c` in addition to what it has. */
+int pipe_conn_subscribe_more(struct pipe_conn *c, const int *idx, size_t n);
+/* Backfills trade stream of market i (a subscription now covers it). */
+void pipe_feed_resume_market(struct pipe_feed *f, size_t i);
+
+/* pipe_shed.c: markets a subscription limit refused go to an overflow
+ * connection of the feed (up to max_connections) or, at that bound, are
+ * asked for again with backoff on the connection with the fewest markets */
+void pipe_shed_init(struct pipe_feed *f, uv_loop_t *loop);
+void pipe_shed_close(struct pipe_feed *f); /* uv_close of the timer */
+/* Connection c's subscription of market i was refused for a limit (i < 0:
+ * not named; the last one asked on c is taken). Returns the market shed,
+ * or -1 when none could be named. */
+int pipe_shed_market(struct pipe_feed *f, struct pipe_conn *c, int i);
+/* Connection group g's subscription was answered: its markets awaiting an
+ * answer are subscribed (their trade streams resume when `resume`). */
+void pipe_shed_confirmed(struct pipe_feed *f, int g, int resume);
+/* Overflow connection c ended: reconnect it (backoff per close code)
+ * unless it has no markets left. */
+void pipe_shed_conn_ended(struct pipe_conn *c, int cause, int code);
+/* (Re)opens overflow connections and places shed markets soon (start,
+ * resume after a pause); pipe_shed_stop stops doing so. */
+void pipe_shed_kick(struct pipe_feed *f);
+void pipe_shed_stop(struct pipe_feed *f);
+/* Markets shed and not subscribed again yet (status), and open
+ * connections of the feed. */
+size_t pipe_shed_pending(const struct pipe_feed *f, int *idx, size_t max);
+int pipe_feed_open_conns(const struct pipe_feed *f);
 
 /* pipe_raw.c: raw capture (raw_capture = on), no-ops when the feed has it off */
 void pipe_raw_open(struct pipe_conn *c);                          /* connection established */

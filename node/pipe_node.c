@@ -365,7 +365,16 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
         putf(b, "},\"rest\":{\"conn_errors\":%llu", (unsigned long long)f->rest_conn_errors);
         for (int k = 0; k < PIPE_HTTP_CODES; k++)
             putf(b, ",\"%s\":%llu", cn[k], (unsigned long long)f->rest_codes[k]);
-        putf(b, "}}");
+        /* markets a subscription limit refused, until one accepts them */
+        int shed[PIPE_MAX_INST];
+        size_t ns = pipe_shed_pending(f, shed, PIPE_MAX_INST);
+        putf(b, "},\"connections\":%d,\"max_connections\":%u,\"shed_total\":%llu,"
+                "\"resubscribed\":%llu,\"shed\":[",
+             pipe_feed_open_conns(f), f->cfg->max_conns, (unsigned long long)f->shed_total,
+             (unsigned long long)f->resubscribed);
+        for (size_t k = 0; k < ns; k++)
+            putf(b, "%s\"%s\"", k ? "," : "", f->cfg->instruments[shed[k]]);
+        putf(b, "]}");
     }
     putf(b, "],\"streams\":[");
     int first = 1;
@@ -478,6 +487,7 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
         uv_timer_init(loop, &f->registry_timer);
         f->retry_timer.data = f->rotate_timer.data = f->rest_timer.data = f;
         f->registry_timer.data = f;
+        pipe_shed_init(f, loop);
     }
     for (size_t i = 0; i < cfg->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
@@ -606,9 +616,7 @@ static void collect_cb(void *arg, struct tr_metrics *m)
         set_counter(n, m, TR_M_REST_ERRORS, fn, "connection", f->rest_conn_errors);
         set_counter(n, m, TR_M_REST_REQUESTS, fn, "all", f->rest_ok);
         const char *v1[1] = {fn};
-        int open = 0;
-        for (int k = 0; k < 2; k++)
-            open += f->conn[k].state == PC_OPEN;
+        int open = pipe_feed_open_conns(f);
         tr_gauge_set(tr_metrics_gauge(m, TR_M_CONNECTIONS, v1), open);
         tr_gauge_set(tr_metrics_gauge(m, TR_M_FEED_UP, v1), f->connected);
         tr_gauge_set(tr_metrics_gauge(m, TR_M_FEED_PAUSED, v1), f->paused);
@@ -686,6 +694,7 @@ static void close_handles(struct pipe_node *n)
         uv_close((uv_handle_t *)&f->rotate_timer, NULL);
         uv_close((uv_handle_t *)&f->rest_timer, NULL);
         uv_close((uv_handle_t *)&f->registry_timer, NULL);
+        pipe_shed_close(f);
     }
 }
 
@@ -694,7 +703,7 @@ static void conns_closed_cb(uv_timer_t *t)
     struct pipe_node *n = t->data;
     int open = 0;
     for (size_t i = 0; i < n->n_feeds; i++)
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < PIPE_CONN_SLOTS; k++)
             open += n->feeds[i].conn[k].state != PC_IDLE;
     if (open && pipe_now_ns() - n->stop_start_ns < ((int64_t)n->cfg->shutdown_ms + 2000) * 1000000)
         return; /* wait for close frames to go out (bounded) */
@@ -730,7 +739,7 @@ static void stop_poll_cb(uv_timer_t *t)
         n->fatal = rc;
     /* 4: provider connections, with a close frame */
     for (size_t i = 0; i < n->n_feeds; i++)
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < PIPE_CONN_SLOTS; k++)
             pipe_conn_close(&n->feeds[i].conn[k], 1001);
     uv_timer_start(&n->stop_timer, conns_closed_cb, 10, 10);
 }
@@ -790,6 +799,7 @@ void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), voi
         uv_timer_stop(&n->feeds[i].retry_timer);
         uv_timer_stop(&n->feeds[i].rotate_timer);
         uv_timer_stop(&n->feeds[i].registry_timer);
+        pipe_shed_stop(&n->feeds[i]);
     }
     uv_timer_start(&n->stop_timer, stop_poll_cb, 0, 50);
 }
@@ -803,7 +813,7 @@ int pipe_node_close(struct pipe_node *n, struct tr_error *err)
         tr_log_notify_fd_close(n->log, n->notify_fd);
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < PIPE_CONN_SLOTS; k++) {
             if (f->conn[k].prov_ok)
                 tr_provider_close(&f->conn[k].prov);
             if (f->conn[k].inited) {

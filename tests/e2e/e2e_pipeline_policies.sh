@@ -4,7 +4,10 @@
 #   - the market registry (REST) reports a configured market it does not list;
 #   - subscribe error "unknown market": that market is dropped, the rest
 #     of the feed keeps collecting;
-#   - subscribe error "subscription limit": shed + alert;
+#   - subscribe error "subscription limit": shed + alert, the shed market
+#     moves to a new connection of the feed (max_connections = 2); past
+#     that bound it is listed as shed in /api/status and asked for again
+#     with backoff until the limit is lifted;
 #   - REST 401: the feed's REST halts with an alert, the pending repair
 #     becomes an explicit gap event (never a silent hole);
 #   - SIGTERM afterwards still stops cleanly (exit 0).
@@ -37,6 +40,7 @@ ping_interval = 1s
 ping_timeout = 3s
 ws_backoff_max = 2s
 rest_backoff_max = 2s
+max_connections = 2
 EOF
 ctl() { "$BIN/tickraft-sim" ctl --port "$CTL_PORT" "$@" >>"$WORK/ctl.log" 2>&1 || log "ctl $* failed"; }
 
@@ -62,10 +66,34 @@ check "/readyz ready with the feed subscribed" bash -c \
 check "tickraft-ctl feeds answers through the publisher" bash -c \
     "'$BIN/tickraft-ctl' feeds --node tcp://127.0.0.1:$PUB_PORT --token e2e-admin | grep -q collecting"
 
-log "fault: subscription limit 2 on the next subscribe"
+# last_seq of a stream in /api/status
+last_seq() { curl -sf "http://127.0.0.1:$HTTP_PORT/api/status" 2>/dev/null |
+    grep -oE "\"key\":\"$1\",\"last_seq\":[0-9]+" | grep -oE '[0-9]+$'; }
+status() { curl -sf "http://127.0.0.1:$HTTP_PORT/api/status" >"$WORK/st.json" 2>/dev/null; }
+log "fault: subscription limit 2 per connection, then every connection resubscribes"
 ctl sub_limit max=2; ctl close code=1000; sleep 2
 check "limit alerted" grep -q 'msg="alert: subscription limit, shedding"' "$WORK/node.log"
+check "the shed market moved to a new connection" \
+    grep -q 'msg="shed markets moved to a new connection".*slot=2 markets=1 first=SIM-2' "$WORK/node.log"
+check "SIM-2 subscribed again" grep -q 'msg="shed market subscribed again".*instrument=SIM-2 slot=2' "$WORK/node.log"
+status
+check "status: two connections, nothing shed" grep -q '"connections":2,"max_connections":2,"shed_total":1,"resubscribed":1,"shed":\[\]' "$WORK/st.json"
+s2a=$(last_seq sim/trade/SIM-2); sleep 1.5; s2b=$(last_seq sim/trade/SIM-2)
+check "SIM-2 collects on the overflow connection ($s2a -> $s2b)" test "${s2b:-0}" -gt "${s2a:-0}"
+log "fault: subscription limit 1: past max_connections the shed market waits, listed"
+ctl sub_limit max=1; ctl close code=1000; sleep 2.5
+status
+check "status lists SIM-1 as shed at the bound" grep -q '"connections":2,"max_connections":2,.*"shed":\["SIM-1"\]' "$WORK/st.json"
+check "asked again with backoff at the bound" \
+    grep -q 'msg="connections at max_connections: asking again for shed markets"' "$WORK/node.log"
+s1a=$(last_seq sim/trade/SIM-1); sleep 1; s1b=$(last_seq sim/trade/SIM-1)
+check "SIM-1 not collected while shed ($s1a -> $s1b)" test "${s1b:-0}" = "${s1a:-0}"
 ctl clear
+# the next ask (backoff <= ws_backoff_max = 2 s + 25 %) is accepted
+for _ in $(seq 1 40); do status; grep -q '"shed":\[\]' "$WORK/st.json" && break; sleep 0.25; done
+check "SIM-1 subscribed again once the limit is lifted" grep -q '"shed":\[\]' "$WORK/st.json"
+s1a=$(last_seq sim/trade/SIM-1); sleep 1.5; s1b=$(last_seq sim/trade/SIM-1)
+check "SIM-1 collects again ($s1a -> $s1b)" test "${s1b:-0}" -gt "${s1a:-0}"
 
 log "fault: REST answers 401 while a gap needs a backfill"
 ctl auth code=401 secs=30; sleep 0.2; ctl gap count=40 instrument=SIM-0; sleep 3

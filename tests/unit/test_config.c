@@ -111,6 +111,7 @@ static void example_file_parses_with_every_key(void **state)
     assert_int_equal(cb->ws_backoff.max_ms, 300000);
     assert_int_equal(cb->snapshot_backoff.max_ms, 60000);
     assert_int_equal(cb->rotate_ms, 0);
+    assert_int_equal(cb->max_connections, 4); /* default */
 
     const struct tr_feed_cfg *bn = tr_config_feed(&c, "binance-spot");
     assert_non_null(bn);
@@ -239,6 +240,10 @@ static void bad_values_name_the_key(void **state)
     refused("[node]\nid = 0\ndata_dir=/x\n", "node.conf:2: key 'id': 0 is out of range");
     refused("[node]\nid = 70000\n", "key 'id': 70000 is out of range");
     refused("[node]\nid = x1\n", "key 'id': 'x1' is not an integer");
+    refused(NODE "[feed s]\nprovider = sim\nmax_connections = 8\n",
+            "key 'max_connections': 8 is out of range");
+    refused(NODE "[feed s]\nprovider = sim\nmax_connections = 0\n",
+            "key 'max_connections': 0 is out of range");
     refused(NODE "[log]\nlevel = loud\n", "node.conf:5: key 'level': 'loud' is not debug");
     refused(NODE "[log]\nformat = xml\n", "key 'format': 'xml' is not logfmt or json");
     refused(NODE "[storage]\nsync = sometimes\n", "key 'sync': 'sometimes' is not every-write");

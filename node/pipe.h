@@ -343,6 +343,25 @@ void pipe_dedup_mark(struct pipe_dedup *d, struct pd_stream *s, uint64_t seq);
 /* A new connection subscribed: trades backfill from their position. */
 void pipe_dedup_resume(struct pipe_dedup *d, struct pd_stream *s);
 
+/* ------------------------------------------------------- data path */
+
+/* pipe_path.c: the per-event path shared by the node and tickraft-bench
+ * pipeline. Offers every data event of a parsed frame (received on `src`,
+ * any unique pointer) to its stream, created on first use with the
+ * adapter's descriptor and owned by `feed` (may be NULL); events whose
+ * stream key does not fit are counted in d->rejected. *offered gets the
+ * events offered. Returns 0 or the deduplicator's/writer's negative error
+ * (fatal: the log failed). Everything stays the caller's. */
+int pipe_path_offer_frame(struct pipe_dedup *d, const struct tr_provider_ops *ops,
+                          const struct tr_frame *fr, const void *src, struct pipe_feed *feed,
+                          uint64_t *offered);
+/* The deduplicator's emit: queues record `seq` of stream s in the writer's
+ * batch (ev encoded here, or enc/enc_len already encoded), with the
+ * latency sample and the stream's last LSN and write time. */
+int pipe_path_emit(struct pipe_writer *w, struct pd_stream *s, uint64_t seq,
+                   const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
+                   struct tr_error *err);
+
 /* ------------------------------------------------------------ node */
 
 struct pipe_node;

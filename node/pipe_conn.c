@@ -485,24 +485,12 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
     c->data_frames++;
     if (!c->first_data_ns)
         c->first_data_ns = now;
-    struct pipe_dedup *d = pipe_node_dedup(f->node);
-    for (size_t i = 0; i < c->frame.n_events; i++) {
-        const struct tr_event *ev = &c->frame.events[i];
-        if (ev->kind == TR_KIND_GAP || ev->kind == TR_KIND_NONE)
-            continue;
-        const struct tr_stream_desc *desc = f->ops->stream(ev->kind);
-        struct pd_stream *s = pipe_dedup_stream(d, ev->provider, ev->kind, ev->instrument, desc);
-        if (!s) {
-            d->rejected++;
-            continue;
-        }
-        s->feed = f;
-        f->events++;
-        int rc = pipe_dedup_offer(d, s, ev, c);
-        if (rc < 0) {
-            pipe_node_fatal(f->node, rc, "deduplicate/write");
-            return;
-        }
+    uint64_t offered = 0;
+    int rc = pipe_path_offer_frame(pipe_node_dedup(f->node), f->ops, &c->frame, c, f, &offered);
+    f->events += offered;
+    if (rc < 0) {
+        pipe_node_fatal(f->node, rc, "deduplicate/write");
+        return;
     }
     /* make-before-break: the incoming connection overlaps; retire the old */
     if (c->incoming && c->subscribed && c->data_frames >= 2) {

@@ -113,25 +113,10 @@ static int emit_cb(void *arg, struct pd_stream *s, uint64_t seq, const struct tr
     struct pipe_node *n = arg;
     struct tr_error err;
     tr_error_clear(&err);
-    int64_t ts = ev ? ev->ts_exchange : 0;
-    if (!ev && s->n > s->head)
-        ts = s->buf[s->head].ts;
-    if (!ts)
-        ts = pipe_now_ns();
-    /* latency samples: live events only (received on a WebSocket just now);
-     * backfilled and buffered ones measure the repair, not the path */
-    int64_t lat_ts = ev && (ev->fields & TR_F_TS_RECEIVE) && (ev->fields & TR_F_TS_EXCHANGE) &&
-                             ev->kind != TR_KIND_GAP
-                         ? ev->ts_exchange
-                         : 0;
-    int rc = pipe_writer_add2(&n->w, s->key, s->key_len, seq, ts, lat_ts,
-                              lat_ts ? ev->ts_receive : 0, ev, enc, enc_len, &s->last_lsn, &err);
-    if (rc) {
+    int rc = pipe_path_emit(&n->w, s, seq, ev, enc, enc_len, &err);
+    if (rc)
         tr_nlog(n->lg, TR_NLOG_ERROR, "writer", "append failed", TR_KV_ERR(&err));
-        return rc;
-    }
-    s->last_write_ns = pipe_now_ns();
-    return 0;
+    return rc;
 }
 
 static void want_backfill_cb(void *arg, struct pd_stream *s)

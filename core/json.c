@@ -7,6 +7,10 @@
 
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 struct parser {
     const char *s;
     size_t len, pos;
@@ -90,12 +94,39 @@ static inline uint64_t special_mask(uint64_t w)
 #define TR_JSON_SWAR 0
 #endif
 
+#if defined(__SSE2__)
+#define TR_JSON_SSE2 1
+/* Offset of the first '"', '\\' or control byte in the 16 bytes at p, or
+ * 16 when there is none. Nearly every key and value of a provider frame
+ * is shorter than 16 bytes, so one step finds its end. */
+static inline unsigned special16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    /* bytes < 0x20 unsigned: min(v, 0x1f) == v */
+    __m128i c = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, b), c));
+    return m ? (unsigned)__builtin_ctz(m) : 16u;
+}
+#else
+#define TR_JSON_SSE2 0
+#endif
+
 static int scan_string(struct parser *p)
 {
     const unsigned char *s = (const unsigned char *)p->s;
     size_t i = ++p->pos, n = p->len, start = i; /* after the opening quote */
     int escaped = 0;
     for (;;) {
+#if TR_JSON_SSE2
+        while (i + 16 <= n) {
+            unsigned k = special16(s + i);
+            i += k;
+            if (k < 16)
+                goto special;
+        }
+#endif
         if (TR_JSON_SWAR) {
             while (i + 8 <= n) {
                 uint64_t w;

@@ -19,6 +19,23 @@ int tr_decimal_parse(const char *s, size_t len, struct tr_decimal *out)
     int digits = 0, scale = 0, seen_point = 0;
     /* int64 magnitude limit: 9223372036854775807, or ...808 when negative. */
     const uint64_t limit = (uint64_t)INT64_MAX + (uint64_t)neg;
+    if (len - i <= 18) {
+        /* at most 18 digits: below 10^18, no overflow to check (prices
+         * and sizes nearly always; a division per digit otherwise) */
+        for (; i < len; i++) {
+            unsigned d = (unsigned)(unsigned char)s[i] - '0';
+            if (d <= 9) {
+                mag = mag * 10 + d;
+                digits++;
+                scale += seen_point;
+            } else if (s[i] == '.' && !seen_point && digits) {
+                seen_point = 1;
+            } else {
+                return TR_EPARSE;
+            }
+        }
+        goto done;
+    }
     for (; i < len; i++) {
         char c = s[i];
         if (c == '.') {
@@ -37,6 +54,7 @@ int tr_decimal_parse(const char *s, size_t len, struct tr_decimal *out)
         if (seen_point && ++scale > TR_DECIMAL_MAX_SCALE)
             return TR_ERANGE;
     }
+done:
     if (digits == 0 || (seen_point && scale == 0))
         return TR_EPARSE;
     out->mant = neg ? (int64_t)(0 - mag) : (int64_t)mag;

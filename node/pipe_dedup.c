@@ -51,12 +51,24 @@ int pipe_stream_key(const char *provider, int kind, const char *instrument, char
     return (int)n;
 }
 
+/* In-memory hashes only (stream slots, IDSET ids: nothing stored), so the
+ * function is free to change: 8 bytes per multiply instead of FNV's one
+ * (a Kalshi UUID is 36 bytes, a stream key ~20, hashed per event). */
 static uint64_t fnv(const char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 32;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 29);
 }
 
 /* ---- id sets (IDSET mode) ---- */
@@ -105,10 +117,9 @@ static int idset_has(const struct pd_idset *x, uint64_t h)
     return tab_has(x->cur, x->slots, h) || tab_has(x->prev, x->slots, h);
 }
 
-static void idset_add(struct pd_idset *x, uint64_t h)
+/* Adds an id known to be absent (the caller just asked idset_has). */
+static void idset_insert(struct pd_idset *x, uint64_t h)
 {
-    if (idset_has(x, h))
-        return;
     if (x->n_cur >= x->gen) { /* the current generation is full: age it */
         uint64_t *t = x->prev;
         x->prev = x->cur;
@@ -121,6 +132,12 @@ static void idset_add(struct pd_idset *x, uint64_t h)
         i = (i + 1) & (x->slots - 1);
     x->cur[i] = h;
     x->n_cur++;
+}
+
+static void idset_add(struct pd_idset *x, uint64_t h)
+{
+    if (!idset_has(x, h))
+        idset_insert(x, h);
 }
 
 static uint64_t id_hash(const char *id)
@@ -511,7 +528,7 @@ static int emit_new_id(struct pipe_dedup *d, struct pd_stream *s, uint64_t h,
         d->dups++;
         return 0;
     }
-    idset_add(s->ids, h);
+    idset_insert(s->ids, h);
     return emit(d, s, s->have ? s->last + 1 : 1, ev, enc, len);
 }
 

@@ -12,6 +12,24 @@
 
 /* One parse: the text, its tokens and what is being parsed ("coinbase
  * match"), so every error reads "<what>: field '<key>': <reason>". */
+#define PJ_INDEX_MAX 24
+
+/* pj_opt's index of the keys of the object it looked in last: adapters
+ * read ten or more fields of one message object, and each tr_json_get
+ * walks its keys from the first (~10 % of a Kalshi frame's parse). */
+struct pj_key {
+    uint64_t pre;   /* first 8 bytes of the key, zero-padded */
+    uint32_t start, len;
+    int v;          /* value token */
+};
+struct pj_index {
+    const struct tr_json_tok *t; /* tokens it was built from (NULL: none) */
+    int obj;
+    int ok;         /* 0: fall back to tr_json_get (escaped keys, too many) */
+    uint32_t n;
+    struct pj_key k[PJ_INDEX_MAX];
+};
+
 struct pctx {
     const char *text;
     const struct tr_json_tok *t;
@@ -20,6 +38,7 @@ struct pctx {
     struct tr_frame *out;
     struct tr_error *err;
     int64_t recv_ns;
+    struct pj_index ix; /* zero-initialised with the rest: empty */
 };
 
 /* Tokenizes into f->toks, growing it on TR_ETOOBIG. Returns the token

@@ -93,11 +93,54 @@ int pj_type(struct pctx *c, int i)
     return i < 0 ? 0 : c->t[i].type;
 }
 
+static uint64_t prefix8(const char *s, size_t n)
+{
+    uint64_t v = 0;
+    memcpy(&v, s, n < 8 ? n : 8);
+    return v;
+}
+
+/* One walk over the keys of object `obj`; the first occurrence of a key
+ * wins, as with tr_json_get. */
+static void index_build(struct pctx *c, int obj)
+{
+    struct pj_index *x = &c->ix;
+    x->t = c->t;
+    x->obj = obj;
+    x->n = 0;
+    x->ok = c->t[obj].count <= PJ_INDEX_MAX;
+    uint32_t i = (uint32_t)obj + 1;
+    for (uint32_t k = 0; x->ok && k < c->t[obj].count; k++) {
+        const struct tr_json_tok *t = &c->t[i];
+        if (t->escaped) {
+            x->ok = 0;
+            break;
+        }
+        x->k[x->n++] = (struct pj_key){prefix8(c->text + t->start, t->len), t->start, t->len,
+                                       (int)i + 1};
+        i = c->t[i + 1].end;
+    }
+}
+
+static int index_get(struct pctx *c, const char *key)
+{
+    const struct pj_index *x = &c->ix;
+    size_t n = strlen(key);
+    uint64_t pre = prefix8(key, n);
+    for (uint32_t j = 0; j < x->n; j++)
+        if (x->k[j].pre == pre && x->k[j].len == n &&
+            (n <= 8 || memcmp(c->text + x->k[j].start + 8, key + 8, n - 8) == 0))
+            return x->k[j].v;
+    return -1;
+}
+
 int pj_opt(struct pctx *c, int obj, const char *key)
 {
     if (obj < 0 || c->t[obj].type != TR_JSON_OBJECT)
         return -1;
-    int i = tr_json_get(c->text, c->t, obj, key);
+    if (c->ix.t != c->t || c->ix.obj != obj)
+        index_build(c, obj);
+    int i = c->ix.ok ? index_get(c, key) : tr_json_get(c->text, c->t, obj, key);
     if (i >= 0 && c->t[i].type == TR_JSON_NULL)
         return -1;
     return i;

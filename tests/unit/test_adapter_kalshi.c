@@ -262,6 +262,52 @@ static void subscribe_and_rest(void **state)
     tr_rest_result_free(&res);
 }
 
+/* Field lookup (providers/pjson.c indexes a message object's keys once):
+ * the first of repeated keys wins, escaped keys and objects wider than
+ * the index still resolve, a key that shares the first 8 bytes and the
+ * length of another is not taken for it, and a missing or null field is a
+ * counted reject naming it. */
+#define KT_HEAD "{\"type\":\"trade\",\"sid\":2,\"seq\":1,\"msg\":{"
+#define KT_TAIL "\"trade_id\":\"f851595a-6d92-424e-09f8-0d2669de70ae\",\"yes_price_dollars\":" \
+                "\"0.7700\",\"count_fp\":\"75.00\",\"taker_side\":\"yes\",\"ts\":1770897981}}"
+
+static void field_lookup_first_wins_escapes_and_wide_objects(void **state)
+{
+    struct fx *x = *state;
+    /* repeated key: the first wins; a decoy with the same 8-byte prefix
+     * and length comes first and is not taken */
+    assert_int_equal(tp_parse(&x->p, &x->f, KT_HEAD "\"market_tickeq\":\"DECOY\","
+                              "\"market_ticker\":\"FIRST\",\"market_ticker\":\"SECOND\"," KT_TAIL,
+                              &x->err), 0);
+    assert_string_equal(x->f.events[0].instrument, "FIRST");
+    assert_string_equal(tp_dec(x->f.events[0].price), "0.7700");
+    /* an escaped key (market_ticker with \u005f) */
+    assert_int_equal(tp_parse(&x->p, &x->f, KT_HEAD "\"market\\u005fticker\":\"ESC\"," KT_TAIL,
+                              &x->err), 0);
+    assert_string_equal(x->f.events[0].instrument, "ESC");
+    /* wider than the index: 30 unknown keys before the fields */
+    char wide[4096] = KT_HEAD;
+    for (int i = 0; i < 30; i++)
+        snprintf(wide + strlen(wide), sizeof wide - strlen(wide), "\"k%02d\":%d,", i, i);
+    snprintf(wide + strlen(wide), sizeof wide - strlen(wide), "\"market_ticker\":\"WIDE\","
+             KT_TAIL);
+    assert_int_equal(tp_parse(&x->p, &x->f, wide, &x->err), 0);
+    assert_string_equal(x->f.events[0].instrument, "WIDE");
+    assert_string_equal(tp_dec(x->f.events[0].size), "75.00");
+    /* missing and null fields: rejects that name the field, counted */
+    uint64_t before = x->p.rejects;
+    assert_int_equal(tp_parse(&x->p, &x->f, KT_HEAD "\"market_ticker\":\"M\",\"trade_id\":"
+                              "\"f851595a-6d92-424e-09f8-0d2669de70ae\",\"yes_price_dollars\":"
+                              "\"0.77\",\"taker_side\":\"yes\",\"ts\":1}}", &x->err),
+                     TR_EPARSE);
+    assert_non_null(strstr(x->err.msg, "'count_fp'"));
+    assert_int_equal(x->f.n_events, 0);
+    assert_int_equal(tp_parse(&x->p, &x->f, KT_HEAD "\"market_ticker\":null," KT_TAIL, &x->err),
+                     TR_EPARSE);
+    assert_non_null(strstr(x->err.msg, "'market_ticker'"));
+    assert_int_equal(x->p.rejects, before + 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +317,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(seq_gaps_are_per_sid, setup, teardown),
         cmocka_unit_test_setup_teardown(control_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(subscribe_and_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(field_lookup_first_wins_escapes_and_wide_objects, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,13 +14,13 @@
  * match"), so every error reads "<what>: field '<key>': <reason>". */
 #define PJ_INDEX_MAX 24
 
-/* pj_opt's index of the keys of the object it looked in last: adapters
- * read ten or more fields of one message object, and each tr_json_get
- * walks its keys from the first (~10 % of a Kalshi frame's parse). */
+/* pj_opt's index of the keys of the objects it looked in last (the
+ * frame's root and one message object): adapters read ten or more fields
+ * of one object, and each tr_json_get walks its keys from the first (~10 %
+ * of a Kalshi frame's parse). */
 struct pj_key {
-    uint64_t pre;   /* first 8 bytes of the key, zero-padded */
-    uint32_t start, len;
-    int v;          /* value token */
+    uint32_t start, len; /* the key's text */
+    int v;               /* value token */
 };
 struct pj_index {
     const struct tr_json_tok *t; /* tokens it was built from (NULL: none) */
@@ -38,7 +38,7 @@ struct pctx {
     struct tr_frame *out;
     struct tr_error *err;
     int64_t recv_ns;
-    struct pj_index ix; /* zero-initialised with the rest: empty */
+    struct pj_index ix[2]; /* zero-initialised with the rest: empty */
 };
 
 /* Tokenizes into f->toks, growing it on TR_ETOOBIG. Returns the token

@@ -93,18 +93,10 @@ int pj_type(struct pctx *c, int i)
     return i < 0 ? 0 : c->t[i].type;
 }
 
-static uint64_t prefix8(const char *s, size_t n)
-{
-    uint64_t v = 0;
-    memcpy(&v, s, n < 8 ? n : 8);
-    return v;
-}
-
 /* One walk over the keys of object `obj`; the first occurrence of a key
  * wins, as with tr_json_get. */
-static void index_build(struct pctx *c, int obj)
+static void index_build(struct pctx *c, struct pj_index *x, int obj)
 {
-    struct pj_index *x = &c->ix;
     x->t = c->t;
     x->obj = obj;
     x->n = 0;
@@ -116,21 +108,19 @@ static void index_build(struct pctx *c, int obj)
             x->ok = 0;
             break;
         }
-        x->k[x->n++] = (struct pj_key){prefix8(c->text + t->start, t->len), t->start, t->len,
-                                       (int)i + 1};
+        x->k[x->n++] = (struct pj_key){t->start, t->len, (int)i + 1};
         i = c->t[i + 1].end;
     }
 }
 
-static int index_get(struct pctx *c, const char *key)
+static int index_get(const struct pctx *c, const struct pj_index *x, const char *key)
 {
-    const struct pj_index *x = &c->ix;
     size_t n = strlen(key);
-    uint64_t pre = prefix8(key, n);
-    for (uint32_t j = 0; j < x->n; j++)
-        if (x->k[j].pre == pre && x->k[j].len == n &&
-            (n <= 8 || memcmp(c->text + x->k[j].start + 8, key + 8, n - 8) == 0))
+    for (uint32_t j = 0; j < x->n; j++) {
+        const char *k = c->text + x->k[j].start;
+        if (x->k[j].len == n && k[0] == key[0] && memcmp(k, key, n) == 0)
             return x->k[j].v;
+    }
     return -1;
 }
 
@@ -138,9 +128,11 @@ int pj_opt(struct pctx *c, int obj, const char *key)
 {
     if (obj < 0 || c->t[obj].type != TR_JSON_OBJECT)
         return -1;
-    if (c->ix.t != c->t || c->ix.obj != obj)
-        index_build(c, obj);
-    int i = c->ix.ok ? index_get(c, key) : tr_json_get(c->text, c->t, obj, key);
+    /* slot 0 keeps the root, slot 1 the last other object */
+    struct pj_index *x = &c->ix[obj != 0];
+    if (x->t != c->t || x->obj != obj)
+        index_build(c, x, obj);
+    int i = x->ok ? index_get(c, x, key) : tr_json_get(c->text, c->t, obj, key);
     if (i >= 0 && c->t[i].type == TR_JSON_NULL)
         return -1;
     return i;

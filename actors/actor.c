@@ -8,10 +8,20 @@
  * served between them. When the ring reaches the high-water mark the
  * callback does not post the next receive: nng's own queues (bounded) fill
  * and senders block, then time out with TR_EOVERLOADED. Nothing is dropped
- * on the way in. */
+ * on the way in.
+ *
+ * Senders in the same process that address a thread actor by name skip
+ * nng (actor_fast_send): they put the message on the ring themselves under
+ * the mailbox mutex and wake the loop, and wait on room_cv while the ring
+ * is at the high-water mark. Same bound, same TR_EOVERLOADED, same order
+ * per sender; one thread hop instead of two. nng still carries everything
+ * else (ipc senders, sends by URL, replies). The ring has one slot more
+ * than the high-water mark: the receive aio in flight when fast senders
+ * fill the ring lands there. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -26,7 +36,7 @@ static void recv_cb(void *arg)
         return; /* stopped or closed */
     nng_msg *m = nng_aio_get_msg(a->raio);
     pthread_mutex_lock(&a->mu);
-    a->ring[(a->head + a->count) % a->cap] = m;
+    a->ring[(a->head + a->count) % a->slots] = m;
     a->count++;
     atomic_store(&a->reg->depth, a->count);
     int again = a->count < a->cap && !a->intake_closed;
@@ -48,9 +58,11 @@ static nng_msg *ring_pop(struct tr_actor *a)
         return NULL;
     }
     nng_msg *m = a->ring[a->head];
-    a->head = (a->head + 1) % a->cap;
+    a->head = (a->head + 1) % a->slots;
     a->count--;
     atomic_store(&a->reg->depth, a->count);
+    if (a->pins)
+        pthread_cond_broadcast(&a->room_cv); /* a fast sender waits for room */
     if (a->recv_paused && !a->intake_closed) {
         a->recv_paused = 0;
         rearm = 1;
@@ -119,6 +131,7 @@ static void drain_all(struct tr_actor *a)
 {
     pthread_mutex_lock(&a->mu);
     a->intake_closed = 1;
+    pthread_cond_broadcast(&a->room_cv); /* fast senders stop waiting on us */
     pthread_mutex_unlock(&a->mu);
     nng_aio_stop(a->raio);
     nng_msg *m;
@@ -204,6 +217,7 @@ static void finish(struct tr_actor *a)
     pthread_mutex_lock(&a->mu);
     a->intake_closed = 1;
     a->wake_ok = 0;
+    pthread_cond_broadcast(&a->room_cv);
     pthread_mutex_unlock(&a->mu);
     if (a->mbox_open)
         nng_close(a->mbox);
@@ -231,6 +245,14 @@ static void finish(struct tr_actor *a)
 
 static void actor_free(struct tr_actor *a)
 {
+    /* a fast sender may still hold a pin (it saw this instance before it
+     * stopped): intake is closed, it leaves at once; wait for it */
+    pthread_mutex_lock(&a->mu);
+    a->intake_closed = 1;
+    pthread_cond_broadcast(&a->room_cv);
+    while (a->pins)
+        pthread_cond_wait(&a->room_cv, &a->mu);
+    pthread_mutex_unlock(&a->mu);
     struct ctl_notice *n = a->notices;
     while (n) {
         struct ctl_notice *next = n->next;
@@ -240,6 +262,7 @@ static void actor_free(struct tr_actor *a)
     if (a->raio)
         nng_aio_free(a->raio);
     free(a->ring);
+    pthread_cond_destroy(&a->room_cv);
     pthread_cond_destroy(&a->cv);
     pthread_mutex_destroy(&a->mu);
     free(a);
@@ -348,12 +371,14 @@ int actor_spawn(struct tr_system *sys, const char *name, const struct tr_actor_d
     if (!a->opts.mailbox_hwm)
         a->opts.mailbox_hwm = 1024;
     a->cap = a->opts.mailbox_hwm;
-    a->ring = calloc(a->cap, sizeof *a->ring);
+    a->slots = a->cap + 1;
+    a->ring = calloc(a->slots, sizeof *a->ring);
     a->exit_cb = exit_cb;
     a->exit_arg = exit_arg;
     a->notices_tail = &a->notices;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
+    pthread_cond_init(&a->room_cv, NULL);
     if (listen_url)
         snprintf(a->listen_url, sizeof a->listen_url, "%s", listen_url);
     tr_system_url(sys, name, a->url, sizeof a->url);
@@ -416,6 +441,93 @@ int tr_actor_spawn(struct tr_system *sys, const char *name, const struct tr_acto
     return actor_spawn(sys, name, def, arg, opts, NULL, NULL, NULL, out, err);
 }
 
+/* ---- in-process fast path (see the top of this file) ---- */
+
+#define FAST_SLICE_NS 10000000u /* re-check the registry at least this often */
+
+static uint64_t fast_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Under a->mu: the instance takes messages now. */
+static int fast_open(const struct tr_actor *a)
+{
+    return a->wake_ok && !a->intake_closed;
+}
+
+static void fast_push(struct tr_actor *a, nng_msg *m)
+{
+    a->ring[(a->head + a->count) % a->slots] = m;
+    a->count++;
+    atomic_store(&a->reg->depth, a->count);
+    uv_async_send(&a->wake);
+}
+
+int actor_fast_send(struct tr_system *sys, const char *name, nng_msg *m, int timeout_ms)
+{
+    if (strstr(name, "://"))
+        return 1;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                                       : fast_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        pthread_mutex_lock(&sys->mu);
+        struct reg_entry *e = reg_get(sys, name, 0);
+        if (!e || e->is_process) {
+            pthread_mutex_unlock(&sys->mu);
+            return 1;
+        }
+        struct tr_actor *a = e->cur;
+        if (a) {
+            /* lock order: sys->mu, then a->mu (as reg_notify_locked) */
+            pthread_mutex_lock(&a->mu);
+            pthread_mutex_unlock(&sys->mu);
+            if (fast_open(a) && a->count < a->cap) {
+                fast_push(a, m);
+                pthread_mutex_unlock(&a->mu);
+                return 0;
+            }
+            if (fast_open(a) && timeout_ms != 0) {
+                /* full: wait for room on this instance; the pin keeps it
+                 * from being freed under us once sys->mu is released */
+                a->pins++;
+                while (fast_open(a) && a->count >= a->cap) {
+                    uint64_t now = fast_now_ns();
+                    if (now >= deadline)
+                        break;
+                    uint64_t until = deadline - now > FAST_SLICE_NS ? now + FAST_SLICE_NS
+                                                                    : deadline;
+                    struct timespec ts = {(time_t)(until / 1000000000u),
+                                          (long)(until % 1000000000u)};
+                    pthread_cond_timedwait(&a->room_cv, &a->mu, &ts);
+                }
+                int done = fast_open(a) && a->count < a->cap;
+                if (done)
+                    fast_push(a, m);
+                if (--a->pins == 0)
+                    pthread_cond_broadcast(&a->room_cv); /* actor_free may wait */
+                pthread_mutex_unlock(&a->mu);
+                if (done)
+                    return 0;
+            } else {
+                pthread_mutex_unlock(&a->mu);
+            }
+        } else {
+            pthread_mutex_unlock(&sys->mu);
+        }
+        /* full past the deadline, or the name is (re)starting: wait for
+         * the next instance like a send into nng's queue would */
+        uint64_t now = fast_now_ns();
+        if (now >= deadline)
+            return TR_EOVERLOADED;
+        uint64_t nap = deadline - now < 1000000u ? deadline - now : 1000000u;
+        struct timespec ts = {0, (long)nap};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void actor_wake(struct tr_actor *a)
 {
     pthread_mutex_lock(&a->mu);
@@ -457,6 +569,7 @@ int actor_abandon(struct tr_actor *a)
     }
     a->abandoned = 1;
     a->intake_closed = 1;
+    pthread_cond_broadcast(&a->room_cv);
     pthread_mutex_unlock(&a->mu);
     atomic_store(&a->stop_req, 2);
     /* Free the name now: stop intake and close the sockets under the hung

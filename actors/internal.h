@@ -125,7 +125,12 @@ struct tr_actor {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     nng_msg **ring;
-    uint32_t cap, head, count;
+    uint32_t cap, head, count;   /* cap = the high-water mark */
+    uint32_t slots;              /* cap + 1: room for the one receive aio in
+                                  * flight when fast sends filled the ring */
+    pthread_cond_t room_cv;      /* fast senders: room in the ring, or intake
+                                  * closed, or no pins left (actor_free) */
+    uint32_t pins;               /* fast senders waiting on this instance (mu) */
     int recv_paused;
     int intake_closed;
     struct ctl_notice *notices, **notices_tail;
@@ -165,6 +170,15 @@ int actor_spawn(struct tr_system *sys, const char *name, const struct tr_actor_d
                 void *arg, const struct tr_actor_opts *opts, const char *listen_url,
                 actor_exit_cb exit_cb, void *exit_arg, struct tr_actor **out,
                 struct tr_error *err);
+/* In-process fast path (actor.c): delivers m, an envelope, straight into
+ * the ring of the thread actor registered as `name` in this system and
+ * wakes its loop: one thread hop instead of nng's inproc transport and its
+ * taskq thread. Blocks while the ring is at its high-water mark or the name
+ * is restarting, up to timeout_ms (< 0: forever), like an nng send.
+ * Returns 0 (m is owned by the mailbox now), TR_EOVERLOADED (timed out;
+ * the caller keeps m), or 1: not a thread actor of this system (a URL, a
+ * process actor, an unknown name): send through nng. */
+int actor_fast_send(struct tr_system *sys, const char *name, nng_msg *m, int timeout_ms);
 /* Wakes the actor's loop if it still runs (thread-safe). */
 void actor_wake(struct tr_actor *a);
 /* Gives up on a hung instance: closes its sockets so a new one can take the

@@ -1,6 +1,8 @@
 /* Sending: the per-actor cache of push sockets (one per destination URL),
  * send, call/reply over a per-actor reply inbox, client actors, and the
- * batcher that carries the hot path as many items per envelope. */
+ * batcher that carries the hot path as many items per envelope. A send by
+ * name to a thread actor of the same process skips nng (actor_fast_send,
+ * actor.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,15 +107,20 @@ static int send_env(struct tr_actor *a, const char *to, uint32_t type, const cha
                     uint64_t corr, const void *payload, size_t len, int timeout_ms,
                     const char *url, int registered)
 {
-    struct peer *p;
-    int rc = peer_get(a, url, registered, &p);
-    if (rc)
-        return rc;
     nng_msg *m;
-    rc = env_build(&m, type, sender, corr, payload, len);
+    int rc = env_build(&m, type, sender, corr, payload, len);
     if (rc)
         return rc;
-    rc = peer_send(p, m, timeout_ms);
+    /* a thread actor of this process, by name: straight into its ring */
+    if (registered && (rc = actor_fast_send(a->sys, to, m, timeout_ms)) != 1) {
+        if (rc)
+            nng_msg_free(m);
+        return rc;
+    }
+    struct peer *p;
+    rc = peer_get(a, url, registered, &p);
+    if (rc == 0)
+        rc = peer_send(p, m, timeout_ms);
     if (rc)
         nng_msg_free(m);
     return rc;
@@ -336,6 +343,15 @@ int tr_batch_flush(struct tr_batch *b)
     char url[TR_URL_MAX];
     int registered;
     int rc = reg_resolve(b->from->sys, b->to, url, sizeof url, &registered);
+    if (rc == 0 && registered && (rc = actor_fast_send(b->from->sys, b->to, m, b->timeout_ms)) != 1) {
+        if (rc)
+            return rc; /* kept: retried by the next flush */
+        b->msg_ = NULL;
+        b->count = 0;
+        b->batches_sent++;
+        return 0;
+    }
+    rc = rc == 1 ? 0 : rc;
     struct peer *peer;
     if (rc == 0)
         rc = peer_get(b->from, url, registered, &peer);

@@ -79,6 +79,9 @@ int pj_type(struct pctx *c, int i);
 /* Appends a zeroed event for this provider (provider name set, ts_receive
  * set when known). NULL + err on ENOMEM. */
 struct tr_event *pj_event(struct pctx *c, int kind);
+/* The same without initialising it, for a decoder that fills every field
+ * (the native dialect's tr_event_from_json_tok). */
+struct tr_event *pj_event_slot(struct pctx *c);
 /* Parses an array of [price, size, ...] levels at token `arr` into `dst`
  * (room for its count). `key` names the field in rejects. */
 int pj_levels(struct pctx *c, int arr, const char *key, struct tr_level *dst);

@@ -28,10 +28,11 @@ static int event_at(struct pctx *c, int i, uint32_t k)
 {
     if (c->t[i].type != TR_JSON_OBJECT)
         return pj_fail(c, "events", TR_EPARSE, "event %u is not an object", k);
-    struct tr_event *ev = pj_event(c, TR_KIND_NONE);
+    struct tr_event *ev = pj_event_slot(c);
     if (!ev)
         return TR_ENOMEM;
-    /* Decoded from the batch's own tokens: the frame is tokenized once. */
+    /* Decoded from the batch's own tokens: the frame is tokenized once;
+     * the decoder initialises the whole event. */
     int rc = tr_event_from_json_tok(c->text, c->t, i, ev, &c->out->levels, c->err);
     if (rc)
         return tr_error_wrap(c->err, rc, "%s: event %u", c->what, k);

@@ -289,6 +289,22 @@ int pj_is(struct pctx *c, int i, const char *s)
     return tr_json_eq(c->text, c->t, i, s);
 }
 
+struct tr_event *pj_event_slot(struct pctx *c)
+{
+    struct tr_frame *f = c->out;
+    if (f->n_events == f->cap_events) {
+        size_t cap = f->cap_events ? f->cap_events * 2 : 16;
+        struct tr_event *e = realloc(f->events, cap * sizeof *e);
+        if (!e) {
+            tr_errorf(c->err, TR_ENOMEM, "%s: %zu events", c->what, cap);
+            return NULL;
+        }
+        f->events = e;
+        f->cap_events = cap;
+    }
+    return &f->events[f->n_events++];
+}
+
 struct tr_event *pj_event(struct pctx *c, int kind)
 {
     struct tr_frame *f = c->out;

@@ -284,15 +284,19 @@ void act_tree_spec(struct act_ctx *c, struct tr_child_spec kids[4], struct tr_su
                                        .type = TR_WORKER,
                                        .backoff_base_ms = 200,
                                        .backoff_max_ms = 10000};
-    /* the collector: REST repairs (<= shutdown_timeout) + close frames (2 s) */
+    /* the collector: REST repairs (<= shutdown_timeout) + close frames (2 s).
+     * Its restart backoff is [node] dedup_backoff_*: the deduplicator lives
+     * here, and a failure to hand its records to the writer (the reference's
+     * "Deduplicator (DB)" retry) crashes it and is retried by this restart */
+    const struct tr_backoff_cfg *db = c->cfg ? &c->cfg->dedup_backoff : NULL;
     kids[n++] = (struct tr_child_spec){.id = "collector",
                                        .start = {.def = &act_collector_def, .arg = c},
                                        .restart = TR_PERMANENT,
                                        .shutdown = TR_SHUTDOWN_TIMEOUT,
                                        .shutdown_ms = stop_ms + 3000,
                                        .type = TR_WORKER,
-                                       .backoff_base_ms = 500,
-                                       .backoff_max_ms = 30000};
+                                       .backoff_base_ms = db ? db->base_ms : 500,
+                                       .backoff_max_ms = db ? db->max_ms : 30000};
     if (c->publish)
         kids[n++] = (struct tr_child_spec){.id = "publisher",
                                            .start = {.def = &act_pub_def, .arg = c},

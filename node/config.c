@@ -860,7 +860,7 @@ int tr_config_load(struct tr_config *cfg, const char *path, struct tr_error *err
 void tr_config_init(struct tr_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->dedup_backoff = (struct tr_backoff_cfg){1000, 30000};
+    cfg->dedup_backoff = (struct tr_backoff_cfg){500, 30000};
     cfg->shutdown_timeout_ms = 30000;
     cfg->log_level = TR_NLOG_INFO;
     cfg->log_format = TR_NLOG_LOGFMT;

@@ -84,7 +84,7 @@ struct tr_config {
     /* [node] */
     uint32_t node_id;                /* required, 1..65535 (event origin) */
     char *data_dir;                  /* required */
-    struct tr_backoff_cfg dedup_backoff; /* 1 s .. 30 s */
+    struct tr_backoff_cfg dedup_backoff; /* collector restarts: 0.5 s .. 30 s */
     uint32_t shutdown_timeout_ms;    /* default 30 s */
     /* [log] */
     int log_level;                   /* enum tr_nlog_level, default info */

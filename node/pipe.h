@@ -51,8 +51,10 @@ struct pipe_feed_cfg {
     uint32_t registry_refresh_s;   /* registry refresh period, default 600 */
     uint32_t rest_backoff_base_ms; /* REST retry: default 1000 */
     uint32_t rest_backoff_max_ms;  /* default 60000 */
+    uint32_t snapshot_backoff_base_ms, snapshot_backoff_max_ms; /* book snapshots: 1 s .. 1 min */
     uint32_t ping_s, hangup_s;     /* idle ping / hang-up: default 1 / 3 */
     uint32_t rotate_s;             /* make-before-break rotation period, 0 = off */
+    uint32_t rotate_overlap_ms;    /* both connections kept this long after the new one subscribed */
     uint32_t max_conns;            /* connections per feed (overflow for shed markets) */
     int backfill_initial;          /* first start: backfill trades from the start */
     int raw_capture;               /* keep frames as received in raw/<feed> (pipe_raw.c) */

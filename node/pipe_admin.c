@@ -72,6 +72,7 @@ static void feed_pause(struct pipe_feed *f, struct pa_cmd *c)
     f->paused = 1;
     uv_timer_stop(&f->retry_timer);
     uv_timer_stop(&f->rotate_timer);
+    uv_timer_stop(&f->overlap_timer);
     uv_timer_stop(&f->registry_timer);
     pipe_shed_stop(f);
     for (int k = 0; k < PIPE_CONN_SLOTS; k++)

@@ -97,12 +97,17 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
         f->registry_refresh_s = 600;
         f->rest_backoff_base_ms = fc->rest_backoff.base_ms ? fc->rest_backoff.base_ms : 1000;
         f->rest_backoff_max_ms = fc->rest_backoff.max_ms ? fc->rest_backoff.max_ms : 60000;
+        f->snapshot_backoff_base_ms =
+            fc->snapshot_backoff.base_ms ? fc->snapshot_backoff.base_ms : 1000;
+        f->snapshot_backoff_max_ms =
+            fc->snapshot_backoff.max_ms ? fc->snapshot_backoff.max_ms : 60000;
         f->ping_s = secs_ceil(fc->ping_interval_ms, 1);
         f->hangup_s = secs_ceil(fc->ping_timeout_ms, 3);
         if (f->hangup_s <= f->ping_s)
             f->hangup_s = f->ping_s + 1;
         f->rotate_s = (uint32_t)(fc->rotate_ms / 1000);
         f->max_conns = fc->max_connections ? fc->max_connections : 4;
+        f->rotate_overlap_ms = fc->rotate_overlap_ms;
         /* the simulator's history covers its whole run: collect it all */
         f->backfill_initial = fc->provider == TR_PROV_SIM;
         f->raw_capture = fc->raw_capture;

@@ -330,6 +330,8 @@ static void resume_streams(struct pipe_feed *f, int g)
             pipe_feed_resume_market(f, i);
 }
 
+static void overlap_cb(uv_timer_t *t);
+
 /* A subscription on c was answered: the first one resumes the group's
  * streams; markets added later (shed ones) resume one by one. */
 static void subscribed_now(struct pipe_conn *c)
@@ -343,6 +345,11 @@ static void subscribed_now(struct pipe_conn *c)
         tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "subscribed",
                 TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot));
         resume_streams(f, g);
+        if (c->incoming) { /* a rotation: both stay open for rotate_overlap */
+            f->rot_sub_ns = pipe_now_ns();
+            f->rot_old_frames = f->conn[f->active].frames;
+            uv_timer_start(&f->overlap_timer, overlap_cb, f->cfg->rotate_overlap_ms, 0);
+        }
     }
     pipe_shed_confirmed(f, g, !first);
 }
@@ -492,17 +499,28 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
         pipe_node_fatal(f->node, rc, "deduplicate/write");
         return;
     }
-    /* make-before-break: the incoming connection overlaps; retire the old */
-    if (c->incoming && c->subscribed && c->data_frames >= 2) {
-        c->incoming = 0;
-        struct pipe_conn *old = &f->conn[f->active];
-        f->active = c->slot;
-        f->rotations++;
-        old->retiring = 1;
-        tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "rotated",
-                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot));
-        pipe_conn_close(old, 1000);
-    }
+}
+
+/* make-before-break: rotate_overlap after the incoming connection was
+ * subscribed, it becomes the active one and the old one is closed (the
+ * deduplicator drops what both delivered meanwhile) */
+static void overlap_cb(uv_timer_t *t)
+{
+    struct pipe_feed *f = t->data;
+    struct pipe_conn *c = &f->conn[1 - f->active];
+    if (!c->incoming || c->state != PC_OPEN || pipe_node_stopping(f->node) || f->paused)
+        return;
+    c->incoming = 0;
+    struct pipe_conn *old = &f->conn[f->active];
+    f->active = c->slot;
+    f->rotations++;
+    old->retiring = 1;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "rotated", TR_KV_STR("feed", f->cfg->name),
+            TR_KV_INT("slot", c->slot),
+            TR_KV_INT("overlap_ms", (pipe_now_ns() - f->rot_sub_ns) / 1000000),
+            TR_KV_UINT("new_data_frames", c->data_frames),
+            TR_KV_UINT("old_frames_in_overlap", old->frames - f->rot_old_frames));
+    pipe_conn_close(old, 1000);
 }
 
 int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len)

@@ -66,6 +66,9 @@ struct pipe_feed {
     struct pipe_conn conn[PIPE_CONN_SLOTS];
     int active;
     uv_timer_t retry_timer, rotate_timer;
+    uv_timer_t overlap_timer; /* rotation: promotes the incoming connection */
+    int64_t rot_sub_ns;       /* rotation: when the incoming one was subscribed */
+    uint64_t rot_old_frames;  /* rotation: the old one's frames by then */
     uint32_t attempt;
     int64_t retry_at_ns;
     uint8_t dropped[PIPE_MAX_INST];
@@ -173,6 +176,11 @@ void pipe_rest_enqueue_job(struct pipe_feed *f, struct pipe_bfjob *job);
 void pipe_rest_build_req(const struct pipe_feed *f, const struct pipe_rest_req *r,
                          struct tr_rest_req *q);
 void pipe_rest_pump(struct pipe_feed *f);
+/* Delay before retrying request r after `attempt` failures (429, 5xx, no
+ * answer): book snapshots use snapshot_backoff_*, everything else
+ * rest_backoff_*; `rnd` draws the 0-25 % jitter. */
+uint64_t pipe_rest_retry_ms(const struct pipe_feed_cfg *cfg, const struct pipe_rest_req *r,
+                            uint32_t attempt, uint64_t rnd);
 int pipe_rest_busy(const struct pipe_feed *f);
 /* Market registry: fetch now; on failure retry with the registry backoff. */
 void pipe_registry_start(struct pipe_feed *f);

@@ -468,6 +468,8 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
         tr_frame_init(&f->rframe);
         uv_timer_init(loop, &f->retry_timer);
         uv_timer_init(loop, &f->rotate_timer);
+        uv_timer_init(loop, &f->overlap_timer);
+        f->overlap_timer.data = f;
         uv_timer_init(loop, &f->rest_timer);
         uv_timer_init(loop, &f->registry_timer);
         f->retry_timer.data = f->rotate_timer.data = f->rest_timer.data = f;
@@ -677,6 +679,7 @@ static void close_handles(struct pipe_node *n)
         struct pipe_feed *f = &n->feeds[i];
         uv_close((uv_handle_t *)&f->retry_timer, NULL);
         uv_close((uv_handle_t *)&f->rotate_timer, NULL);
+        uv_close((uv_handle_t *)&f->overlap_timer, NULL);
         uv_close((uv_handle_t *)&f->rest_timer, NULL);
         uv_close((uv_handle_t *)&f->registry_timer, NULL);
         pipe_shed_close(f);
@@ -783,6 +786,7 @@ void pipe_node_stop(struct pipe_node *n, void (*done_cb)(void *arg, int rc), voi
     for (size_t i = 0; i < n->n_feeds; i++) {
         uv_timer_stop(&n->feeds[i].retry_timer);
         uv_timer_stop(&n->feeds[i].rotate_timer);
+        uv_timer_stop(&n->feeds[i].overlap_timer);
         uv_timer_stop(&n->feeds[i].registry_timer);
         pipe_shed_stop(&n->feeds[i]);
     }

@@ -252,8 +252,7 @@ void pipe_rest_pump(struct pipe_feed *f)
         f->rest_conn_errors++;
         f->inflight = NULL;
         requeue_front(f, r);
-        wait_ms(f, tr_backoff_ms(f->cfg->rest_backoff_base_ms, f->cfg->rest_backoff_max_ms, f->rest_attempt++,
-                                 pipe_node_rand(f->node)));
+        wait_ms(f, pipe_rest_retry_ms(f->cfg, r, f->rest_attempt++, pipe_node_rand(f->node)));
     }
 }
 
@@ -271,10 +270,20 @@ static int code_slot(int st)
     }
 }
 
+uint64_t pipe_rest_retry_ms(const struct pipe_feed_cfg *cfg, const struct pipe_rest_req *r,
+                            uint32_t attempt, uint64_t rnd)
+{
+    /* the reference's snapshot poller has its own, shorter backoff (1 s ..
+     * 1 min): a book waits for its snapshot with deltas buffered */
+    if (r->kind == TR_REST_BOOK && !r->job)
+        return tr_backoff_ms(cfg->snapshot_backoff_base_ms, cfg->snapshot_backoff_max_ms, attempt,
+                             rnd);
+    return tr_backoff_ms(cfg->rest_backoff_base_ms, cfg->rest_backoff_max_ms, attempt, rnd);
+}
+
 static void backoff_retry(struct pipe_feed *f, struct pipe_rest_req *r)
 {
-    uint64_t d = tr_backoff_ms(f->cfg->rest_backoff_base_ms, f->cfg->rest_backoff_max_ms, f->rest_attempt++,
-                               pipe_node_rand(f->node));
+    uint64_t d = pipe_rest_retry_ms(f->cfg, r, f->rest_attempt++, pipe_node_rand(f->node));
     if (f->retry_after_s > 0 && (uint64_t)f->retry_after_s * 1000 > d)
         d = (uint64_t)f->retry_after_s * 1000;
     requeue_front(f, r);

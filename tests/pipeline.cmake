@@ -18,6 +18,9 @@ if(TARGET tr_node)
   # the writer actor: epochs, checkpoints after durable, crash when out of step
   tr_unit_test(test_node_writer_actor SOURCES e2e/test_node_writer_actor.c LIBS tr_node TIMEOUT 60)
   target_include_directories(test_node_writer_actor PRIVATE ${CMAKE_SOURCE_DIR}/node)
+  # the tree's child specs: the collector restarts with [node] dedup_backoff_*
+  tr_unit_test(test_node_tree_spec SOURCES e2e/test_node_tree_spec.c LIBS tr_node TIMEOUT 30)
+  target_include_directories(test_node_tree_spec PRIVATE ${CMAKE_SOURCE_DIR}/node)
 endif()
 
 # The end-to-end fault test per simulator dialect (each ~85 s, run

@@ -97,6 +97,7 @@ ws_backoff_base = 1s
 ws_backoff_max = 4s
 rest_backoff_base = 1s
 rest_backoff_max = 4s
+rotate_overlap = 1s
 EOF
 
 ctl() { "$BIN/tickraft-sim" ctl --port "$CTL_PORT" "$@" >>"$WORK/ctl.log" 2>&1 || log "ctl $* failed"; }

@@ -78,11 +78,39 @@ static void trade_backfill_request_names_instrument_and_position(void **state)
     assert_int_equal(q.after_id, 41);
 }
 
+/* snapshot_backoff_* (book snapshots) and rest_backoff_* (trade
+ * backfills, operator jobs) are separate: each retry delay lies in
+ * [d, 1.25 d) for d = min(base * 2^attempt, max) of its own pair. */
+static void snapshot_retries_use_snapshot_backoff(void **state)
+{
+    (void)state;
+    struct pipe_feed_cfg fc;
+    memset(&fc, 0, sizeof fc);
+    fc.snapshot_backoff_base_ms = 100;
+    fc.snapshot_backoff_max_ms = 400;
+    fc.rest_backoff_base_ms = 30000;
+    fc.rest_backoff_max_ms = 300000;
+    struct pd_stream s;
+    memset(&s, 0, sizeof s);
+    struct pipe_rest_req book = {.kind = TR_REST_BOOK, .s = &s};
+    struct pipe_rest_req trades = {.kind = TR_REST_TRADES, .s = &s};
+    static const uint32_t snap_d[] = {100, 200, 400, 400, 400};
+    for (uint64_t rnd = 1; rnd < 2000; rnd += 37)
+        for (uint32_t a = 0; a < 5; a++) {
+            uint64_t b = pipe_rest_retry_ms(&fc, &book, a, rnd * 0x9e3779b97f4a7c15ull);
+            assert_in_range(b, snap_d[a], snap_d[a] + snap_d[a] / 4);
+            uint64_t t = pipe_rest_retry_ms(&fc, &trades, a, rnd * 0x9e3779b97f4a7c15ull);
+            uint64_t td = 30000ull << a < 300000 ? 30000ull << a : 300000;
+            assert_in_range(t, td, td + td / 4);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(book_request_names_instrument_and_binance_parses_it),
         cmocka_unit_test(trade_backfill_request_names_instrument_and_position),
+        cmocka_unit_test(snapshot_retries_use_snapshot_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

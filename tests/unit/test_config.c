@@ -80,7 +80,7 @@ static void example_file_parses_with_every_key(void **state)
 
     assert_int_equal(c.node_id, 1);
     assert_string_equal(c.data_dir, "/var/lib/tickraft");
-    assert_int_equal(c.dedup_backoff.base_ms, 1000);
+    assert_int_equal(c.dedup_backoff.base_ms, 1000); /* as the example sets it */
     assert_int_equal(c.dedup_backoff.max_ms, 30000);
     assert_int_equal(c.shutdown_timeout_ms, 30000);
     assert_int_equal(c.log_level, TR_NLOG_INFO);
@@ -176,8 +176,10 @@ static void minimal_config_gets_reference_defaults(void **state)
     assert_int_equal(f->ws_backoff.max_ms, 300000);
     assert_int_equal(f->registry_backoff.max_ms, 300000);
     assert_int_equal(f->snapshot_backoff.max_ms, 60000);
+    assert_int_equal(c.dedup_backoff.base_ms, 500); /* default: the collector's restart */
     assert_int_equal(c.dedup_backoff.max_ms, 30000);
     assert_int_equal(f->rotate_ms, 0);
+    assert_int_equal(f->rotate_overlap_ms, 5000);
     assert_false(tr_secret_is_set(&f->key));
     assert_string_equal(f->rest.host, "api.elections.kalshi.com");
     assert_string_equal(f->rest.path, "/trade-api/v2");

@@ -92,6 +92,11 @@ int conn_slot_wait(struct conn *k, unsigned i, int64_t until, nng_msg **out,
                    struct tr_error *err);
 /* Cancels every outstanding slot receive (their replies are dropped). */
 void conn_slots_abandon(struct conn *k);
+/* Waits up to timeout_ms for the outstanding slots' replies and drops
+ * them, then abandons the rest: closing a socket while replies are still
+ * arriving on its contexts hung nng 1.5.2's close (its reaper thread
+ * stuck; test_client_pub_integration, idle subscribers, ~1 run in 6). */
+void conn_slots_drain(struct conn *k, int timeout_ms);
 /* Frees the slots' contexts and aios; before the socket closes. */
 void conn_slots_close(struct conn *k);
 

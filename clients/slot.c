@@ -131,6 +131,23 @@ void conn_slots_abandon(struct conn *k)
     }
 }
 
+void conn_slots_drain(struct conn *k, int timeout_ms)
+{
+    int64_t until = conn_mono_ms() + timeout_ms;
+    for (unsigned i = 0; i < TR_CLIENT_PIPELINE_MAX; i++) {
+        struct conn_slot *sl = &k->slot[i];
+        if (!sl->pending)
+            continue;
+        struct timespec ts = abs_mono(until);
+        pthread_mutex_lock(&k->mu);
+        while (!sl->done && !atomic_load(&k->lost))
+            if (pthread_cond_timedwait(&k->cv, &k->mu, &ts))
+                break;
+        pthread_mutex_unlock(&k->mu);
+    }
+    conn_slots_abandon(k); /* frees what came, cancels what did not */
+}
+
 void conn_slots_close(struct conn *k)
 {
     conn_slots_abandon(k);

@@ -55,6 +55,8 @@ void pub_subscribe(struct tr_pub *p, const msgpack_object_array *body, struct pu
 void pub_fetch(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);
 void pub_unsubscribe(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);
 void pub_query(struct tr_pub *p, const msgpack_object_array *body, struct pub_reply *r);
+/* Wakes the fetches waiting for their turn (close: they see `stopping`). */
+void pub_sessions_wake(struct tr_pub *p);
 /* Frees every session (close). */
 void pub_sessions_free(struct tr_pub *p);
 

@@ -420,6 +420,7 @@ void tr_pub_close(struct tr_pub *p)
     if (!p)
         return;
     atomic_store(&p->stopping, 1);
+    pub_sessions_wake(p);
     for (unsigned i = 0; i < p->n_threads; i++)
         pthread_join(p->threads[i], NULL);
     nng_close(p->sock);

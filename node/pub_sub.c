@@ -65,6 +65,15 @@ static void session_free(struct pub_session *s)
     free(s);
 }
 
+void pub_sessions_wake(struct tr_pub *p)
+{
+    pthread_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->o.max_subscribers; i++)
+        if (p->sessions[i])
+            pthread_cond_broadcast(&p->sessions[i]->turn);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void pub_sessions_free(struct tr_pub *p)
 {
     for (unsigned i = 0; i < p->o.max_subscribers; i++) {
@@ -349,6 +358,21 @@ static void end_array32(struct tr_buf *b, size_t at, uint32_t n)
     b->data[at + 3] = (uint8_t)n;
 }
 
+/* Waits up to wait_ms for records past the session's reader, in slices,
+ * so that an UNSUBSCRIBE or the publisher's close ends the wait within one
+ * slice: the client then gets the replies to its outstanding FETCHes
+ * quickly and closes a quiet connection. */
+#define LONG_POLL_SLICE_MS 25
+static void long_poll(struct tr_pub *p, struct pub_session *s, int wait_ms)
+{
+    while (wait_ms > 0 && !atomic_load(&s->gone) && !atomic_load(&p->stopping)) {
+        int slice = wait_ms < LONG_POLL_SLICE_MS ? wait_ms : LONG_POLL_SLICE_MS;
+        if (tr_log_reader_wait(s->rd, slice) != TR_ETIMEDOUT)
+            return; /* new records (or the log is closing) */
+        wait_ms -= slice;
+    }
+}
+
 /* Reads the next batch into r. Returns 0 or a log error (err filled). */
 static int fill_batch(struct tr_pub *p, struct pub_session *s, uint32_t max_events,
                       int wait_ms, struct pub_reply *r, struct tr_error *err)
@@ -395,8 +419,7 @@ static int fill_batch(struct tr_pub *p, struct pub_session *s, uint32_t max_even
          * (admin calls, subscribers with data waiting); past that, answer
          * empty at once and let the client come back */
         if (atomic_fetch_add(&p->waiters, 1) < pub_max_waiters(p))
-            tr_log_reader_wait(s->rd, wait_ms > (int)p->o.max_wait_ms ? (int)p->o.max_wait_ms
-                                                                        : wait_ms);
+            long_poll(p, s, wait_ms > (int)p->o.max_wait_ms ? (int)p->o.max_wait_ms : wait_ms);
         atomic_fetch_sub(&p->waiters, 1);
     }
     r->b.data[flags_at] = behind ? TR_PROTO_FELL_BEHIND : 0;

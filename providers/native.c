@@ -1,6 +1,8 @@
 /* The simulator's native dialect (provider "sim"): frames carry events in the
  * project's own JSON-lines form (tr_event_from_json), batched
- * {"type":"batch","events":[...]}, so normalisation is decoding. Trades and
+ * {"type":"batch","sent_ns":NS,"events":[...]} (sent_ns optional: the
+ * simulator's clock at the send, kept in tr_frame.sent_ns), so
+ * normalisation is decoding. Trades and
  * book deltas have a contiguous seq per instrument; the book snapshot's seq
  * is the last delta it includes (the same rule as Binance with U = u). */
 #include "internal.h"
@@ -55,6 +57,27 @@ static int events(struct pctx *c, int arr)
             return rc;
         i = (int)c->t[i].end;
     }
+    return 0;
+}
+
+/* Optional "sent_ns": the simulator's clock when it handed the frame to
+ * the socket (docs/simulator.md). Absent in older frames; a present but
+ * malformed one rejects the frame like any other field. */
+static int sent_stamp(struct pctx *c)
+{
+    int i = pj_opt(c, 0, "sent_ns");
+    if (i < 0)
+        return 0;
+    if (c->t[i].type != TR_JSON_NUMBER)
+        return pj_fail(c, "sent_ns", TR_EPARSE, "expected an integer");
+    int64_t v;
+    int rc = pj_i64(c, 0, "sent_ns", &v);
+    if (rc)
+        return rc;
+    if (v <= 0)
+        return pj_fail(c, "sent_ns", TR_EPARSE, "must be positive");
+    c->out->has_sent = 1;
+    c->out->sent_ns = v;
     return 0;
 }
 
@@ -119,7 +142,9 @@ static int nv_parse(void *state, const char *text, size_t len, int64_t recv_ns,
     if (pj_is(&c, ty, "batch")) {
         c.what = "sim batch";
         int e;
-        rc = pj_req(&c, 0, "events", &e);
+        rc = sent_stamp(&c);
+        if (!rc)
+            rc = pj_req(&c, 0, "events", &e);
         if (!rc)
             rc = events(&c, e);
     } else if (pj_is(&c, ty, "heartbeat")) {

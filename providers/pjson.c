@@ -23,6 +23,8 @@ void tr_frame_reset(struct tr_frame *f)
     f->sid = 0;
     f->has_conn_seq = 0;
     f->conn_seq = 0;
+    f->has_sent = 0;
+    f->sent_ns = 0;
     memset(&f->ctl, 0, sizeof f->ctl);
     f->ctl.req_id = -1;
     tr_event_scratch_reset(&f->levels);
@@ -403,6 +405,7 @@ int pj_done(struct pctx *c, int rc)
     if (rc) {
         c->out->n_events = 0;
         c->out->n_marks = 0;
+        c->out->has_sent = 0;
         tr_event_scratch_reset(&c->out->levels);
     }
     return rc;

@@ -143,6 +143,12 @@ struct tr_frame {
      * connections, so it must not reach the canonical store. */
     uint8_t has_conn_seq;
     uint64_t conn_seq;
+    /* When the provider sent the frame (ns since the Unix epoch, the
+     * provider's CLOCK_REALTIME), if its dialect says (the simulator's
+     * native "sent_ns"). Per frame, not per event, and not stored: it only
+     * starts the node's provider-to-durable latency clock. */
+    uint8_t has_sent;
+    int64_t sent_ns;
     /* tokenizer scratch, grown as frames need */
     struct tr_json_tok *toks;
     size_t cap_toks;

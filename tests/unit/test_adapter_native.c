@@ -114,6 +114,39 @@ static void heartbeat_errors_and_rejects(void **state)
     assert_non_null(strstr(x->err.msg, "event 1"));
 }
 
+/* The optional frame-sent stamp: parsed when present, absent is fine (older
+ * frames), malformed rejects the frame naming the field. */
+static void sent_stamp_parsed_optional_and_checked(void **state)
+{
+    struct fx *x = *state;
+    const char *ev = "{\"provider\":\"sim\",\"kind\":\"trade\",\"instrument\":\"SIM-0\","
+                     "\"seq\":1,\"id\":\"1\",\"price\":\"1\",\"size\":\"2\",\"side\":\"buy\"}";
+    char m[512];
+    snprintf(m, sizeof m, "{\"type\":\"batch\",\"sent_ns\":1796000000123456789,\"events\":[%s]}",
+             ev);
+    if (tp_parse(&x->p, &x->f, m, &x->err))
+        fail_msg("%s", x->err.msg);
+    assert_int_equal(x->f.n_events, 1);
+    assert_int_equal(x->f.has_sent, 1);
+    assert_int_equal(x->f.sent_ns, 1796000000123456789LL);
+    snprintf(m, sizeof m, "{\"type\":\"batch\",\"events\":[%s]}", ev);
+    assert_int_equal(tp_parse(&x->p, &x->f, m, &x->err), 0);
+    assert_int_equal(x->f.n_events, 1);
+    assert_int_equal(x->f.has_sent, 0); /* reset between frames */
+    static const char *const bad[] = {"\"17960\"", "-5", "0", "1.5", "99999999999999999999",
+                                      "true", "{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(m, sizeof m, "{\"type\":\"batch\",\"sent_ns\":%s,\"events\":[%s]}", bad[i],
+                 ev);
+        int rc = tp_parse(&x->p, &x->f, m, &x->err);
+        if (rc != (i == 4 ? TR_ERANGE : TR_EPARSE))
+            fail_msg("sent_ns %s: %d %s", bad[i], rc, x->err.msg);
+        assert_int_equal(x->f.n_events, 0);
+        assert_int_equal(x->f.has_sent, 0);
+        assert_non_null(strstr(x->err.msg, "sent_ns"));
+    }
+}
+
 static void sequencer_over_batches(void **state)
 {
     struct fx *x = *state;
@@ -177,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(batch_round_trips_events, setup, teardown),
         cmocka_unit_test_setup_teardown(heartbeat_errors_and_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(sent_stamp_parsed_optional_and_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(sequencer_over_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(rest_paths_and_bodies, setup, teardown),
     };

@@ -14,68 +14,197 @@
 #define WRITE_BUDGET_FRAMES 64
 #define WRITE_BUDGET_BYTES (1u << 20)
 
-static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping, uint32_t nev,
-                   int64_t ts)
+static struct sim_frame *frame_new(size_t cap)
 {
-    struct sim_server *s = c->srv;
-    if (c->close_code)
-        return 0;
-    if (c->qbytes + n > s->cfg.queue_limit) {
-        sim_conn_close(c, 1008);
-        return TR_EOVERLOADED;
-    }
-    struct sim_frame *f = malloc(sizeof *f + LWS_PRE + n);
+    struct sim_frame *f = malloc(sizeof *f + LWS_PRE + cap);
     if (!f)
-        return TR_ENOMEM;
+        return NULL;
+    memset(f, 0, sizeof *f);
+    f->cap = cap;
+    return f;
+}
+
+static void link_frame(struct sim_conn *c, struct sim_frame *f)
+{
     f->next = NULL;
-    f->len = n;
-    f->ping = ping;
-    f->nev = nev;
-    f->ts = ts;
-    if (n)
-        memcpy(f->buf + LWS_PRE, p, n);
     if (c->qtail)
         c->qtail->next = f;
     else
         c->qhead = f;
     c->qtail = f;
-    c->qbytes += n;
+}
+
+static void want_write(struct sim_conn *c)
+{
     if (c->x->f.stall_until == 0 && c->wsi) /* no wsi: unit tests drive encoders */
         lws_callback_on_writable(c->wsi);
+}
+
+static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping, uint32_t nev,
+                   int64_t ts, uint32_t stamp_off)
+{
+    struct sim_server *s = c->srv;
+    if (c->close_code)
+        return 0;
+    int rc = sim_conn_seal(c); /* what was published before goes first */
+    if (rc)
+        return rc;
+    if (c->qbytes + n > s->cfg.queue_limit) {
+        sim_conn_close(c, 1008);
+        return TR_EOVERLOADED;
+    }
+    struct sim_frame *f = frame_new(n);
+    if (!f)
+        return TR_ENOMEM;
+    f->len = n;
+    f->ping = ping;
+    f->nev = nev;
+    f->ts = ts;
+    f->stamp_off = stamp_off;
+    if (n)
+        memcpy(f->buf + LWS_PRE, p, n);
+    link_frame(c, f);
+    c->qbytes += n;
+    want_write(c);
     return 0;
 }
 
 int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev)
 {
-    return sim_conn_data_ts(c, p, n, nev, 0);
-}
-
-int sim_conn_data_ts(struct sim_conn *c, const char *p, size_t n, uint32_t nev, int64_t ts)
-{
     struct sim_faults *f = &c->x->f;
     if (f->bad_left) {
         f->bad_left--;
         if (f->bad_truncate)
-            return enqueue(c, p, n / 2, 0, 0, 0);
+            return enqueue(c, p, n / 2, 0, 0, 0, 0);
         static const char garbage[] = "{\"type\":\"match\",\"trade_id\":@@not json@@";
-        return enqueue(c, garbage, sizeof garbage - 1, 0, 0, 0);
+        return enqueue(c, garbage, sizeof garbage - 1, 0, 0, 0, 0);
     }
-    int rc = enqueue(c, p, n, 0, nev, ts);
+    int rc = enqueue(c, p, n, 0, nev, 0, 0);
     if (rc == 0 && f->dup_left) {
         f->dup_left--;
-        rc = enqueue(c, p, n, 0, 0, 0);
+        rc = enqueue(c, p, n, 0, 0, 0, 0);
     }
     return rc;
 }
 
+/* The open batch's room: grown by doubling, up to the frame bound plus one
+ * event. */
+static int pend_room(struct sim_conn *c, size_t need)
+{
+    struct sim_frame *f = c->pend;
+    if (f && f->len + need <= f->cap)
+        return 0;
+    size_t cap = f ? f->cap : 0;
+    if (cap < 4096)
+        cap = 4096;
+    while (cap < (f ? f->len : 0) + need)
+        cap *= 2;
+    struct sim_frame *g = realloc(f, sizeof *g + LWS_PRE + cap);
+    if (!g)
+        return TR_ENOMEM;
+    g->cap = cap;
+    c->pend = g;
+    return 0;
+}
+
+/* 19 decimal digits of v (1e18 <= v < 1e19 for any CLOCK_REALTIME after
+ * 2001; earlier clocks are written as 1e18) at o. */
+static void put_stamp(unsigned char *o, int64_t v)
+{
+    uint64_t u = v < 1000000000000000000ll ? 1000000000000000000ull : (uint64_t)v;
+    for (int i = SIM_STAMP_DIGITS - 1; i >= 0; i--) {
+        o[i] = (unsigned char)('0' + u % 10);
+        u /= 10;
+    }
+}
+
+int sim_conn_batch_add(struct sim_conn *c, const char *p, size_t n, int64_t ts)
+{
+    static const char head[] = SIM_BATCH_HEAD;
+    static const char events[] = ",\"events\":[";
+    if (c->close_code)
+        return 0;
+    if (c->qbytes + n + 1 > c->srv->cfg.queue_limit) {
+        sim_conn_close(c, 1008);
+        return TR_EOVERLOADED;
+    }
+    size_t before = c->pend ? c->pend->len : 0;
+    if (pend_room(c, n + sizeof head + SIM_STAMP_DIGITS + sizeof events + 2))
+        return TR_ENOMEM;
+    struct sim_frame *f = c->pend;
+    unsigned char *o = f->buf + LWS_PRE;
+    if (!before) {
+        f->next = NULL;
+        f->ping = 0;
+        f->same_stamp = 0;
+        f->nev = 0;
+        f->ts = ts;
+        memcpy(o, head, sizeof head - 1);
+        f->stamp_off = (uint32_t)(sizeof head - 1);
+        put_stamp(o + f->stamp_off, sim_now_ns()); /* rewritten at the send */
+        f->len = f->stamp_off + SIM_STAMP_DIGITS;
+        memcpy(o + f->len, events, sizeof events - 1);
+        f->len += sizeof events - 1;
+        want_write(c);
+    } else {
+        o[f->len++] = ',';
+    }
+    memcpy(o + f->len, p, n);
+    f->len += n;
+    f->nev++;
+    c->qbytes += f->len - before;
+    if (f->len >= SIM_BATCH_BYTES)
+        return sim_conn_seal(c);
+    return 0;
+}
+
+int sim_conn_seal(struct sim_conn *c)
+{
+    struct sim_frame *f = c->pend;
+    if (!f || !f->len)
+        return 0;
+    c->pend = NULL;
+    unsigned char *o = f->buf + LWS_PRE;
+    o[f->len++] = ']'; /* pend_room kept 2 bytes for the end */
+    o[f->len++] = '}';
+    c->qbytes += 2;
+    struct sim_faults *ft = &c->x->f;
+    if (ft->bad_left) { /* malformed: the events are lost like a gap */
+        ft->bad_left--;
+        size_t was = f->len;
+        if (ft->bad_truncate) {
+            f->len /= 2;
+        } else {
+            static const char garbage[] = "{\"type\":\"match\",\"trade_id\":@@not json@@";
+            memcpy(o, garbage, sizeof garbage - 1);
+            f->len = sizeof garbage - 1;
+        }
+        c->qbytes -= was - f->len;
+        f->nev = 0;
+        f->ts = 0;
+        f->stamp_off = 0;
+        link_frame(c, f);
+        return 0;
+    }
+    link_frame(c, f);
+    if (ft->dup_left) {
+        ft->dup_left--;
+        int rc = enqueue(c, (const char *)o, f->len, 0, 0, 0, f->stamp_off);
+        if (rc == 0 && c->qtail != f)
+            c->qtail->same_stamp = 1; /* written right after the original */
+        return rc;
+    }
+    return 0;
+}
+
 int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data)
 {
-    return data ? sim_conn_data(c, p, n, 1) : enqueue(c, p, n, 0, 0, 0);
+    return data ? sim_conn_data(c, p, n, 1) : enqueue(c, p, n, 0, 0, 0, 0);
 }
 
 int sim_conn_ping(struct sim_conn *c)
 {
-    return enqueue(c, "", 0, 1, 0, 0);
+    return enqueue(c, "", 0, 1, 0, 0, 0);
 }
 
 void sim_conn_close(struct sim_conn *c, int code)
@@ -125,6 +254,8 @@ void sim_conn_free_queue(struct sim_conn *c)
     }
     c->qhead = c->qtail = NULL;
     c->qbytes = 0;
+    free(c->pend);
+    c->pend = NULL;
 }
 
 static void age_add(struct sim_age *a, int64_t ns)
@@ -154,12 +285,21 @@ int sim_conn_write(struct sim_conn *c)
     struct sim_server *s = c->srv;
     if (c->close_code || c->x->f.stall_until)
         return 0;
+    if (sim_conn_seal(c)) /* the batch is cut when the socket can take it */
+        return -1;
     int frames = 0;
     size_t bytes = 0;
     while (c->qhead && frames < WRITE_BUDGET_FRAMES && bytes < WRITE_BUDGET_BYTES) {
         if (lws_send_pipe_choked(c->wsi))
             break;
         struct sim_frame *f = c->qhead;
+        if (f->stamp_off) { /* the frame-sent stamp: the last moment before the write */
+            int64_t now = f->same_stamp ? c->last_stamp : sim_now_ns();
+            if (now < c->last_stamp) /* CLOCK_REALTIME may step back */
+                now = c->last_stamp;
+            c->last_stamp = now;
+            put_stamp(f->buf + LWS_PRE + f->stamp_off, now);
+        }
         int m = lws_write(c->wsi, f->buf + LWS_PRE, f->len, f->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
         if (m < (int)f->len)
             return -1;

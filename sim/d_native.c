@@ -3,15 +3,14 @@
  * simulator reaches a million events per second on one core.
  *   -> {"type":"subscribe","channels":["trade","book","ticker"],"instruments":["SIM-0"]}
  *   <- {"type":"subscribed","instruments":[...]}
- *   <- {"type":"batch","events":[E,...]}      E = tr_event_to_json form
+ *   <- {"type":"batch","sent_ns":NS,"events":[E,...]}  E = tr_event_to_json form,
+ *      NS = CLOCK_REALTIME when the frame was handed to the socket (conn.c)
  *   <- {"type":"heartbeat","ts":NS,"last_seq":{"SIM-0":N},"last_book_seq":{"SIM-0":M}}
  * REST: /native/trades, /native/book, /native/markets, /native/status. */
 #include "sim.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define BATCH_MAX 500
 
 static void send_error(struct sim_conn *c, const char *code, const char *msg, const char *name,
                        size_t nlen)
@@ -104,29 +103,14 @@ static uint8_t kind_bit(int kind)
 static void native_publish(struct sim_conn *c, const struct sim_ev *ev, size_t n,
                            const struct sim_tick *tk)
 {
-    struct tr_buf *b = &c->out;
-    size_t in_batch = 0;
-    int64_t ts0 = 0; /* oldest event of the batch, for the send-age figures */
-    b->len = 0;
+    const char *js = (const char *)tk->json->data;
     for (size_t i = 0; i < n; i++) {
         if (ev[i].flags || !(c->subs[ev[i].inst] & kind_bit(ev[i].kind)))
             continue;
-        if (!in_batch)
-            ts0 = ev[i].ts;
-        sim_put(b, in_batch ? "," : "{\"type\":\"batch\",\"events\":[");
-        sim_putn(b, (const char *)tk->json->data + tk->off[i], tk->off[i + 1] - tk->off[i]);
-        if (++in_batch == BATCH_MAX) {
-            sim_put(b, "]}");
-            sim_conn_data_ts(c, (const char *)b->data, b->len, (uint32_t)in_batch, ts0);
-            c->srv->ev_sent += in_batch;
-            in_batch = 0;
-            b->len = 0;
-        }
-    }
-    if (in_batch) {
-        sim_put(b, "]}");
-        sim_conn_data_ts(c, (const char *)b->data, b->len, (uint32_t)in_batch, ts0);
-        c->srv->ev_sent += in_batch;
+        /* text i without its '\n' (the truth file's line end) */
+        if (sim_conn_batch_add(c, js + tk->off[i], tk->off[i + 1] - tk->off[i] - 1, ev[i].ts))
+            return;
+        c->srv->ev_sent++;
     }
 }
 
@@ -156,10 +140,7 @@ static void native_second(struct sim_conn *c, int64_t now)
 
 static int put_event(struct tr_buf *b, const struct sim_exch *x, const struct sim_ev *ev)
 {
-    struct tr_event e;
-    struct tr_level lv[2];
-    sim_ev_to_event(x, ev, &e, lv);
-    return tr_event_to_json(&e, b);
+    return sim_nj_event(x, ev, b);
 }
 
 static int find_arg(const struct sim_exch *x, const struct sim_req *rq, const char *key)

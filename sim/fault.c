@@ -35,7 +35,7 @@ static void set_stall(struct sim_server *s, int d, int on)
     for (struct sim_conn *c = s->conns; c; c = c->next)
         if (c->dialect == d) {
             lws_rx_flow_control(c->wsi, on ? 0 : 1);
-            if (!on && c->qhead)
+            if (!on && (c->qhead || c->pend))
                 lws_callback_on_writable(c->wsi);
         }
 }

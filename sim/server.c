@@ -262,10 +262,11 @@ static const struct lws_protocols protocols[] = {
 
 /* ---------- ticks ---------- */
 
+/* Encodes the tick's native events once, each text followed by '\n': the
+ * truth file takes the whole buffer as its lines, the connections take the
+ * texts into their batches. */
 static int native_json(struct sim_server *s, const struct sim_exch *x, size_t n)
 {
-    struct tr_event e;
-    struct tr_level lv[2];
     s->njson.len = 0;
     if (s->noffcap < n + 1) {
         size_t *o = realloc(s->noff, (n + 1) * sizeof *o);
@@ -276,8 +277,7 @@ static int native_json(struct sim_server *s, const struct sim_exch *x, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         s->noff[i] = s->njson.len;
-        sim_ev_to_event(x, &s->evbuf[i], &e, lv);
-        if (tr_event_to_json(&e, &s->njson))
+        if (sim_nj_event(x, &s->evbuf[i], &s->njson) || sim_putn(&s->njson, "\n", 1))
             return TR_ENOMEM;
     }
     s->noff[n] = s->njson.len;
@@ -286,18 +286,24 @@ static int native_json(struct sim_server *s, const struct sim_exch *x, size_t n)
 
 static void truth_native(struct sim_server *s, size_t n)
 {
-    /* one fwrite per tick: the event texts are already encoded */
+    size_t lost = 0;
+    for (size_t i = 0; i < n; i++)
+        lost += (s->evbuf[i].flags & SIM_EV_LOST) != 0;
+    s->truth.lines += n;
+    if (!lost) { /* the usual case: the encoded texts are the lines */
+        fwrite(s->njson.data, 1, s->njson.len, s->truth.f);
+        return;
+    }
     struct tr_buf *b = &s->truth.line;
     b->len = 0;
     for (size_t i = 0; i < n; i++) {
-        int lost = s->evbuf[i].flags & SIM_EV_LOST;
-        if (lost)
+        int is_lost = s->evbuf[i].flags & SIM_EV_LOST;
+        if (is_lost)
             sim_put(b, "{\"marker\":\"unrecoverable\",\"event\":");
-        sim_putn(b, (const char *)s->njson.data + s->noff[i], s->noff[i + 1] - s->noff[i]);
-        sim_putn(b, lost ? "}\n" : "\n", lost ? 2 : 1);
+        sim_putn(b, (const char *)s->njson.data + s->noff[i], s->noff[i + 1] - s->noff[i] - 1);
+        sim_putn(b, is_lost ? "}\n" : "\n", is_lost ? 2 : 1);
     }
     fwrite(b->data, 1, b->len, s->truth.f);
-    s->truth.lines += n;
 }
 
 static void tick_exchange(struct sim_server *s, int d, int64_t now)

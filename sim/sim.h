@@ -160,6 +160,13 @@ int sim_put_qdec(struct tr_buf *b, struct tr_decimal d); /* quoted */
 int sim_put_iso(struct tr_buf *b, int64_t ns, int frac_digits); /* quoted ISO8601 */
 int64_t sim_now_ns(void);
 
+/* ---- njson.c: the native dialect's event encoder ---- */
+#define SIM_NJ_MAX 512 /* room one event text may need */
+/* Appends the JSON text of a native-dialect event to `out`: byte for byte
+ * what sim_ev_to_event + tr_event_to_json give, written directly (the
+ * simulator's hot path). 0 or TR_ENOMEM. */
+int sim_nj_event(const struct sim_exch *x, const struct sim_ev *ev, struct tr_buf *out);
+
 /* ---- truth.c: the ground-truth file ---- */
 struct sim_truth {
     FILE *f;
@@ -191,12 +198,26 @@ struct sim_server;
 
 struct sim_frame {
     struct sim_frame *next;
-    size_t len;
+    size_t len, cap; /* cap: bytes of room after LWS_PRE */
     int ping;
     uint32_t nev; /* events carried (statistics) */
     int64_t ts;   /* timestamp of its oldest event (0: not recorded) */
+    uint32_t stamp_off; /* offset of the 19-digit "sent_ns" value written at
+                           the send (0: none) */
+    int same_stamp;     /* duplicate fault: repeat the previous frame's stamp,
+                           so the copy is byte for byte the original */
     unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
 };
+
+/* A native batch frame: {"type":"batch","sent_ns":<19 digits>,"events":[...]}.
+ * The stamp sits at a fixed offset and is overwritten in place just before
+ * lws_write (CLOCK_REALTIME ns, never below the connection's previous
+ * stamp). A batch grows until the connection is writeable or it reaches
+ * SIM_BATCH_BYTES, so a tick makes one frame when the peer keeps up and
+ * frames grow when it lags. */
+#define SIM_BATCH_HEAD "{\"type\":\"batch\",\"sent_ns\":"
+#define SIM_STAMP_DIGITS 19
+#define SIM_BATCH_BYTES (256u << 10)
 
 #define SIM_KSID_BOOK 0
 #define SIM_KSID_TRADE 1
@@ -215,7 +236,9 @@ struct sim_conn {
     uint32_t sid[3];        /* kalshi sids per channel (0: none) */
     uint64_t sseq[3];       /* kalshi per-sid seq */
     struct sim_frame *qhead, *qtail;
-    size_t qbytes;
+    size_t qbytes;          /* queued bytes, the open batch included */
+    struct sim_frame *pend; /* native: the open batch (not yet queued) */
+    int64_t last_stamp;     /* last sent_ns written (kept monotone) */
     int close_code;         /* pending close via the wsi timer */
     int64_t last_ping;
     size_t rp_idx;          /* replay: next recorded frame */
@@ -229,8 +252,10 @@ struct sim_conn {
 
 /* Per-tick encodings shared by all connections of one dialect. */
 struct sim_tick {
-    const struct tr_buf *json; /* native: event JSON texts back to back */
-    const size_t *off;         /* native: offset of event i; off[n] = end */
+    const struct tr_buf *json; /* native: event JSON texts, each followed by '\n'
+                                  (the truth file's lines, written as is) */
+    const size_t *off;         /* native: offset of event i; off[n] = end; text i
+                                  is off[i] .. off[i+1] - 1 (without the '\n') */
 };
 
 /* Queues one text frame. `data` frames are subject to the duplicate and
@@ -239,8 +264,14 @@ struct sim_tick {
 int sim_conn_text(struct sim_conn *c, const char *p, size_t n, int data);
 /* Same, for a data frame carrying `nev` events (counted when written). */
 int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev);
-/* Same, recording `ts` (oldest event's timestamp) for the send-age figures. */
-int sim_conn_data_ts(struct sim_conn *c, const char *p, size_t n, uint32_t nev, int64_t ts);
+/* Native: appends one event text (n bytes) to the connection's open batch,
+ * opening one if needed; `ts` is its timestamp (send-age figures). A batch
+ * that reaches SIM_BATCH_BYTES is queued. 0 or TR_ENOMEM / TR_EOVERLOADED. */
+int sim_conn_batch_add(struct sim_conn *c, const char *p, size_t n, int64_t ts);
+/* Queues the open batch, if any, as a data frame (duplicate and malformed
+ * faults apply). Called before any other frame is queued (order) and when
+ * the connection is writeable. */
+int sim_conn_seal(struct sim_conn *c);
 int sim_conn_ping(struct sim_conn *c);
 /* Writes queued frames (writeable callback). 0, or -1 to close. */
 int sim_conn_write(struct sim_conn *c);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -59,13 +60,46 @@ static void native_subscribe_streams_batches_and_rejects_unknown(void **state)
     assert_int_equal(sim_ws_open(&c, sp.port, "/native", 5000), 0);
     ws_send_text(&c, "{\"type\":\"subscribe\",\"channels\":[\"trade\",\"book\",\"ticker\"],\"instruments\":[\"SIM-0\",\"SIM-1\"]}");
     expect(&c, "\"type\":\"subscribed\"");
-    expect(&c, "{\"type\":\"batch\",\"events\":[{\"provider\":\"sim\"");
+    expect(&c, "{\"type\":\"batch\",\"sent_ns\":");
+    expect(&c, "\"events\":[{\"provider\":\"sim\"");
     expect(&c, "\"kind\":\"trade\"");
     expect(&c, "\"type\":\"heartbeat\"");
     ws_send_text(&c, "{\"type\":\"subscribe\",\"channels\":[\"trade\"],\"instruments\":[\"NOPE\"]}");
     expect(&c, "\"code\":\"unknown_market\"");
     ws_send_text(&c, "{\"type\":\"subscribe\",\"channels\":[\"bogus\"],\"instruments\":[\"SIM-0\"]}");
     expect(&c, "\"code\":\"unknown_channel\"");
+    sim_rc_close(&c);
+}
+
+/* Every native batch carries the frame-sent stamp: 19 digits at a fixed
+ * place, the simulator's CLOCK_REALTIME at the send, never decreasing on a
+ * connection and never after this (same-machine) client received it. */
+static void native_batches_carry_a_monotone_sent_stamp(void **state)
+{
+    struct sim_rc c;
+    assert_int_equal(sim_ws_open(&c, sp.port, "/native", 5000), 0);
+    ws_send_text(&c, "{\"type\":\"subscribe\",\"channels\":[\"trade\",\"book\",\"ticker\"],"
+                     "\"instruments\":[\"SIM-0\",\"SIM-1\",\"SIM-2\"]}");
+    static const char head[] = "{\"type\":\"batch\",\"sent_ns\":";
+    long long prev = 0;
+    for (int n = 0; n < 20;) {
+        char *m = ws_expect(&c, "\"type\":\"batch\"", 5000, NULL);
+        assert_non_null(m);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        long long recv = (long long)now.tv_sec * 1000000000ll + now.tv_nsec;
+        if (strncmp(m, head, sizeof head - 1) != 0)
+            fail_msg("batch without a sent_ns first: %.80s", m);
+        char *end;
+        long long v = strtoll(m + sizeof head - 1, &end, 10);
+        assert_int_equal(end - (m + sizeof head - 1), 19);
+        assert_true(strncmp(end, ",\"events\":[", 11) == 0);
+        assert_true(v >= prev);
+        assert_true(v <= recv);
+        prev = v;
+        n++;
+        free(m);
+    }
     sim_rc_close(&c);
 }
 
@@ -183,6 +217,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(native_subscribe_streams_batches_and_rejects_unknown),
+        cmocka_unit_test(native_batches_carry_a_monotone_sent_stamp),
         cmocka_unit_test(native_rest_endpoints),
         cmocka_unit_test(coinbase_subscribe_snapshot_updates_matches_heartbeat),
         cmocka_unit_test(coinbase_rest_endpoints),

@@ -171,6 +171,66 @@ static void normalised_forms_follow_each_adapter(void **state)
     sim_exch_free(&b);
 }
 
+/* The generic text of an event: what the fast encoder must reproduce. */
+static void generic_json(const struct sim_exch *x, const struct sim_ev *ev, struct tr_buf *b)
+{
+    struct tr_event e;
+    struct tr_level lv[2];
+    b->len = 0;
+    sim_ev_to_event(x, ev, &e, lv);
+    assert_int_equal(tr_event_to_json(&e, b), 0);
+}
+
+static void expect_same_text(const struct sim_exch *x, const struct sim_ev *ev, struct tr_buf *a,
+                             struct tr_buf *b)
+{
+    generic_json(x, ev, a);
+    b->len = 0;
+    assert_int_equal(sim_nj_event(x, ev, b), 0);
+    if (a->len != b->len || memcmp(a->data, b->data, a->len))
+        fail_msg("fast %.*s\ngeneric %.*s", (int)b->len, (char *)b->data, (int)a->len,
+                 (char *)a->data);
+}
+
+static void native_fast_encoder_matches_the_generic_one(void **state)
+{
+    for (int d = 0; d < SIM_D_COUNT; d++) { /* other dialects take the generic path */
+        struct sim_exch x;
+        assert_int_equal(sim_exch_init(&x, d, 3, 12, 1000, 60, EPOCH, EPOCH), 0);
+        struct tr_buf a, b;
+        tr_buf_init(&a);
+        tr_buf_init(&b);
+        int kinds = 0;
+        for (int i = 0; i < (d == SIM_D_NATIVE ? 200000 : 5000); i++) {
+            struct sim_ev ev;
+            sim_exch_next(&x, &ev);
+            kinds |= 1 << ev.kind;
+            expect_same_text(&x, &ev, &a, &b);
+        }
+        assert_int_equal(kinds, (1 << TR_KIND_TRADE) | (1 << TR_KIND_BOOK_DELTA) | (1 << TR_KIND_TICKER));
+        if (d == SIM_D_NATIVE) { /* edges the generator rarely makes */
+            static const int64_t vals[] = {0, 1, 9, 10, 99, 100, 12345, 999999, 1000000,
+                                           INT64_C(123456789012345)};
+            for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++)
+                for (int kind = TR_KIND_BOOK_DELTA; kind <= TR_KIND_TICKER; kind++)
+                    for (int side = 0; side <= 3; side++) {
+                        struct sim_ev ev = {.ts = vals[k] * 7, .seq = (uint64_t)vals[k],
+                                            .price = vals[k], .size = vals[k] / 3,
+                                            .bid = vals[k] / 2, .ask = vals[k] % 5,
+                                            .inst = (uint32_t)(k % 12), .kind = (uint8_t)kind,
+                                            .side = (uint8_t)side, .trade_id = (uint64_t)vals[k]};
+                        if (kind != TR_KIND_BOOK_DELTA || side == 1 || side == 2)
+                            expect_same_text(&x, &ev, &a, &b);
+                        ev.kind = TR_KIND_TRADE;
+                        expect_same_text(&x, &ev, &a, &b);
+                    }
+        }
+        tr_buf_free(&a);
+        tr_buf_free(&b);
+        sim_exch_free(&x);
+    }
+}
+
 static void iso_times_and_decimals(void **state)
 {
     struct tr_buf b;
@@ -244,6 +304,7 @@ int main(void)
         cmocka_unit_test(gap_hides_or_loses_the_next_events),
         cmocka_unit_test(schedule_counts_due_events_and_rebases),
         cmocka_unit_test(normalised_forms_follow_each_adapter),
+        cmocka_unit_test(native_fast_encoder_matches_the_generic_one),
         cmocka_unit_test(iso_times_and_decimals),
         cmocka_unit_test(truth_lines_parse_back_and_markers_are_marked),
     };

@@ -63,6 +63,7 @@ static void rig_init(struct rig *r, int d)
 static size_t drain(struct sim_conn *c)
 {
     size_t n = 0;
+    sim_conn_seal(c); /* the open native batch too */
     for (struct sim_frame *f = c->qhead, *next; f; f = next) {
         next = f->next;
         free(f);
@@ -117,6 +118,7 @@ static void subscribed_events_are_published(void **state)
             off[i] = js.len;
             sim_ev_to_event(r.conn.x, &ev[i], &e, lv);
             tr_event_to_json(&e, &js);
+            tr_buf_append(&js, "\n", 1); /* each text ends with a newline */
         }
         off[400] = js.len;
         struct sim_tick tk = {&js, off};

@@ -32,7 +32,7 @@ struct tr_nlog;
 /* Writer actor figures, published for the collector's status (mu). */
 struct act_wfigs {
     uint64_t appended, batches, append_errors, stale_batches;
-    struct pipe_lat lat, append_lat, recv_lat;
+    struct pipe_lat lat, append_lat, recv_lat, ev_lat;
 };
 
 struct act_ctx {

@@ -88,6 +88,7 @@ static void r_refresh(void *arg, struct pipe_writer *w)
     w->lat = c->wf.lat;
     w->append_lat = c->wf.append_lat;
     w->recv_lat = c->wf.recv_lat;
+    w->ev_lat = c->wf.ev_lat;
     pthread_mutex_unlock(&c->mu);
 }
 

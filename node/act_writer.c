@@ -59,6 +59,7 @@ static void publish_figs(struct aw *st)
     c->wf.lat = st->w.lat;
     c->wf.append_lat = st->w.append_lat;
     c->wf.recv_lat = st->w.recv_lat;
+    c->wf.ev_lat = st->w.ev_lat;
     pthread_mutex_unlock(&c->mu);
 }
 

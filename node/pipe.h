@@ -136,11 +136,13 @@ struct pipe_writer {
     uint32_t batch_max;
     uint64_t appended, batches, append_errors;
     int failed;                 /* TR_EIO from the log: stop the node */
-    /* provider-to-durable latency samples: (lsn, ts_exchange, receive time) */
-    struct { uint64_t lsn; int64_t ts, recv; } *samp;
+    /* provider-to-durable latency samples: (lsn, provider send time (the
+     * frame-sent stamp, else the event time), receive time, event time) */
+    struct { uint64_t lsn; int64_t ts, recv, ev; } *samp;
     size_t samp_head, samp_len, samp_cap;
     uint32_t samp_every, samp_ctr;
-    struct pipe_lat lat;        /* ts_exchange -> durable, us */
+    struct pipe_lat lat;        /* provider frame sent (else ts_exchange) -> durable, us */
+    struct pipe_lat ev_lat;     /* ts_exchange -> durable, us */
     struct pipe_lat recv_lat;   /* frame received by the node -> durable, us */
     struct pipe_lat append_lat; /* append_many call, us */
     /* Prometheus histograms (NULL: none), observed in ns / records */
@@ -152,7 +154,8 @@ void pipe_writer_close(struct pipe_writer *w);
 /* Queues one record (payload copied). May flush when the batch is full. */
 /* `enc` (enc_len bytes) is the event already encoded, or NULL: then `ev`
  * is encoded here. `ts` is the record time; `lat_ts` (0: none) the time the
- * provider sent it, sampled for the provider-to-durable latency. */
+ * provider sent it, sampled for the provider-to-durable latency (`ts`, the
+ * event time for live events, is sampled with it for event-to-durable). */
 int pipe_writer_add(struct pipe_writer *w, const char *stream, size_t stream_len,
                     uint64_t seq, int64_t ts, int64_t lat_ts, const struct tr_event *ev,
                     const uint8_t *enc, size_t enc_len, uint64_t *lsn_hint,
@@ -363,6 +366,12 @@ int pipe_path_offer_frame(struct pipe_dedup *d, const struct tr_provider_ops *op
 int pipe_path_emit(struct pipe_writer *w, struct pd_stream *s, uint64_t seq,
                    const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
                    struct tr_error *err);
+/* The same, with the provider's send stamp of the frame the event came in
+ * (ns; 0: none): a live event's provider-to-durable latency starts there
+ * instead of at its ts_exchange. */
+int pipe_path_emit_sent(struct pipe_writer *w, struct pd_stream *s, uint64_t seq,
+                        const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
+                        int64_t sent_ns, struct tr_error *err);
 
 /* ------------------------------------------------------------ node */
 

@@ -493,7 +493,9 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
     if (!c->first_data_ns)
         c->first_data_ns = now;
     uint64_t offered = 0;
+    pipe_node_set_frame_sent(f->node, c->frame.has_sent ? c->frame.sent_ns : 0);
     int rc = pipe_path_offer_frame(pipe_node_dedup(f->node), f->ops, &c->frame, c, f, &offered);
+    pipe_node_set_frame_sent(f->node, 0);
     f->events += offered;
     if (rc < 0) {
         pipe_node_fatal(f->node, rc, "deduplicate/write");

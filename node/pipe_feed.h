@@ -188,6 +188,10 @@ void pipe_registry_start(struct pipe_feed *f);
 /* pipe_node.c: services the feeds use */
 struct lws_context *pipe_node_lws(struct pipe_node *n);
 struct pipe_dedup *pipe_node_dedup(struct pipe_node *n);
+/* The send stamp (ns, 0: none) of the frame whose events are being offered
+ * to the deduplicator now: live events emitted meanwhile take it as the
+ * start of their provider-to-durable latency. */
+void pipe_node_set_frame_sent(struct pipe_node *n, int64_t sent_ns);
 struct tr_nlog *pipe_node_log(struct pipe_node *n);
 int pipe_node_stopping(struct pipe_node *n);
 int pipe_node_accepting(struct pipe_node *n); /* still taking data frames */

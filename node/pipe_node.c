@@ -52,6 +52,8 @@ struct pipe_node {
     int fatal;
     int log_external;  /* the log belongs to the caller (actor tree) */
     int closed;        /* stop_now ran */
+    int64_t frame_sent_ns; /* the provider's send stamp of the frame being
+                              offered (0: none; pipe_conn sets it) */
     uint64_t rnd;
     uint64_t restored_records;
     /* rates */
@@ -113,10 +115,15 @@ static int emit_cb(void *arg, struct pd_stream *s, uint64_t seq, const struct tr
     struct pipe_node *n = arg;
     struct tr_error err;
     tr_error_clear(&err);
-    int rc = pipe_path_emit(&n->w, s, seq, ev, enc, enc_len, &err);
+    int rc = pipe_path_emit_sent(&n->w, s, seq, ev, enc, enc_len, n->frame_sent_ns, &err);
     if (rc)
         tr_nlog(n->lg, TR_NLOG_ERROR, "writer", "append failed", TR_KV_ERR(&err));
     return rc;
+}
+
+void pipe_node_set_frame_sent(struct pipe_node *n, int64_t sent_ns)
+{
+    n->frame_sent_ns = sent_ns;
 }
 
 static void want_backfill_cb(void *arg, struct pd_stream *s)
@@ -300,7 +307,8 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
          "\"syncs\":%llu},"
          "\"latency_us\":{\"provider_to_durable_p50\":%llu,\"provider_to_durable_p99\":%llu,"
          "\"samples\":%llu,\"append_p50\":%llu,\"append_p99\":%llu,"
-         "\"receive_to_durable_p50\":%llu,\"receive_to_durable_p99\":%llu},",
+         "\"receive_to_durable_p50\":%llu,\"receive_to_durable_p99\":%llu,"
+         "\"event_to_durable_p50\":%llu,\"event_to_durable_p99\":%llu},",
          n->cfg->node_id, (double)(now - n->start_ns) / 1e9, n->stopping, n->rate_events,
          n->rate_written, (unsigned long long)n->w.appended, (unsigned long long)n->w.batches,
          (unsigned long long)n->dd.dups, (unsigned long long)n->dd.gaps,
@@ -313,13 +321,17 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
          (unsigned long long)pipe_lat_pct(&n->w.append_lat, 0.5),
          (unsigned long long)pipe_lat_pct(&n->w.append_lat, 0.99),
          (unsigned long long)pipe_lat_pct(&n->w.recv_lat, 0.5),
-         (unsigned long long)pipe_lat_pct(&n->w.recv_lat, 0.99));
+         (unsigned long long)pipe_lat_pct(&n->w.recv_lat, 0.99),
+         (unsigned long long)pipe_lat_pct(&n->w.ev_lat, 0.5),
+         (unsigned long long)pipe_lat_pct(&n->w.ev_lat, 0.99));
     /* the histograms themselves, so a reader can take percentiles over a
      * window of its own (tickraft-bench ingest: two snapshots, diffed) */
     putf(b, "\"latency_hist\":{\"provider_to_durable\":");
     pipe_lat_json(&n->w.lat, b);
     putf(b, ",\"receive_to_durable\":");
     pipe_lat_json(&n->w.recv_lat, b);
+    putf(b, ",\"event_to_durable\":");
+    pipe_lat_json(&n->w.ev_lat, b);
     putf(b, "},\"feeds\":[");
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];

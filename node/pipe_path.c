@@ -43,6 +43,13 @@ int pipe_path_emit(struct pipe_writer *w, struct pd_stream *s, uint64_t seq,
                    const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
                    struct tr_error *err)
 {
+    return pipe_path_emit_sent(w, s, seq, ev, enc, enc_len, 0, err);
+}
+
+int pipe_path_emit_sent(struct pipe_writer *w, struct pd_stream *s, uint64_t seq,
+                        const struct tr_event *ev, const uint8_t *enc, size_t enc_len,
+                        int64_t sent_ns, struct tr_error *err)
+{
     int64_t ts = ev ? ev->ts_exchange : 0;
     if (!ev && s->n > s->head)
         ts = s->buf[s->head].ts;
@@ -50,10 +57,13 @@ int pipe_path_emit(struct pipe_writer *w, struct pd_stream *s, uint64_t seq,
     if (!ts)
         ts = now = wall_ns();
     /* latency samples: live events only (received on a WebSocket just now);
-     * backfilled and buffered ones measure the repair, not the path */
+     * backfilled and buffered ones measure the repair, not the path. The
+     * clock starts when the provider sent the frame if its dialect says
+     * (the simulator's sent_ns), else at the event's own time, which may
+     * be earlier than the send by the provider's batching. */
     int64_t lat_ts = ev && (ev->fields & TR_F_TS_RECEIVE) && (ev->fields & TR_F_TS_EXCHANGE) &&
                              ev->kind != TR_KIND_GAP
-                         ? ev->ts_exchange
+                         ? (sent_ns > 0 ? sent_ns : ev->ts_exchange)
                          : 0;
     int rc = pipe_writer_add2(w, s->key, s->key_len, seq, ts, lat_ts, lat_ts ? ev->ts_receive : 0,
                               ev, enc, enc_len, &s->last_lsn, err);

@@ -245,6 +245,7 @@ int pipe_writer_add2(struct pipe_writer *w, const char *stream, size_t stream_le
         w->samp[i].lsn = lsn;
         w->samp[i].ts = lat_ts;
         w->samp[i].recv = recv_ts;
+        w->samp[i].ev = ts;
         w->samp_len++;
     }
     if (w->n >= w->batch_max)
@@ -292,6 +293,10 @@ void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t no
         if (w->samp[w->samp_head].recv > 0) {
             int64_t r = now_ns - w->samp[w->samp_head].recv;
             pipe_lat_add(&w->recv_lat, r > 0 ? (uint64_t)r / 1000 : 0);
+        }
+        if (w->samp[w->samp_head].ev > 0) {
+            int64_t e = now_ns - w->samp[w->samp_head].ev;
+            pipe_lat_add(&w->ev_lat, e > 0 ? (uint64_t)e / 1000 : 0);
         }
         tr_histogram_observe(w->h_lat, d > 0 ? (uint64_t)d : 0);
         w->samp_head = (w->samp_head + 1) % w->samp_cap;

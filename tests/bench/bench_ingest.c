@@ -5,14 +5,17 @@
  * warm-up, and reads the node's /api/status: events written to the log per
  * second (every one deduplicated and durable: the figure is taken from the
  * log's durable LSN), provider-to-durable latency percentiles over the
- * measured window (two snapshots of the node's histogram, diffed; the
- * simulator stamps each event when it generates it; the node samples every
- * 8th live event when the log reports it durable), and the node's RSS.
- * The simulator has no "frame sent" stamp: its event time is when it
- * generated the event, up to one simulator tick (--tick-us) before it sent
- * the frame, so latency_* includes that wait. receive_to_durable_* starts
- * when the node parsed the frame (on loopback, a few µs after the send
- * unless the node is behind, which latency_* then shows).
+ * measured window (two snapshots of the node's histogram, diffed; the node
+ * samples every 8th live event when the log reports it durable), and the
+ * node's RSS. latency_* starts at the simulator's frame-sent stamp
+ * (sent_ns, written just before the frame goes to the socket);
+ * event_to_durable_* at the event's own time (when the simulator's
+ * schedule made it due, up to one --tick-us earlier: the figure before the
+ * stamp existed); receive_to_durable_* when the node parsed the frame (on
+ * loopback, a few µs after the send unless the node is behind, which
+ * latency_* then shows). --pin puts the node alone on CPU 0 (the
+ * simulator and this program on CPU 1), so node_cpu_cores is the node's
+ * share of its own core.
  * CPU: the node's total and its collector and writer threads (named
  * tr-collector / tr-writer), in cores, over the window.
  * Both processes share this 2-core machine with the benchmark.
@@ -37,6 +40,7 @@ const char bench_ingest_help[] =
     "simulator -> node, durable group commit: events/s, provider->durable p50/p99, node RSS\n"
     "  --seconds S (10) --warmup S (2) --rate R events/s (1000000) --instruments N (8)\n"
     "  --group-commit-ms MS (2) --tick-us US (simulator tick, its default; or --tick-ms MS)\n"
+    "  --pin (the node on CPU 0, the simulator and this program on CPU 1)\n"
     "  --bin DIR (next to this program)";
 
 /* GET /api/status into buf; 0 or -1. */
@@ -194,6 +198,13 @@ int bench_ingest_main(int argc, char **argv)
     long gc = bench_arg_long(argc, argv, "--group-commit-ms", 2);
     /* simulator tick in µs; --tick-ms is the older spelling */
     long tick = bench_arg_long(argc, argv, "--tick-us", bench_arg_long(argc, argv, "--tick-ms", 0) * 1000);
+    int pin = 0;
+    for (int i = 1; i < argc; i++)
+        pin |= strcmp(argv[i], "--pin") == 0;
+    if (pin && bench_pin_self(1) != 0) {
+        perror("ingest: --pin: sched_setaffinity to CPU 1");
+        return 1;
+    }
     char bindir[1024];
     bench_bin_dir(argc, argv, bindir, sizeof bindir);
     char dir[] = "/tmp/tr-bench-ingest.XXXXXX";
@@ -216,7 +227,7 @@ int bench_ingest_main(int argc, char **argv)
                                     .nodelog = nodelog, .sim_port = sport,
                                     .http_port = hport, .publish = pub,
                                     .group_commit_ms = gc, .rate = rate, .instruments = inst,
-                                    .tick_us = tick};
+                                    .tick_us = tick, .pin = pin};
     pid_t spid, npid;
     if (bench_simnode_start(&sno, &spid, &npid))
         return 1;
@@ -236,20 +247,25 @@ int bench_ingest_main(int argc, char **argv)
     get_status(hport, doc, sizeof doc);
     uint64_t t0 = bench_now_ns();
     double d0 = num(doc, "durable_lsn"), e0 = num(doc, "events");
-    static double lh0[LAT_NB], lh1[LAT_NB], rh0[LAT_NB], rh1[LAT_NB];
+    static double lh0[LAT_NB], lh1[LAT_NB], rh0[LAT_NB], rh1[LAT_NB], eh0[LAT_NB], eh1[LAT_NB];
     hist_of(doc, "provider_to_durable", lh0);
     hist_of(doc, "receive_to_durable", rh0);
+    hist_of(doc, "event_to_durable", eh0);
+    double s0 = cpu_of(spid, NULL);
     double c0 = cpu_of(npid, NULL), cc0 = cpu_of(npid, "tr-collector"),
            cw0 = cpu_of(npid, "tr-writer");
     bench_sleep_ms((long)(secs * 1000));
     get_status(hport, doc, sizeof doc);
     uint64_t t1 = bench_now_ns();
     double d1 = num(doc, "durable_lsn"), e1 = num(doc, "events");
+    double s1 = cpu_of(spid, NULL);
     double c1 = cpu_of(npid, NULL), cc1 = cpu_of(npid, "tr-collector"),
            cw1 = cpu_of(npid, "tr-writer");
     /* percentiles over the measured window only (not warm-up and start) */
     hist_of(doc, "provider_to_durable", lh1);
     hist_of(doc, "receive_to_durable", rh1);
+    hist_of(doc, "event_to_durable", eh1);
+    double ep50 = window_pct(eh0, eh1, 0.5, NULL), ep99 = window_pct(eh0, eh1, 0.99, NULL);
     double rp50 = window_pct(rh0, rh1, 0.5, NULL), rp99 = window_pct(rh0, rh1, 0.99, NULL);
     double samples = 0;
     double p50 = window_pct(lh0, lh1, 0.5, &samples), p99 = window_pct(lh0, lh1, 0.99, NULL);
@@ -267,11 +283,14 @@ int bench_ingest_main(int argc, char **argv)
            "\"group_commit_ms\":%ld,\"events_per_s\":%.0f,\"received_per_s\":%.0f,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,\"append_p99_us\":%.0f,"
            "\"receive_to_durable_p50_us\":%.0f,\"receive_to_durable_p99_us\":%.0f,"
+           "\"event_to_durable_p50_us\":%.0f,\"event_to_durable_p99_us\":%.0f,"
            "\"latency_samples\":%.0f,"
            "\"records_per_batch\":%.1f,\"dups\":%.0f,\"gaps\":%.0f,\"rss_mb\":%.1f,"
-           "\"node_cpu_cores\":%.2f,\"collector_cpu_cores\":%.2f,\"writer_cpu_cores\":%.2f}\n",
-           rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99, samples,
+           "\"node_cpu_cores\":%.2f,\"collector_cpu_cores\":%.2f,\"writer_cpu_cores\":%.2f,"
+           "\"sim_cpu_cores\":%.2f,\"pinned\":%s}\n",
+           rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99, ep50,
+           ep99, samples,
            batches > 0 ? written / batches : 0, dups, gaps, rss, (c1 - c0) / el,
-           (cc1 - cc0) / el, (cw1 - cw0) / el);
+           (cc1 - cc0) / el, (cw1 - cw0) / el, (s1 - s0) / el, pin ? "true" : "false");
     return 0;
 }

@@ -1,6 +1,8 @@
 /* Shared benchmark helpers; see benchutil.h. */
 #include "benchutil.h"
 
+#include <sched.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -100,10 +102,25 @@ void bench_sleep_ms(long ms)
         ;
 }
 
+int bench_pin_self(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -1;
+}
+
 pid_t bench_spawn(char *const argv[], const char *out)
+{
+    return bench_spawn_on(argv, out, -1);
+}
+
+pid_t bench_spawn_on(char *const argv[], const char *out, int cpu)
 {
     pid_t p = fork();
     if (p == 0) {
+        if (cpu >= 0 && bench_pin_self(cpu) != 0)
+            _exit(126);
         if (!freopen(out, "w", stderr) || !freopen("/dev/null", "w", stdout))
             _exit(127);
         execv(argv[0], argv);
@@ -154,9 +171,9 @@ int bench_simnode_start(const struct bench_simnode_opts *o, pid_t *sim, pid_t *n
     char *sargv[] = {(char *)o->sim, "--port", sp, "--seed", "1", "--dialect", "native",
                      "--instruments", si, "--rate", sr, "--history", "30",
                      o->tick_us > 0 ? "--tick-us" : NULL, stk, NULL};
-    *sim = bench_spawn(sargv, o->simlog);
+    *sim = bench_spawn_on(sargv, o->simlog, o->pin ? 1 : -1);
     bench_sleep_ms(500);
     char *nargv[] = {(char *)o->node, "--config", conf, "--publish", (char *)o->publish, NULL};
-    *node = bench_spawn(nargv, o->nodelog);
+    *node = bench_spawn_on(nargv, o->nodelog, o->pin ? 0 : -1);
     return 0;
 }

@@ -29,6 +29,12 @@ void bench_sleep_ms(long ms);
  * /dev/null. Returns the child's pid (the caller stops it with bench_stop)
  * or -1. */
 pid_t bench_spawn(char *const argv[], const char *out);
+/* The same, with the child bound to CPU `cpu` (sched_setaffinity after the
+ * fork, before the exec: every thread it starts inherits it); cpu < 0:
+ * anywhere. */
+pid_t bench_spawn_on(char *const argv[], const char *out, int cpu);
+/* Binds the calling process (its later threads too) to CPU `cpu`. 0 or -1. */
+int bench_pin_self(int cpu);
 /* Sends `sig` to `pid` and reaps it; SIGKILL after `bound_ms`. pid <= 0:
  * nothing. */
 void bench_stop(pid_t pid, int sig, long bound_ms);
@@ -45,6 +51,8 @@ struct bench_simnode_opts {
     const char *publish;     /* the node's --publish URL */
     long group_commit_ms, rate, instruments;
     long tick_us;            /* simulator tick; <= 0 = its default */
+    int pin;                 /* 1: the simulator bound to CPU 1, the node to
+                                CPU 0; 0: both anywhere */
 };
 /* Writes DIR/node.conf and starts the simulator, then (500 ms later) the
  * node. Fills *sim and *node with their pids; the caller stops both with

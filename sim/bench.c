@@ -3,8 +3,10 @@
  * generating, encoding and sending events as fast as it can to one raw
  * loopback client on another thread that subscribes to every instrument and
  * reads everything. Prints one JSON object as its last line: events written
- * per second, frames per second and events per frame, and the send age
- * (event timestamp -> its frame written to the socket, p50/p99). */
+ * per second, frames per second and events per frame, the send age
+ * (event timestamp -> its frame written to the socket, p50/p99), and the
+ * server thread's CPU over the window (cores, ns per event written, and
+ * events per CPU-second: the one-core rate, whatever else the machine runs). */
 #include "sim.h"
 
 #include <pthread.h>
@@ -57,9 +59,17 @@ struct bench_state {
     uv_timer_t t;
     double secs;
     int64_t t0;
+    int64_t cpu0, cpu1; /* the server thread's CPU time at the window's ends */
     uint64_t gen0, sent0, bytes0, frames0;
     int phase;
 };
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
 
 static void bench_timer_cb(uv_timer_t *t)
 {
@@ -67,6 +77,7 @@ static void bench_timer_cb(uv_timer_t *t)
     if (b->phase == 0) { /* warm-up over: start measuring */
         b->phase = 1;
         b->t0 = sim_now_ns();
+        b->cpu0 = thread_cpu_ns(); /* this callback runs on the server's loop thread */
         b->gen0 = b->s->ev_generated;
         b->sent0 = b->s->ev_written;
         b->bytes0 = b->s->bytes_sent;
@@ -75,6 +86,7 @@ static void bench_timer_cb(uv_timer_t *t)
         uv_timer_start(t, bench_timer_cb, (uint64_t)(b->secs * 1000), 0);
         return;
     }
+    b->cpu1 = thread_cpu_ns();
     uv_close((uv_handle_t *)t, NULL);
     sim_server_stop(b->s);
 }
@@ -106,13 +118,11 @@ int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth, in
     uv_timer_init(&s.loop, &b.t);
     b.t.data = &b;
     uv_timer_start(&b.t, bench_timer_cb, 500, 0);
-    struct timespec c0, c1;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     sim_server_run(&s);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     double el = (double)(sim_now_ns() - b.t0) / 1e9;
     uint64_t gen = s.ev_generated - b.gen0, sent = s.ev_written - b.sent0, bytes = s.bytes_sent - b.bytes0;
     uint64_t frames = s.frames_sent - b.frames0;
+    double cpu = (double)(b.cpu1 - b.cpu0) / 1e9; /* server thread, seconds */
     int tick = s.cfg.tick_us;
     double age50 = sim_age_quantile(&s.age, 0.5), age99 = sim_age_quantile(&s.age, 0.99);
     bc.stop = 1;
@@ -121,10 +131,12 @@ int sim_bench_run(double secs, double rate, uint32_t inst, const char *truth, in
     printf("{\"bench\":\"sim\",\"dialect\":\"native\",\"instruments\":%u,\"target_rate\":%.0f,"
            "\"tick_us\":%d,\"seconds\":%.2f,\"events_generated_per_s\":%.0f,\"events_per_s\":%.0f,"
            "\"mb_per_s\":%.1f,\"frames_per_s\":%.0f,\"events_per_frame\":%.1f,"
-           "\"send_age_p50_us\":%.0f,\"send_age_p99_us\":%.0f,\"client_frames\":%llu,\"truth\":%s}\n",
+           "\"send_age_p50_us\":%.0f,\"send_age_p99_us\":%.0f,\"client_frames\":%llu,"
+           "\"server_cpu_cores\":%.2f,\"server_ns_per_event\":%.0f,"
+           "\"events_per_server_cpu_s\":%.0f,\"truth\":%s}\n",
            inst, rate, tick, el, gen / el, sent / el, bytes / el / 1e6, frames / el,
            frames ? (double)sent / (double)frames : 0.0, age50, age99,
-           (unsigned long long)bc.frames, truth ? "true" : "false");
-    (void)c1;
+           (unsigned long long)bc.frames, cpu / el, sent ? cpu * 1e9 / (double)sent : 0.0,
+           cpu > 0 ? (double)sent / cpu : 0.0, truth ? "true" : "false");
     return bc.ok ? 0 : 1;
 }

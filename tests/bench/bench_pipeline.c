@@ -12,7 +12,11 @@
  *   group commit by the sync thread; at the end it waits for the durable
  *   LSN of the last record.
  * The writer is flushed once per 64 KiB of frames (about one socket read,
- * i.e. one loop turn of the node) or at batch_max records.
+ * i.e. one loop turn of the node) or at batch_max records. With --wire the
+ * collector's writer runs in remote mode, as in the supervision tree: each
+ * batch becomes the writer actor's message (node/pipe.h, pipe_wire_*),
+ * handed in place to pipe_writer_add_wire + flush on a second writer, as
+ * act_writer.c does (the thread hop itself is left out).
  *
  * Frames: "sim" = native-dialect batches of 500 events built with the
  * simulator's own generator and encoder (sim_exch_next, sim_ev_to_event,
@@ -54,7 +58,7 @@
 
 const char bench_pipeline_help[] =
     "node pipeline on one core, frames from memory: [--provider sim|coinbase|binance|kalshi|all] "
-    "[--events N] [--cpu C] [--group-commit-ms MS] [--dir D] [--recordings DIR]";
+    "[--events N] [--cpu C] [--group-commit-ms MS] [--wire] [--dir D] [--recordings DIR]";
 
 struct frames {
     char **v;
@@ -354,6 +358,9 @@ struct bp {
     struct pd_stream *snap_q[MAX_REQ], *bf_q[MAX_REQ];
     size_t n_snap, n_bf;
     struct frames rest;   /* Binance depth bodies, "SYMBOL body" */
+    int wire;             /* --wire: the actor tree's hand-off format */
+    struct pipe_writer lw; /* --wire: the writer actor's local writer */
+    struct pipe_wremote rem;
     struct tr_buf snap_text;
     uint64_t append_ns, events, frames, rejects, snapshots, backfills, fatal;
     int pass_token;       /* a unique "connection" pointer per pass */
@@ -553,11 +560,27 @@ static double parse_only(const struct tr_provider_ops *ops, const struct frames 
     return (double)dt;
 }
 
+/* --wire: what the writer actor does with a batch message (act_writer.c's
+ * on_batch: pipe_writer_add_wire, then flush), called in place of the
+ * send, i.e. the supervision tree's path minus the thread hop. */
+static int wire_send(void *arg, uint32_t type, const void *p, size_t n, int sync,
+                     uint64_t *reply_lsn, struct tr_error *err)
+{
+    struct bp *b = arg;
+    (void)sync;
+    (void)reply_lsn;
+    if (type != PIPE_WMSG_BATCH)
+        return 0;
+    int rc = pipe_writer_add_wire(&b->lw, p, n, err);
+    return rc ? rc : pipe_writer_flush(&b->lw, err);
+}
+
 static int run(const char *name, const struct frames *fr, const struct frames *rest,
-               uint64_t target, const char *dir, long gc_ms, struct result *r)
+               uint64_t target, const char *dir, long gc_ms, int wire, struct result *r)
 {
     struct bp b;
     memset(&b, 0, sizeof b);
+    b.wire = wire;
     memset(r, 0, sizeof *r);
     b.ops = tr_provider_find(name);
     b.rest = *rest;
@@ -572,9 +595,14 @@ static int run(const char *name, const struct frames *fr, const struct frames *r
     b.cfg->group_commit_ms = (uint32_t)gc_ms;
     struct tr_error err;
     tr_error_clear(&err);
-    if (pipe_log_open(&b.log, b.cfg, &err) || pipe_writer_init(&b.w, b.log, 4096)) {
+    if (pipe_log_open(&b.log, b.cfg, &err) || pipe_writer_init(&b.w, b.log, 4096) ||
+        (wire && pipe_writer_init(&b.lw, b.log, 4096))) {
         fprintf(stderr, "pipeline: %s\n", err.msg);
         return -1;
+    }
+    if (wire) {
+        b.rem = (struct pipe_wremote){.arg = &b, .send = wire_send};
+        pipe_writer_set_remote(&b.w, &b.rem, tr_log_last_lsn(b.log) + 1, 1);
     }
     /* passes over the frame set until `target` events were offered */
     uint64_t per_pass = 0;
@@ -638,7 +666,7 @@ static int run(const char *name, const struct frames *fr, const struct frames *r
     gaps += b.d.gaps + b.d.gaps_unfilled;
     r->durable_wait_ms = (double)(bench_now_ns() - tw) / 1e6;
     r->events = b.events;
-    r->records = b.w.appended;
+    r->records = wire ? b.lw.appended : b.w.appended;
     r->frames = b.frames;
     r->passes = passes;
     r->rejects = b.rejects;
@@ -655,6 +683,8 @@ static int run(const char *name, const struct frames *fr, const struct frames *r
     r->dedup_encode_ns = r->thread_ns_per_event - r->parse_ns - r->append_ns;
     r->mb_per_s = (double)(fr->bytes * passes) / ((double)dt / 1e3);
     pipe_writer_close(&b.w);
+    if (wire)
+        pipe_writer_close(&b.lw);
     if (b.have_d)
         pipe_dedup_close(&b.d);
     if (b.have_prov)
@@ -706,7 +736,7 @@ static int rm_rf(const char *dir)
 }
 
 static int one(const char *name, const char *recdir, const char *base, uint64_t target,
-               long gc_ms, int cpu, char *json, size_t cap)
+               long gc_ms, int wire, int cpu, char *json, size_t cap)
 {
     struct frames fr = {0}, rest = {0};
     if (!strcmp(name, "sim"))
@@ -732,7 +762,7 @@ static int one(const char *name, const char *recdir, const char *base, uint64_t 
         return 2;
     rm_rf(dir);
     struct result r;
-    int rc = run(name, &fr, &rest, target, dir, gc_ms, &r);
+    int rc = run(name, &fr, &rest, target, dir, gc_ms, wire, &r);
     rm_rf(dir);
     if (rc) {
         frames_free(&fr);
@@ -772,6 +802,9 @@ int bench_pipeline_main(int argc, char **argv)
     const char *name = bench_arg(argc, argv, "--provider", "all");
     uint64_t target = (uint64_t)bench_arg_long(argc, argv, "--events", 2000000);
     long gc_ms = bench_arg_long(argc, argv, "--group-commit-ms", 2);
+    int wire = 0;
+    for (int i = 1; i < argc; i++)
+        wire |= !strcmp(argv[i], "--wire");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int cpu = (int)bench_arg_long(argc, argv, "--cpu", ncpu > 1 ? ncpu - 1 : 0);
     char defrec[1024];
@@ -798,8 +831,11 @@ int bench_pipeline_main(int argc, char **argv)
         return 1;
     }
     printf("pipeline: pinned to CPU %d (this thread and the log's sync and recompression "
-           "threads: one core), group commit %ld ms, log under %s\n",
-           cpu, gc_ms, base);
+           "threads: one core), group commit %ld ms, %s, log under %s\n",
+           cpu, gc_ms,
+           wire ? "records through the writer actor's batch message (--wire)"
+                : "records appended by the collector's writer (single-loop node)",
+           base);
     static const char *const all[] = {"sim", "coinbase", "binance", "kalshi"};
     const char *const *names = all;
     size_t n = 4;
@@ -809,11 +845,12 @@ int bench_pipeline_main(int argc, char **argv)
     }
     char out[8192];
     size_t ol = (size_t)snprintf(out, sizeof out, "{\"bench\":\"pipeline\",\"cpu\":%d,"
-                                 "\"group_commit_ms\":%ld", cpu, gc_ms);
+                                 "\"group_commit_ms\":%ld,\"wire\":%s", cpu, gc_ms,
+                                 wire ? "true" : "false");
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         char json[1024];
-        rc = one(names[i], recdir, base, target, gc_ms, cpu, json, sizeof json);
+        rc = one(names[i], recdir, base, target, gc_ms, wire, cpu, json, sizeof json);
         if (!rc)
             ol += (size_t)snprintf(out + ol, sizeof out - ol, ",\"%s\":%s", names[i], json);
     }

@@ -33,6 +33,7 @@
 
 #include "act.h"
 #include "config.h"
+#include "fault_fs.h"
 #include "pipe_feed.h" /* pipe_now_ns */
 #include "metrics.h"
 #include "nlog.h"
@@ -133,6 +134,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "tickraft-node: %s\n", err.msg);
         tr_config_close(&cfg);
         return 2;
+    }
+
+    /* test hook: the log's fsyncs fail with EIO after this many ms */
+    static struct nfault_fs fault_fs;
+    uint32_t eio_ms = env_ms("TR_NODE_FAULT_LOG_EIO_MS");
+    if (eio_ms) {
+        nfault_fs_init(&fault_fs, eio_ms);
+        pcfg.log_fs = &fault_fs.ops;
     }
 
     struct tr_nlog *lg = NULL;

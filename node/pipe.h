@@ -75,6 +75,7 @@ struct pipe_cfg {
     uint32_t shutdown_ms;          /* graceful stop bound, default 30 s */
     const char *pub_tls_cert_key;  /* [publish] tls_cert_key_file, borrowed; NULL = none */
     const char *pub_tls_ca;        /* [publish] tls_ca_file, borrowed; NULL = none */
+    const struct tr_log_fs_ops *log_fs; /* the log's filesystem; NULL = libc (tests swap it) */
     struct pipe_feed_cfg feeds[64];
     size_t n_feeds;
 };

@@ -412,6 +412,7 @@ int pipe_log_open(struct tr_log **out, const struct pipe_cfg *cfg, struct tr_err
         lo.segment_bytes = cfg->segment_bytes;
     lo.retain_bytes = cfg->retain_bytes;
     lo.retain_age_ns = cfg->retain_age_ns;
+    lo.fs = cfg->log_fs;
     int rc = tr_log_open(out, cfg->data_dir, &lo, err);
     return rc ? tr_error_wrap(err, rc, "open log %s", cfg->data_dir) : 0;
 }

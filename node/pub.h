@@ -51,6 +51,8 @@ struct tr_pub_options {
                                       signed by this CA (mutual TLS); NULL = not asked */
     tr_pub_admin_cb admin_cb;
     void *admin_arg;
+    int speak_1_0;             /* tests: behave as a protocol 1.0 node (HELLO reports minor 0,
+                                  a FETCH ahead of its turn gets TR_EPROTO) */
 };
 void tr_pub_options_init(struct tr_pub_options *o);
 

@@ -69,7 +69,7 @@ static void do_hello(struct tr_pub *p, struct pub_reply *r)
     msgpack_pack_str(&r->pk, strlen(p->node_name));
     msgpack_pack_str_body(&r->pk, p->node_name, strlen(p->node_name));
     msgpack_pack_uint32(&r->pk, TR_PROTO_MAJOR);
-    msgpack_pack_uint32(&r->pk, TR_PROTO_MINOR);
+    msgpack_pack_uint32(&r->pk, p->o.speak_1_0 ? 0 : TR_PROTO_MINOR);
     msgpack_pack_uint64(&r->pk, p->o.max_request);
     if (p->data_token)
         msgpack_pack_true(&r->pk);

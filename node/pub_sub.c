@@ -498,7 +498,7 @@ void pub_fetch(struct tr_pub *p, const msgpack_object_array *body, struct pub_re
     /* a pipelined FETCH (ahead of the next number) holds this worker until
      * its turn: count it as a waiter, or refuse it when no worker is spare */
     uint64_t seen = atomic_load(&s->served_seen);
-    int ahead = no > seen + 1 && no <= seen + TR_PROTO_PIPELINE_MAX;
+    int ahead = no > seen + 1 && no <= seen + TR_PROTO_PIPELINE_MAX && !p->o.speak_1_0;
     if (ahead && atomic_fetch_add(&p->waiters, 1) >= pub_max_waiters(p)) {
         atomic_fetch_sub(&p->waiters, 1);
         atomic_fetch_add(&p->c.busy, 1);

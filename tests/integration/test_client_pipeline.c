@@ -4,8 +4,9 @@
  * ahead of its turn is answered after the one before it with the records
  * that follow it; one without a spare worker is refused with TR_EBUSY and
  * counted, and served when sent again; numbers too far ahead are refused;
- * unsubscribing with fetches outstanding frees the session safely; and the
- * SDK delivers everything in order at every pipeline depth. */
+ * unsubscribing with fetches outstanding frees the session safely; the
+ * SDK delivers everything in order at every pipeline depth, and keeps one
+ * FETCH at a time on a node that speaks 1.0. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,6 +291,44 @@ static void sdk_delivers_in_order_at_every_pipeline_depth(void **state)
     ch_node_close(&n);
 }
 
+/* A 1.1 SDK on a node that speaks 1.0 (HELLO minor 0, refuses FETCHes
+ * ahead): it keeps one FETCH outstanding, so the node never sees one
+ * ahead, and everything arrives once, in order. */
+static void sdk_on_a_1_0_node_fetches_one_at_a_time(void **state)
+{
+    (void)state;
+    struct tr_pub_options po;
+    tr_pub_options_init(&po);
+    po.speak_1_0 = 1;
+    struct ch_node n;
+    assert_int_equal(ch_node_open(&n, "pipe-v10", 0, &po), 0);
+    assert_int_equal(ch_write(n.log, 2, 1, 300, 0), 0);
+    const char *urls[] = {n.url};
+    struct tr_client_options co = {.nodes = urls, .n_nodes = 1, .rpc_timeout_ms = 5000};
+    struct tr_client *c;
+    struct tr_error err;
+    assert_int_equal(tr_client_open(&c, &co, &err), 0);
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_EARLIEST, .batch = 40,
+                                       .wait_ms = 50, .pipeline = 4};
+    struct tr_client_sub *s;
+    assert_int_equal(tr_client_subscribe(c, &so, &s, &err), 0);
+    struct ch_check chk;
+    ch_check_init(&chk, 1);
+    struct tr_client_msg m;
+    while (chk.total < 600) {
+        assert_int_equal(tr_client_sub_poll(s, &m, 2000, &err), 1);
+        ch_check_msg(&chk, &m);
+    }
+    assert_int_equal(chk.bad, 0);
+    struct tr_pub_stats st;
+    tr_pub_stats(n.pub, &st);
+    assert_int_equal(st.errors, 0); /* no FETCH ahead was ever refused */
+    assert_int_equal(st.busy, 0);
+    tr_client_sub_free(s);
+    tr_client_close(c);
+    ch_node_close(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +336,7 @@ int main(void)
         cmocka_unit_test(fetch_ahead_without_spare_worker_is_busy_then_served),
         cmocka_unit_test(unsubscribe_with_fetches_outstanding_frees_the_session),
         cmocka_unit_test(sdk_delivers_in_order_at_every_pipeline_depth),
+        cmocka_unit_test(sdk_on_a_1_0_node_fetches_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -504,11 +504,14 @@ int tr_json_u64(const char *text, const struct tr_json_tok *toks, int i, uint64_
     if (number_text(text, toks, i, &p, &n))
         return TR_EPARSE;
     uint64_t v = 0;
+    /* up to 19 digits cannot overflow: no per-digit check (sequences and
+     * nanosecond times are all of this size) */
+    int checked = n > 19;
     for (size_t k = 0; k < n; k++) {
         if (p[k] < '0' || p[k] > '9')
             return p[k] == '-' ? TR_ERANGE : TR_EPARSE;
         unsigned d = (unsigned)(p[k] - '0');
-        if (v > (UINT64_MAX - d) / 10)
+        if (checked && v > (UINT64_MAX - d) / 10)
             return TR_ERANGE;
         v = v * 10 + d;
     }
@@ -522,6 +525,26 @@ int tr_json_i64(const char *text, const struct tr_json_tok *toks, int i, int64_t
     size_t n;
     if (number_text(text, toks, i, &p, &n))
         return TR_EPARSE;
+    /* an optional '-' and up to 19 digits (a nanosecond time): read as
+     * unsigned, then one range check; anything else (a fraction, more
+     * digits) goes the decimal way, which gives the same answers */
+    size_t k = n && p[0] == '-', digits = n - k;
+    if (digits >= 1 && digits <= 19) {
+        uint64_t v = 0;
+        for (; k < n; k++) {
+            unsigned d = (unsigned)(unsigned char)p[k] - '0';
+            if (d > 9)
+                break;
+            v = v * 10 + d;
+        }
+        if (k == n) {
+            int neg = p[0] == '-';
+            if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
+                return TR_ERANGE;
+            *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+            return 0;
+        }
+    }
     struct tr_decimal d;
     int rc = tr_decimal_parse(p, n, &d);
     if (rc)

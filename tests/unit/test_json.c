@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tickraft/json.h"
@@ -261,6 +262,83 @@ static void refuses_every_truncation(void **state)
     }
 }
 
+/* The integer accessors' unchecked fast paths (up to 19 digits) against
+ * the checked forms they replaced, on numbers and strings holding them. */
+static int ref_u64(const char *p, size_t n, uint64_t *out)
+{
+    if (!n)
+        return TR_EPARSE;
+    uint64_t v = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (p[k] < '0' || p[k] > '9')
+            return p[k] == '-' ? TR_ERANGE : TR_EPARSE;
+        unsigned d = (unsigned)(p[k] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return TR_ERANGE;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int ref_i64(const char *p, size_t n, int64_t *out)
+{
+    struct tr_decimal d;
+    if (!n)
+        return TR_EPARSE;
+    int rc = tr_decimal_parse(p, n, &d);
+    if (rc)
+        return rc;
+    if (d.scale != 0)
+        return TR_EPARSE;
+    *out = d.mant;
+    return 0;
+}
+
+static void integers_agree_with_the_checked_conversions(void **state)
+{
+    (void)state;
+    static const char alpha[] = "0123456789999-.e";
+    static const char *const edge[] = {"18446744073709551615", "18446744073709551616",
+                                       "9223372036854775807", "9223372036854775808",
+                                       "-9223372036854775808", "-9223372036854775809",
+                                       "9999999999999999999", "-9999999999999999999",
+                                       "-0", "0", "-", "00012", "1.0", "1e5", "--1"};
+    uint64_t rng = 0x853c49e6748fea9bull;
+    char text[64], body[32];
+    struct tr_json_tok toks[4];
+    struct tr_error err;
+    for (int r = 0; r < 100000 + (int)(sizeof edge / sizeof edge[0]); r++) {
+        size_t n;
+        if (r < (int)(sizeof edge / sizeof edge[0])) {
+            n = strlen(edge[r]);
+            memcpy(body, edge[r], n + 1);
+        } else {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            n = 1 + (size_t)(rng % 22);
+            uint64_t x = rng;
+            for (size_t i = 0; i < n; i++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                body[i] = alpha[(x >> 33) % ((x >> 61) ? 13 : sizeof alpha - 1)];
+            }
+            body[n] = 0;
+        }
+        /* as a string (providers quote numbers): every body tokenizes */
+        int k = snprintf(text, sizeof text, "[\"%s\"]", body);
+        assert_int_equal(tr_json_parse(text, (size_t)k, toks, 4, &err), 2);
+        uint64_t u = 0, ur = 0;
+        int64_t i = 0, ir = 0;
+        int a = tr_json_u64(text, toks, 1, &u), b = ref_u64(body, n, &ur);
+        if (a != b || (!a && u != ur))
+            fail_msg("u64 '%s': %d %llu vs %d %llu", body, a, (unsigned long long)u, b,
+                     (unsigned long long)ur);
+        a = tr_json_i64(text, toks, 1, &i);
+        b = ref_i64(body, n, &ir);
+        if (a != b || (!a && i != ir))
+            fail_msg("i64 '%s': %d %lld vs %d %lld", body, a, (long long)i, b, (long long)ir);
+    }
+}
+
 static void looks_up_keys_by_length_then_bytes(void **state)
 {
     (void)state;
@@ -485,6 +563,7 @@ int main(void)
         cmocka_unit_test(finds_the_closing_quote_at_every_offset),
         cmocka_unit_test(refuses_every_truncation),
         cmocka_unit_test(looks_up_keys_by_length_then_bytes),
+        cmocka_unit_test(integers_agree_with_the_checked_conversions),
         cmocka_unit_test(agrees_with_a_reference_recogniser_on_mutated_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

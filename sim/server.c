@@ -291,7 +291,7 @@ static void truth_native(struct sim_server *s, size_t n)
         lost += (s->evbuf[i].flags & SIM_EV_LOST) != 0;
     s->truth.lines += n;
     if (!lost) { /* the usual case: the encoded texts are the lines */
-        fwrite(s->njson.data, 1, s->njson.len, s->truth.f);
+        sim_truth_write(&s->truth, s->njson.data, s->njson.len);
         return;
     }
     struct tr_buf *b = &s->truth.line;
@@ -303,7 +303,7 @@ static void truth_native(struct sim_server *s, size_t n)
         sim_putn(b, (const char *)s->njson.data + s->noff[i], s->noff[i + 1] - s->noff[i] - 1);
         sim_putn(b, is_lost ? "}\n" : "\n", is_lost ? 2 : 1);
     }
-    fwrite(b->data, 1, b->len, s->truth.f);
+    sim_truth_write(&s->truth, b->data, b->len);
 }
 
 static void tick_exchange(struct sim_server *s, int d, int64_t now)
@@ -318,7 +318,12 @@ static void tick_exchange(struct sim_server *s, int d, int64_t now)
                 return;
             }
     }
-    uint64_t cap = (uint64_t)(x->rate * s->cfg.tick_us / 1e6 * 4) + 16;
+    /* Catch up at most 20 ms of schedule per tick (at least 4 ticks): a loop
+     * that woke late (a busy or shared CPU) must not fall behind its
+     * schedule for good, which it did with a 4-tick cap (timestamps drifting
+     * seconds behind the clock at 1 M/s on a loaded machine). */
+    double span_us = s->cfg.tick_us * 4.0 > 20000 ? s->cfg.tick_us * 4.0 : 20000;
+    uint64_t cap = (uint64_t)(x->rate * span_us / 1e6) + 16;
     uint64_t n = sim_exch_due(x, now, cap);
     if (s->cfg.max_events && x->generated + n > s->cfg.max_events)
         n = s->cfg.max_events > x->generated ? s->cfg.max_events - x->generated : 0;

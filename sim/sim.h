@@ -188,6 +188,9 @@ int sim_truth_raw_event(struct sim_truth *t, const struct tr_event *ev);
  * object text. */
 int sim_truth_marker(struct sim_truth *t, const char *fault, const char *args_json, int64_t ts);
 void sim_truth_flush(struct sim_truth *t);
+/* Appends whole lines (n bytes) after what is buffered: one write(2) of the
+ * caller's buffer, no copy through stdio (a tick's native texts). */
+void sim_truth_write(struct sim_truth *t, const void *p, size_t n);
 
 void sim_kalshi_trade_id(const struct sim_exch *x, uint32_t inst, uint64_t n, char *out,
                          size_t cap);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tickraft/json.h"
 
@@ -37,6 +38,23 @@ void sim_truth_flush(struct sim_truth *t)
 {
     if (t->f)
         fflush(t->f);
+}
+
+void sim_truth_write(struct sim_truth *t, const void *p, size_t n)
+{
+    if (!t->f)
+        return;
+    fflush(t->f); /* lines buffered before these go first */
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fileno(t->f), c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return; /* like fwrite: a full disk loses the rest */
+        c += k;
+        n -= (size_t)k;
+    }
 }
 
 /* Kalshi trade ids are UUIDs; ours are a pure function of (seed, market, n). */

@@ -15,7 +15,9 @@
  * loopback, a few µs after the send unless the node is behind, which
  * latency_* then shows). --pin puts the node alone on CPU 0 (the
  * simulator and this program on CPU 1), so node_cpu_cores is the node's
- * share of its own core.
+ * share of its own core. sim_*: the simulator's events generated and
+ * written to the node's socket per second (its /stats) and its CPU per
+ * event written.
  * CPU: the node's total and its collector and writer threads (named
  * tr-collector / tr-writer), in cores, over the window.
  * Both processes share this 2-core machine with the benchmark.
@@ -43,8 +45,8 @@ const char bench_ingest_help[] =
     "  --pin (the node on CPU 0, the simulator and this program on CPU 1)\n"
     "  --bin DIR (next to this program)";
 
-/* GET /api/status into buf; 0 or -1. */
-static int get_status(int port, char *buf, size_t cap)
+/* GET `path` into buf; 0 or -1. */
+static int http_get_doc(int port, const char *path, char *buf, size_t cap)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
@@ -55,7 +57,9 @@ static int get_status(int port, char *buf, size_t cap)
             close(fd);
         return -1;
     }
-    const char *rq = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    char rq[256];
+    snprintf(rq, sizeof rq, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+             path);
     if (write(fd, rq, strlen(rq)) < 0) {
         close(fd);
         return -1;
@@ -67,6 +71,12 @@ static int get_status(int port, char *buf, size_t cap)
     buf[n] = 0;
     close(fd);
     return strstr(buf, "\r\n\r\n") ? 0 : -1;
+}
+
+/* The node's /api/status. */
+static int get_status(int port, char *buf, size_t cap)
+{
+    return http_get_doc(port, "/api/status", buf, cap);
 }
 
 static double num(const char *doc, const char *key)
@@ -251,6 +261,9 @@ int bench_ingest_main(int argc, char **argv)
     hist_of(doc, "provider_to_durable", lh0);
     hist_of(doc, "receive_to_durable", rh0);
     hist_of(doc, "event_to_durable", eh0);
+    char sst[4096];
+    http_get_doc(sport, "/stats", sst, sizeof sst);
+    double sw0 = num(sst, "written"), sg0 = num(sst, "generated");
     double s0 = cpu_of(spid, NULL);
     double c0 = cpu_of(npid, NULL), cc0 = cpu_of(npid, "tr-collector"),
            cw0 = cpu_of(npid, "tr-writer");
@@ -259,6 +272,8 @@ int bench_ingest_main(int argc, char **argv)
     uint64_t t1 = bench_now_ns();
     double d1 = num(doc, "durable_lsn"), e1 = num(doc, "events");
     double s1 = cpu_of(spid, NULL);
+    http_get_doc(sport, "/stats", sst, sizeof sst);
+    double sw1 = num(sst, "written"), sg1 = num(sst, "generated");
     double c1 = cpu_of(npid, NULL), cc1 = cpu_of(npid, "tr-collector"),
            cw1 = cpu_of(npid, "tr-writer");
     /* percentiles over the measured window only (not warm-up and start) */
@@ -287,10 +302,12 @@ int bench_ingest_main(int argc, char **argv)
            "\"latency_samples\":%.0f,"
            "\"records_per_batch\":%.1f,\"dups\":%.0f,\"gaps\":%.0f,\"rss_mb\":%.1f,"
            "\"node_cpu_cores\":%.2f,\"collector_cpu_cores\":%.2f,\"writer_cpu_cores\":%.2f,"
-           "\"sim_cpu_cores\":%.2f,\"pinned\":%s}\n",
+           "\"sim_cpu_cores\":%.2f,\"sim_generated_per_s\":%.0f,\"sim_written_per_s\":%.0f,"
+           "\"sim_ns_per_event\":%.0f,\"pinned\":%s}\n",
            rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99, ep50,
            ep99, samples,
            batches > 0 ? written / batches : 0, dups, gaps, rss, (c1 - c0) / el,
-           (cc1 - cc0) / el, (cw1 - cw0) / el, (s1 - s0) / el, pin ? "true" : "false");
+           (cc1 - cc0) / el, (cw1 - cw0) / el, (s1 - s0) / el, (sg1 - sg0) / el, (sw1 - sw0) / el,
+           sw1 > sw0 ? (s1 - s0) * 1e9 / (sw1 - sw0) : 0.0, pin ? "true" : "false");
     return 0;
 }

@@ -18,10 +18,10 @@
  * handed in place to pipe_writer_add_wire + flush on a second writer, as
  * act_writer.c does (the thread hop itself is left out).
  *
- * Frames: "sim" = native-dialect batches of 500 events built with the
- * simulator's own generator and encoder (sim_exch_next, sim_ev_to_event,
- * tr_event_to_json, batched like sim/d_native.c), trades and book deltas
- * of 8 instruments, 200k events per pass; "coinbase", "binance", "kalshi"
+ * Frames: "sim" = native-dialect batches (--batch events each, default 200)
+ * built with the simulator's own generator and encoder (sim_exch_next,
+ * sim_nj_event, laid out like sim/conn.c with the sent_ns stamp), trades
+ * and book deltas of 8 instruments, 200k events per pass; "coinbase", "binance", "kalshi"
  * = the real recordings in shared/fixtures/recorded. The frame set is
  * replayed in passes, each a fresh connection and deduplicator (repeated
  * ids would otherwise be dropped as duplicates, which costs less): a pass
@@ -58,7 +58,8 @@
 
 const char bench_pipeline_help[] =
     "node pipeline on one core, frames from memory: [--provider sim|coinbase|binance|kalshi|all] "
-    "[--events N] [--cpu C] [--group-commit-ms MS] [--wire] [--dir D] [--recordings DIR]";
+    "[--events N] [--cpu C] [--group-commit-ms MS] [--wire] [--batch EVENTS (sim, 200)] "
+    "[--dir D] [--recordings DIR]";
 
 struct frames {
     char **v;
@@ -128,9 +129,13 @@ static void load(struct frames *f, const char *dir, const char *file)
     fclose(fp);
 }
 
-/* Native batches of up to 500 trades and book deltas, as the simulator's
- * native dialect sends them. */
-static void build_native(struct frames *f, uint64_t events)
+/* Native batch frames of `batch` trades and book deltas, as the
+ * simulator's native dialect sends them: SIM_BATCH_HEAD, the 19-digit
+ * sent_ns stamp, then the events' texts from the simulator's own encoder
+ * (sim_nj_event), as sim/conn.c's sim_conn_batch_add lays them out. The
+ * simulator cuts a batch when the socket is writeable: one frame per tick
+ * (200 events at 1M/s with its 200 us tick) while the node keeps up. */
+static void build_native(struct frames *f, uint64_t events, size_t batch)
 {
     struct sim_exch x;
     int64_t epoch = 1700000000000000000LL;
@@ -141,18 +146,23 @@ static void build_native(struct frames *f, uint64_t events)
     struct tr_buf b;
     tr_buf_init(&b);
     struct sim_ev ev;
-    struct tr_event e;
-    struct tr_level lv[2];
     size_t in_batch = 0;
+    char stamp[24];
     for (uint64_t made = 0; made < events;) {
         sim_exch_next(&x, &ev);
         if (ev.kind != TR_KIND_TRADE && ev.kind != TR_KIND_BOOK_DELTA)
             continue;
-        sim_ev_to_event(&x, &ev, &e, lv);
-        sim_put(&b, in_batch ? "," : "{\"type\":\"batch\",\"events\":[");
-        tr_event_to_json(&e, &b);
+        if (!in_batch) {
+            snprintf(stamp, sizeof stamp, "%019lld", (long long)(ev.ts + 20000));
+            sim_put(&b, SIM_BATCH_HEAD);
+            sim_put(&b, stamp);
+            sim_put(&b, ",\"events\":[");
+        } else {
+            sim_put(&b, ",");
+        }
+        sim_nj_event(&x, &ev, &b);
         made++;
-        if (++in_batch == 500 || made == events) {
+        if (++in_batch == batch || made == events) {
             sim_put(&b, "]}");
             add(f, (const char *)b.data, b.len);
             b.len = 0;
@@ -740,11 +750,11 @@ static int rm_rf(const char *dir)
 }
 
 static int one(const char *name, const char *recdir, const char *base, uint64_t target,
-               long gc_ms, int wire, int cpu, char *json, size_t cap)
+               long gc_ms, int wire, size_t batch, int cpu, char *json, size_t cap)
 {
     struct frames fr = {0}, rest = {0};
     if (!strcmp(name, "sim"))
-        build_native(&fr, target < 200000 ? target : 200000);
+        build_native(&fr, target < 200000 ? target : 200000, batch);
     else if (!strcmp(name, "coinbase"))
         load(&fr, recdir, "COINBASE.ws.28.0");
     else if (!strcmp(name, "binance")) {
@@ -822,6 +832,9 @@ int bench_pipeline_main(int argc, char **argv)
     const char *name = bench_arg(argc, argv, "--provider", "all");
     uint64_t target = (uint64_t)bench_arg_long(argc, argv, "--events", 2000000);
     long gc_ms = bench_arg_long(argc, argv, "--group-commit-ms", 2);
+    long batch = bench_arg_long(argc, argv, "--batch", 200);
+    if (batch < 1 || batch > 512) /* the flush keeps 512 records of room */
+        batch = batch < 1 ? 1 : 512;
     int wire = 0;
     for (int i = 1; i < argc; i++)
         wire |= !strcmp(argv[i], "--wire");
@@ -865,12 +878,12 @@ int bench_pipeline_main(int argc, char **argv)
     }
     char out[8192];
     size_t ol = (size_t)snprintf(out, sizeof out, "{\"bench\":\"pipeline\",\"cpu\":%d,"
-                                 "\"group_commit_ms\":%ld,\"wire\":%s", cpu, gc_ms,
-                                 wire ? "true" : "false");
+                                 "\"group_commit_ms\":%ld,\"wire\":%s,\"sim_batch\":%ld", cpu,
+                                 gc_ms, wire ? "true" : "false", batch);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         char json[1024];
-        rc = one(names[i], recdir, base, target, gc_ms, wire, cpu, json, sizeof json);
+        rc = one(names[i], recdir, base, target, gc_ms, wire, batch, cpu, json, sizeof json);
         if (!rc)
             ol += (size_t)snprintf(out + ol, sizeof out - ol, ",\"%s\":%s", names[i], json);
     }

@@ -61,6 +61,10 @@ struct act_ctx {
      * from $TR_NODE_FAULT_COLLECTOR_CRASH_MS / $TR_NODE_FAULT_WRITER_CRASH_MS */
     uint32_t fault_collector_ms, fault_writer_ms;
     int fault_repeat;            /* $TR_NODE_FAULT_REPEAT=1: crash in every incarnation */
+    /* $TR_NODE_FAULT_COLLECTOR_HANG_MS: the collector's loop blocks once,
+     * that many ms after it starts, for ACT_FAULT_HANG_S (0 = off) */
+    uint32_t fault_hang_ms;
+    atomic_int fault_hang_done;
     atomic_int fault_collector_done, fault_writer_done;
     /* the running collector's operator commands (pipe_admin.h), NULL while
      * it restarts; held shared by publisher workers during a call */
@@ -73,6 +77,14 @@ struct act_ctx {
     struct tr_buf status;        /* (mu) collector's last /api/status JSON */
     struct act_wfigs wf;         /* (mu) */
 };
+
+/* Hang detection of the collector (docs/node.md "Hang detection"): the
+ * supervisor pings it every ACT_COLLECTOR_HEARTBEAT_MS; no answer within
+ * ACT_COLLECTOR_HANG_MS (above the 5 s a send may wait for room in the
+ * writer's mailbox) and it is abandoned and restarted. */
+#define ACT_COLLECTOR_HEARTBEAT_MS 1000u
+#define ACT_COLLECTOR_HANG_MS      10000u
+#define ACT_FAULT_HANG_S           16u /* the injected hang: past the bound, then returns */
 
 extern const struct tr_actor_def act_writer_def;    /* arg: struct act_ctx * */
 extern const struct tr_actor_def act_collector_def; /* arg: struct act_ctx * */

@@ -14,11 +14,16 @@
  * stop in the reference order on this loop (REST repairs, last batch,
  * SYNC + checkpoint through the writer, 1001 closes); a crash, or a stop
  * while the writer is down, tears it down at once (nothing more is written;
- * the next incarnation backfills from the log's positions). */
+ * the next incarnation backfills from the log's positions).
+ * Hang detection: a collector whose loop stops turning is abandoned by the
+ * supervisor and a new one started; the old thread's teardown runs when
+ * (if) its handler returns, beside its successor. It then takes the abort
+ * path and leaves the shared context alone (stale_ns below). */
 #include "act.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -29,6 +34,7 @@
 
 #define AC_TIMER_TICK  1u
 #define AC_TIMER_FAULT 2u
+#define AC_TIMER_HANG  3u
 
 struct ac {
     struct act_ctx *ctx;
@@ -38,7 +44,9 @@ struct ac {
     struct pipe_wremote remote;
     uv_handle_t *base[8]; /* the runtime's own handles on the loop */
     size_t n_base;
-    uint64_t tick_id, fault_id;
+    uint64_t tick_id, fault_id, hang_id;
+    int64_t last_tick_ns;   /* the loop's last 100 ms tick (hang: abandoned) */
+    int gone;               /* found abandoned: the shared context is not ours */
     unsigned ticks;
     int done, done_rc;
     struct tr_buf status;
@@ -171,6 +179,16 @@ static void wait_foreign(struct ac *st, uv_loop_t *loop)
     }
 }
 
+/* Stuck longer than the supervisor's hang bound: it has abandoned this
+ * incarnation and may have started the next one, which owns the shared
+ * context now. */
+static int abandoned(struct ac *st)
+{
+    if (pipe_now_ns() - st->last_tick_ns >= (int64_t)ACT_COLLECTOR_HANG_MS * 1000000)
+        st->gone = 1;
+    return st->gone;
+}
+
 static void publish(struct ac *st)
 {
     struct act_ctx *c = st->ctx;
@@ -265,8 +283,11 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
         tr_metrics_set_collect_cb(c->metrics, act_metrics_collect, c);
     }
     tr_actor_timer_start(self, 100, 100, AC_TIMER_TICK, &st->tick_id);
+    st->last_tick_ns = pipe_now_ns();
     if (c->fault_collector_ms && !atomic_load(&c->fault_collector_done))
         tr_actor_timer_start(self, c->fault_collector_ms, 0, AC_TIMER_FAULT, &st->fault_id);
+    if (c->fault_hang_ms && !atomic_load(&c->fault_hang_done))
+        tr_actor_timer_start(self, c->fault_hang_ms, 0, AC_TIMER_HANG, &st->hang_id);
     tr_nlog(c->lg, TR_NLOG_INFO, "collector", "started", TR_KV_UINT("epoch", rep[0]),
             TR_KV_UINT("next_lsn", rep[1] + 1));
     publish(st);
@@ -281,6 +302,11 @@ static int ac_handle(struct tr_actor *self, void *state, const struct tr_msg *ms
     (void)self;
     switch (msg->type) {
     case AC_TIMER_TICK:
+        /* the first tick after a hang past the bound: the supervisor has
+         * given up on us; leave (the successor owns the context) */
+        if (abandoned(st))
+            return TR_ECLOSED;
+        st->last_tick_ns = pipe_now_ns();
         if (st->done) /* the pipeline stopped on its own (writer unreachable) */
             return st->done_rc ? st->done_rc : TR_EINTERNAL;
         if (atomic_exchange(&c->rotate_req, 0)) {
@@ -295,6 +321,17 @@ static int ac_handle(struct tr_actor *self, void *state, const struct tr_msg *ms
             return TR_ACTOR_CONTINUE;
         tr_nlog(c->lg, TR_NLOG_WARN, "collector", "fault injection: collector crashing");
         return TR_EINTERNAL;
+    case AC_TIMER_HANG: {
+        if (atomic_exchange(&c->fault_hang_done, 1))
+            return TR_ACTOR_CONTINUE;
+        tr_nlog(c->lg, TR_NLOG_WARN, "collector", "fault injection: collector hanging",
+                TR_KV_UINT("secs", ACT_FAULT_HANG_S));
+        struct timespec ts = {ACT_FAULT_HANG_S, 0};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+        tr_nlog(c->lg, TR_NLOG_WARN, "collector", "fault injection: hang over");
+        return TR_ACTOR_CONTINUE;
+    }
     default:
         return TR_ACTOR_CONTINUE;
     }
@@ -307,11 +344,17 @@ static void ac_terminate(struct tr_actor *self, void *state, int reason)
     uv_loop_t *loop = tr_actor_loop(self);
     tr_actor_timer_stop(self, st->tick_id);
     tr_actor_timer_stop(self, st->fault_id);
+    tr_actor_timer_stop(self, st->hang_id);
     char why[64];
     tr_exit_str(reason, why, sizeof why);
+    int gone = abandoned(st);
+    if (gone)
+        tr_nlog(c->lg, TR_NLOG_WARN, "collector", "abandoned as hung: tearing down beside the next",
+                TR_KV_INT("stuck_ms", (pipe_now_ns() - st->last_tick_ns) / 1000000));
     if (st->wake) { /* the writer must not wake a handle being closed */
         pthread_mutex_lock(&c->wake_mu);
-        c->wake = NULL;
+        if (c->wake == st->wake) /* not the successor's */
+            c->wake = NULL;
         pthread_mutex_unlock(&c->wake_mu);
         st->remote.busy = NULL; /* the stop's flushes send at once */
         uv_close((uv_handle_t *)st->wake, free_handle);
@@ -320,11 +363,13 @@ static void ac_terminate(struct tr_actor *self, void *state, int reason)
     /* admin calls waiting on this loop return now; none start any more */
     pipe_admin_closing(pipe_node_admin(st->n));
     pthread_rwlock_wrlock(&c->admin_lk);
-    c->admin = NULL;
-    c->node = NULL;
+    if (c->node == st->n) { /* not the successor's */
+        c->admin = NULL;
+        c->node = NULL;
+    }
     pthread_rwlock_unlock(&c->admin_lk);
     if (!st->done) {
-        if (tr_exit_is_normal(reason) && atomic_load(&c->writer_up)) {
+        if (tr_exit_is_normal(reason) && atomic_load(&c->writer_up) && !gone) {
             /* the whole stop stays within shutdown_timeout of the signal:
              * the REST wait gets what is left minus 3 s (close frames, the
              * last commit and the writer's drain) */
@@ -344,7 +389,10 @@ static void ac_terminate(struct tr_actor *self, void *state, int reason)
             pipe_node_abort(st->n, reason < 0 ? reason : TR_ECLOSED);
         }
     }
-    publish(st);
+    if (!gone)
+        publish(st); /* else the successor's status stands */
+    else
+        pipe_node_metrics_collect(st->n); /* its last totals (ignored once the next mirrored) */
     wait_foreign(st, loop);
     struct tr_error err;
     tr_error_clear(&err);

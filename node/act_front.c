@@ -296,7 +296,9 @@ void act_tree_spec(struct act_ctx *c, struct tr_child_spec kids[4], struct tr_su
                                        .shutdown_ms = stop_ms + 3000,
                                        .type = TR_WORKER,
                                        .backoff_base_ms = db ? db->base_ms : 500,
-                                       .backoff_max_ms = db ? db->max_ms : 30000};
+                                       .backoff_max_ms = db ? db->max_ms : 30000,
+                                       .heartbeat_ms = ACT_COLLECTOR_HEARTBEAT_MS,
+                                       .heartbeat_deadline_ms = ACT_COLLECTOR_HANG_MS};
     if (c->publish)
         kids[n++] = (struct tr_child_spec){.id = "publisher",
                                            .start = {.def = &act_pub_def, .arg = c},

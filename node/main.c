@@ -175,6 +175,7 @@ int main(int argc, char **argv)
     ctx.fault_collector_ms = env_ms("TR_NODE_FAULT_COLLECTOR_CRASH_MS");
     ctx.fault_writer_ms = env_ms("TR_NODE_FAULT_WRITER_CRASH_MS");
     ctx.fault_repeat = env_ms("TR_NODE_FAULT_REPEAT") != 0;
+    ctx.fault_hang_ms = env_ms("TR_NODE_FAULT_COLLECTOR_HANG_MS");
     pthread_mutex_init(&ctx.mu, NULL);
     pthread_rwlock_init(&ctx.admin_lk, NULL);
     pthread_mutex_init(&ctx.wake_mu, NULL);

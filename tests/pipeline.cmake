@@ -57,6 +57,12 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_log_eio_exits_3_acknowledged_data_intact PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  # a hung collector: heartbeat bound, abandoned, restarted, no loss
+  add_test(NAME e2e_node_hung_collector_restarted_no_loss_no_dup
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_hang.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_node_hung_collector_restarted_no_loss_no_dup PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
 
 # tickraft-bench ingest (bench/bench_ingest.c) runs tickraft-sim and

@@ -33,6 +33,7 @@ struct tr_nlog;
 struct act_wfigs {
     uint64_t appended, batches, append_errors, stale_batches;
     struct pipe_lat lat, append_lat, recv_lat, ev_lat;
+    struct pipe_lat stage[PIPE_ST_N];
 };
 
 struct act_ctx {

@@ -97,6 +97,7 @@ static void r_refresh(void *arg, struct pipe_writer *w)
     w->append_lat = c->wf.append_lat;
     w->recv_lat = c->wf.recv_lat;
     w->ev_lat = c->wf.ev_lat;
+    memcpy(w->stage, c->wf.stage, sizeof w->stage);
     pthread_mutex_unlock(&c->mu);
 }
 

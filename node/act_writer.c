@@ -45,7 +45,9 @@ static void durable_cb(uv_poll_t *h, int status, int events)
     uint64_t v;
     while (read(st->notify_fd, &v, sizeof v) == (ssize_t)sizeof v)
         ;
-    pipe_writer_durable(&st->w, tr_log_durable_lsn(st->ctx->log), pipe_now_ns());
+    int64_t at;
+    uint64_t lsn = tr_log_durable_lsn_at(st->ctx->log, &at);
+    pipe_writer_durable_at(&st->w, lsn, at, pipe_now_ns());
 }
 
 static void publish_figs(struct aw *st)
@@ -60,6 +62,7 @@ static void publish_figs(struct aw *st)
     c->wf.append_lat = st->w.append_lat;
     c->wf.recv_lat = st->w.recv_lat;
     c->wf.ev_lat = st->w.ev_lat;
+    memcpy(c->wf.stage, st->w.stage, sizeof c->wf.stage);
     pthread_mutex_unlock(&c->mu);
 }
 

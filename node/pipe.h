@@ -121,6 +121,10 @@ struct pipe_wremote {
     int (*busy)(void *arg);
 };
 
+/* Stages of receive-to-durable (struct pipe_writer `stage`). */
+enum { PIPE_ST_QUEUE, PIPE_ST_HOP, PIPE_ST_APPEND, PIPE_ST_SYNC, PIPE_ST_NOTIFY, PIPE_ST_N };
+extern const char *const pipe_stage_names[PIPE_ST_N];
+
 struct pipe_writer {
     struct tr_log *log;
     const struct pipe_wremote *remote; /* NULL: append here (local mode) */
@@ -138,14 +142,26 @@ struct pipe_writer {
     uint64_t appended, batches, append_errors;
     int failed;                 /* TR_EIO from the log: stop the node */
     /* provider-to-durable latency samples: (lsn, provider send time (the
-     * frame-sent stamp, else the event time), receive time, event time) */
-    struct { uint64_t lsn; int64_t ts, recv, ev; } *samp;
+     * frame-sent stamp, else the event time), receive time, event time,
+     * and the stage stamps: batch sent by the collector, handled by the
+     * writer, appended) */
+    struct { uint64_t lsn; int64_t ts, recv, ev, sent, handled, appended; } *samp;
+    int64_t cur_sent, cur_handled; /* stamps of the batch message being added */
     size_t samp_head, samp_len, samp_cap;
     uint32_t samp_every, samp_ctr;
     struct pipe_lat lat;        /* provider frame sent (else ts_exchange) -> durable, us */
     struct pipe_lat ev_lat;     /* ts_exchange -> durable, us */
     struct pipe_lat recv_lat;   /* frame received by the node -> durable, us */
     struct pipe_lat append_lat; /* append_many call, us */
+    /* where receive-to-durable goes, per sample (us; remote mode only):
+     * PIPE_ST_QUEUE received -> batch sent to the writer actor, HOP sent ->
+     * handled by the writer, APPEND handled -> appended, SYNC appended ->
+     * the fsync that made the log durable past it returned (the wait for an
+     * fsync in flight, then its own), NOTIFY that fsync -> the writer saw
+     * it. SYNC + NOTIFY are exact sums; the split uses the time of the
+     * latest durable advance, so a sample made durable one fsync earlier
+     * than the writer looked counts a little more SYNC, less NOTIFY. */
+    struct pipe_lat stage[PIPE_ST_N];
     /* Prometheus histograms (NULL: none), observed in ns / records */
     struct tr_histogram *h_lat, *h_append, *h_batch;
 };
@@ -177,6 +193,10 @@ int pipe_writer_flush_soft(struct pipe_writer *w, struct tr_error *err);
 int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err);
 /* Durable LSN advanced: turns samples into latency. */
 void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t now_ns);
+/* The same, with when durable_lsn was reached (tr_log_durable_lsn_at; 0 =
+ * unknown) for the SYNC / NOTIFY stage split. */
+void pipe_writer_durable_at(struct pipe_writer *w, uint64_t durable_lsn, int64_t at_ns,
+                            int64_t now_ns);
 /* Remote mode: sends to the writer actor instead of the log; `next_lsn` is
  * the LSN the first record will get, `epoch` the one HELLO returned. */
 void pipe_writer_set_remote(struct pipe_writer *w, const struct pipe_wremote *r,
@@ -200,6 +220,8 @@ struct pipe_wire_hdr {
     uint32_t count;
     uint64_t epoch;
     uint64_t first_lsn;         /* the LSN the collector expects for record 0 */
+    int64_t sent_ns;            /* when the collector sent it (pipe_now_ns), for the
+                                 * per-stage latency figures */
 };
 struct pipe_wire_rec {          /* followed by key_len + payload_len bytes */
     uint64_t seq;

@@ -332,6 +332,10 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
     pipe_lat_json(&n->w.recv_lat, b);
     putf(b, ",\"event_to_durable\":");
     pipe_lat_json(&n->w.ev_lat, b);
+    for (int k = 0; k < PIPE_ST_N; k++) {
+        putf(b, ",\"%s\":", pipe_stage_names[k]);
+        pipe_lat_json(&n->w.stage[k], b);
+    }
     putf(b, "},\"feeds\":[");
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];

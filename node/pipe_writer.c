@@ -93,6 +93,9 @@ uint64_t pipe_lat_pct(const struct pipe_lat *h, double p)
     return lat_value(64 * 8 - 1);
 }
 
+const char *const pipe_stage_names[PIPE_ST_N] = {"stage_queue", "stage_hop", "stage_append",
+                                                 "stage_sync", "stage_notify"};
+
 static int64_t wall_ns(void)
 {
     struct timespec ts;
@@ -180,7 +183,8 @@ fail:
 static int wire_flush(struct pipe_writer *w, struct tr_error *err)
 {
     struct pipe_wire_hdr h = {.magic = PIPE_WIRE_MAGIC, .count = (uint32_t)w->n,
-                              .epoch = w->epoch, .first_lsn = w->next_lsn};
+                              .epoch = w->epoch, .first_lsn = w->next_lsn,
+                              .sent_ns = wall_ns()};
     memcpy(w->wire.data, &h, sizeof h);
     int rc = w->remote->send(w->remote->arg, PIPE_WMSG_BATCH, w->wire.data, w->wire.len, 0, NULL,
                              err);
@@ -246,6 +250,9 @@ int pipe_writer_add2(struct pipe_writer *w, const char *stream, size_t stream_le
         w->samp[i].ts = lat_ts;
         w->samp[i].recv = recv_ts;
         w->samp[i].ev = ts;
+        w->samp[i].sent = w->cur_sent;
+        w->samp[i].handled = w->cur_handled;
+        w->samp[i].appended = 0;
         w->samp_len++;
     }
     if (w->n >= w->batch_max)
@@ -278,6 +285,14 @@ int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err)
         w->failed = 1;
         return tr_error_wrap(err, rc, "append batch of %zu records", w->n);
     }
+    /* stamp the samples of this batch (the newest ones not yet stamped) */
+    int64_t t1 = t0 + (int64_t)took;
+    for (size_t k = w->samp_len; k > 0; k--) {
+        size_t i = (w->samp_head + k - 1) % w->samp_cap;
+        if (w->samp[i].appended)
+            break;
+        w->samp[i].appended = t1;
+    }
     w->appended += w->n;
     w->batches++;
     w->n = 0;
@@ -286,6 +301,12 @@ int pipe_writer_flush(struct pipe_writer *w, struct tr_error *err)
 }
 
 void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t now_ns)
+{
+    pipe_writer_durable_at(w, durable_lsn, 0, now_ns);
+}
+
+void pipe_writer_durable_at(struct pipe_writer *w, uint64_t durable_lsn, int64_t at_ns,
+                            int64_t now_ns)
 {
     while (w->samp_len && w->samp[w->samp_head].lsn <= durable_lsn) {
         int64_t d = now_ns - w->samp[w->samp_head].ts;
@@ -297,6 +318,17 @@ void pipe_writer_durable(struct pipe_writer *w, uint64_t durable_lsn, int64_t no
         if (w->samp[w->samp_head].ev > 0) {
             int64_t e = now_ns - w->samp[w->samp_head].ev;
             pipe_lat_add(&w->ev_lat, e > 0 ? (uint64_t)e / 1000 : 0);
+        }
+        int64_t at[PIPE_ST_N + 1] = {w->samp[w->samp_head].recv, w->samp[w->samp_head].sent,
+                                     w->samp[w->samp_head].handled,
+                                     w->samp[w->samp_head].appended, 0, now_ns};
+        /* the fsync's return, clamped into [appended, now] */
+        at[4] = at_ns < at[3] ? at[3] : at_ns > now_ns ? now_ns : at_ns;
+        if (at[0] > 0 && at[1] > 0 && at[3] > 0) {
+            for (int k = 0; k < PIPE_ST_N; k++) {
+                int64_t dk = at[k + 1] - at[k];
+                pipe_lat_add(&w->stage[k], dk > 0 ? (uint64_t)dk / 1000 : 0);
+            }
         }
         tr_histogram_observe(w->h_lat, d > 0 ? (uint64_t)d : 0);
         w->samp_head = (w->samp_head + 1) % w->samp_cap;
@@ -327,6 +359,8 @@ int pipe_writer_add_wire(struct pipe_writer *w, const uint8_t *p, size_t n,
     }
     if (off != n)
         return tr_errorf(err, TR_EPARSE, "batch message: %zu trailing bytes", n - off);
+    w->cur_sent = h.sent_ns;
+    w->cur_handled = wall_ns();
     off = sizeof h;
     for (uint32_t i = 0; i < h.count; i++) {
         struct pipe_wire_rec r;
@@ -352,6 +386,7 @@ int pipe_writer_add_wire(struct pipe_writer *w, const uint8_t *p, size_t n,
         else
             w->arena.len = 0; /* flushed with it */
     }
+    w->cur_sent = w->cur_handled = 0; /* records added otherwise have no stamps */
     return 0;
 }
 

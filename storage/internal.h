@@ -149,6 +149,7 @@ struct tr_log {
     uint64_t first_lsn;         /* oldest kept */
     uint64_t written_lsn;       /* last LSN in the file */
     uint64_t durable_lsn;
+    int64_t durable_at_ns;      /* when durable_lsn last advanced (realtime) */
     uint64_t committed_lsn;
     int sync_err;               /* sticky TR_EIO after a failed fsync */
     int nospace;                /* last write hit ENOSPC */

@@ -630,6 +630,15 @@ void tr_log_stats(struct tr_log *log, struct tr_log_stats *st)
     pthread_mutex_unlock(&log->mu);
 }
 
+uint64_t tr_log_durable_lsn_at(struct tr_log *log, int64_t *at_ns)
+{
+    pthread_mutex_lock(&log->mu);
+    uint64_t v = log->durable_lsn;
+    *at_ns = log->durable_at_ns;
+    pthread_mutex_unlock(&log->mu);
+    return v;
+}
+
 uint64_t tr_log_durable_lsn(struct tr_log *log)
 {
     pthread_mutex_lock(&log->mu);

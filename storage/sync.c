@@ -49,8 +49,10 @@ void publish_lsns(struct tr_log *log, uint64_t written, uint64_t durable, int sy
         log->written_lsn = written;
     if (synced) {
         log->syncs++;
-        if (durable > log->durable_lsn)
+        if (durable > log->durable_lsn) {
             log->durable_lsn = cb_lsn = durable;
+            log->durable_at_ns = now_realtime_ns();
+        }
     }
     uint64_t c = log->o.sync == TR_LOG_SYNC_NONE ? log->written_lsn : log->durable_lsn;
     if (c > log->committed_lsn) {

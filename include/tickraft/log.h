@@ -145,6 +145,10 @@ int tr_log_flush(struct tr_log *log, struct tr_error *err);
 /* ---- durability and notification ---- */
 /* Highest LSN known durable (0 = none). Any thread. */
 uint64_t tr_log_durable_lsn(struct tr_log *log);
+/* The same, and in *at_ns when it last advanced (CLOCK_REALTIME, ns; 0 =
+ * never): the moment the fsync that made it durable returned, for latency
+ * figures that should not include the waiter's own wake-up. Any thread. */
+uint64_t tr_log_durable_lsn_at(struct tr_log *log, int64_t *at_ns);
 /* Highest LSN readers can see: the durable LSN in EVERY/GROUP mode, the
  * last LSN written to the file in NONE mode. Readers never see records
  * that a crash could take back (except in NONE mode). Any thread. */

@@ -265,6 +265,12 @@ int bench_ingest_main(int argc, char **argv)
     http_get_doc(sport, "/stats", sst, sizeof sst);
     double sw0 = num(sst, "written"), sg0 = num(sst, "generated");
     double s0 = cpu_of(spid, NULL);
+    /* where receive-to-durable goes (node/pipe.h PIPE_ST_*) */
+    static const char *const stn[5] = {"stage_queue", "stage_hop", "stage_append",
+                                       "stage_sync", "stage_notify"};
+    static double sh0[5][LAT_NB], sh1[5][LAT_NB];
+    for (int k = 0; k < 5; k++)
+        hist_of(doc, stn[k], sh0[k]);
     double c0 = cpu_of(npid, NULL), cc0 = cpu_of(npid, "tr-collector"),
            cw0 = cpu_of(npid, "tr-writer");
     bench_sleep_ms((long)(secs * 1000));
@@ -281,6 +287,13 @@ int bench_ingest_main(int argc, char **argv)
     hist_of(doc, "receive_to_durable", rh1);
     hist_of(doc, "event_to_durable", eh1);
     double ep50 = window_pct(eh0, eh1, 0.5, NULL), ep99 = window_pct(eh0, eh1, 0.99, NULL);
+    fprintf(stderr, "ingest: stages p50/p99 us:");
+    for (int k = 0; k < 5; k++) {
+        hist_of(doc, stn[k], sh1[k]);
+        fprintf(stderr, " %s %.0f/%.0f", stn[k] + 6, window_pct(sh0[k], sh1[k], 0.5, NULL),
+                window_pct(sh0[k], sh1[k], 0.99, NULL));
+    }
+    fprintf(stderr, "\n");
     double rp50 = window_pct(rh0, rh1, 0.5, NULL), rp99 = window_pct(rh0, rh1, 0.99, NULL);
     double samples = 0;
     double p50 = window_pct(lh0, lh1, 0.5, &samples), p99 = window_pct(lh0, lh1, 0.99, NULL);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -142,6 +143,77 @@ static void batch_lands_at_predicted_lsns(void **state)
     free(dir);
 }
 
+static int64_t wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The stage figures split receive -> durable per sample: the collector's
+ * queue (received -> sent, from the batch header's stamp), the hop, the
+ * append, the fsync (appended -> the durable advance) and the notification
+ * (the advance -> the writer saw it). Samples without a sent stamp (local
+ * mode) add no stage figures. */
+static void stage_figures_split_receive_to_durable(void **state)
+{
+    (void)state;
+    char *dir = tl_mkdtemp();
+    struct tr_log *log;
+    struct tr_error err;
+    tr_error_clear(&err);
+    assert_int_equal(tr_log_open(&log, dir, NULL, &err), 0);
+    struct sink k = {0};
+    struct pipe_wremote rem = {.arg = &k, .send = sink_send};
+    struct pipe_writer cw, ww;
+    assert_int_equal(pipe_writer_init(&cw, NULL, 16), 0);
+    pipe_writer_set_remote(&cw, &rem, 1, 1);
+    assert_int_equal(pipe_writer_init(&ww, log, 16), 0);
+    ww.samp_every = 1;
+    int64_t t0 = wall_now() - 10000000000ll; /* received 10 s ago */
+    for (int i = 0; i < 3; i++) {
+        struct tr_event ev = trade(1 + (uint64_t)i);
+        assert_int_equal(pipe_writer_add2(&cw, "sim/trade/SIM-0", 15, 1 + (uint64_t)i, 1, t0,
+                                          t0, &ev, NULL, 0, NULL, &err),
+                         0);
+    }
+    assert_int_equal(pipe_writer_flush(&cw, &err), 0);
+    struct pipe_wire_hdr h;
+    memcpy(&h, k.msg[0].data, sizeof h);
+    assert_true(h.sent_ns > t0);
+    h.sent_ns = t0 + 2000000000ll; /* sent 2 s after it was received */
+    memcpy(k.msg[0].data, &h, sizeof h);
+    assert_int_equal(pipe_writer_add_wire(&ww, k.msg[0].data, k.msg[0].len, &err), 0);
+    assert_int_equal(pipe_writer_flush(&ww, &err), 0);
+    /* a local-mode sample: no sent stamp */
+    struct tr_event ev = trade(9);
+    assert_int_equal(pipe_writer_add2(&ww, "sim/trade/SIM-1", 15, 9, 1, t0, t0, &ev, NULL, 0,
+                                      NULL, &err),
+                     0);
+    assert_int_equal(pipe_writer_flush(&ww, &err), 0);
+    assert_int_equal(tr_log_flush(log, &err), 0);
+    int64_t now = wall_now();
+    pipe_writer_durable_at(&ww, 4, now + 500000000ll, now + 1000000000ll);
+    assert_int_equal(ww.recv_lat.n, 4);
+    for (int s = 0; s < PIPE_ST_N; s++)
+        assert_int_equal(ww.stage[s].n, 3);
+    /* percentiles are bucket lower bounds (8 sub-buckets per power of two) */
+    uint64_t q = pipe_lat_pct(&ww.stage[PIPE_ST_QUEUE], 0.5);
+    assert_true(q > 1800000 && q <= 2000000);
+    uint64_t hop = pipe_lat_pct(&ww.stage[PIPE_ST_HOP], 0.5);
+    assert_true(hop > 6000000 && hop <= 8000000);
+    uint64_t sy = pipe_lat_pct(&ww.stage[PIPE_ST_SYNC], 0.5);
+    assert_true(sy > 400000 && sy <= 600000);
+    uint64_t no = pipe_lat_pct(&ww.stage[PIPE_ST_NOTIFY], 0.5);
+    assert_true(no > 400000 && no <= 500000);
+    pipe_writer_close(&cw);
+    pipe_writer_close(&ww);
+    sink_free(&k);
+    assert_int_equal(tr_log_close(log, &err), 0);
+    tl_rmdir(dir);
+    free(dir);
+}
+
 static void malformed_batch_is_refused_whole(void **state)
 {
     (void)state;
@@ -197,6 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(batch_lands_at_predicted_lsns),
         cmocka_unit_test(malformed_batch_is_refused_whole),
+        cmocka_unit_test(stage_figures_split_receive_to_durable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

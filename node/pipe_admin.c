@@ -98,6 +98,7 @@ static void feed_resume(struct pipe_feed *f, struct pa_cmd *c)
         pipe_feed_start(f); /* connects; the subscription starts the repairs */
     else /* still closing: its end reconnects it (paused is clear now) */
         pipe_feed_start_rotation(f);
+    pipe_shed_kick(f); /* overflow connections of shed markets reopen too */
     pipe_registry_start(f);
     snprintf(c->msg, sizeof c->msg, "resumed: reconnecting, the hole is repaired from REST");
 }

@@ -7,7 +7,8 @@
 #   - subscribe error "subscription limit": shed + alert, the shed market
 #     moves to a new connection of the feed (max_connections = 2); past
 #     that bound it is listed as shed in /api/status and asked for again
-#     with backoff until the limit is lifted;
+#     with backoff until the limit is lifted; a pause and resume of the
+#     feed reopens its overflow connection too;
 #   - a make-before-break rotation (SIGUSR1) keeps both connections for
 #     rotate_overlap (2 s) after the new one subscribed, then closes the old;
 #   - REST 401: the feed's REST halts with an alert, the pending repair
@@ -109,6 +110,16 @@ for _ in $(seq 1 40); do status; grep -q '"shed":\[\]' "$WORK/st.json" && break;
 check "SIM-1 subscribed again once the limit is lifted" grep -q '"shed":\[\]' "$WORK/st.json"
 s1a=$(last_seq sim/trade/SIM-1); sleep 1.5; s1b=$(last_seq sim/trade/SIM-1)
 check "SIM-1 collects again ($s1a -> $s1b)" test "${s1b:-0}" -gt "${s1a:-0}"
+log "pause and resume the feed: its overflow connection reopens with the primary"
+"$BIN/tickraft-ctl" feeds pause sim --node "tcp://127.0.0.1:$PUB_PORT" --token e2e-admin >>"$WORK/ctl.log" 2>&1
+sleep 1
+status
+check "paused: no connection open" grep -q '"connections":0,' "$WORK/st.json"
+"$BIN/tickraft-ctl" feeds resume sim --node "tcp://127.0.0.1:$PUB_PORT" --token e2e-admin >>"$WORK/ctl.log" 2>&1
+for _ in $(seq 1 40); do status; grep -q '"connections":2,' "$WORK/st.json" && break; sleep 0.25; done
+check "resumed: both connections open again" grep -q '"connections":2,"max_connections":2,.*"shed":\[\]' "$WORK/st.json"
+s2a=$(last_seq sim/trade/SIM-2); sleep 1.5; s2b=$(last_seq sim/trade/SIM-2)
+check "SIM-2 collects again on its overflow connection ($s2a -> $s2b)" test "${s2b:-0}" -gt "${s2a:-0}"
 
 log "fault: REST answers 401 while a gap needs a backfill"
 ctl auth code=401 secs=30; sleep 0.2; ctl gap count=40 instrument=SIM-0; sleep 3

@@ -24,6 +24,11 @@ static struct sim_frame *frame_new(size_t cap)
     return f;
 }
 
+const unsigned char *sim_frame_text(const struct sim_frame *f)
+{
+    return f->buf + LWS_PRE;
+}
+
 static void link_frame(struct sim_conn *c, struct sim_frame *f)
 {
     f->next = NULL;
@@ -87,14 +92,19 @@ int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev)
     return rc;
 }
 
-/* The open batch's room: grown by doubling, up to the frame bound plus one
- * event. */
+/* The open batch's room: a new batch starts with about the last one's size
+ * (a steady rate then needs no regrowth and no copy), grown by doubling up
+ * to the frame bound plus one event. */
 static int pend_room(struct sim_conn *c, size_t need)
 {
     struct sim_frame *f = c->pend;
     if (f && f->len + need <= f->cap)
         return 0;
     size_t cap = f ? f->cap : 0;
+    if (!f && c->pend_hint)
+        cap = c->pend_hint + c->pend_hint / 4;
+    if (cap > SIM_BATCH_BYTES + SIM_NJ_MAX)
+        cap = SIM_BATCH_BYTES + SIM_NJ_MAX;
     if (cap < 4096)
         cap = 4096;
     while (cap < (f ? f->len : 0) + need)
@@ -164,6 +174,7 @@ int sim_conn_seal(struct sim_conn *c)
     if (!f || !f->len)
         return 0;
     c->pend = NULL;
+    c->pend_hint = f->len;
     unsigned char *o = f->buf + LWS_PRE;
     o[f->len++] = ']'; /* pend_room kept 2 bytes for the end */
     o[f->len++] = '}';

@@ -241,6 +241,8 @@ struct sim_conn {
     struct sim_frame *qhead, *qtail;
     size_t qbytes;          /* queued bytes, the open batch included */
     struct sim_frame *pend; /* native: the open batch (not yet queued) */
+    size_t pend_hint;       /* size of the last batch cut: the next one
+                               starts with room for about as much */
     int64_t last_stamp;     /* last sent_ns written (kept monotone) */
     int close_code;         /* pending close via the wsi timer */
     int64_t last_ping;
@@ -275,6 +277,8 @@ int sim_conn_batch_add(struct sim_conn *c, const char *p, size_t n, int64_t ts);
  * faults apply). Called before any other frame is queued (order) and when
  * the connection is writeable. */
 int sim_conn_seal(struct sim_conn *c);
+/* The frame's bytes (after the LWS_PRE headroom). */
+const unsigned char *sim_frame_text(const struct sim_frame *f);
 int sim_conn_ping(struct sim_conn *c);
 /* Writes queued frames (writeable callback). 0, or -1 to close. */
 int sim_conn_write(struct sim_conn *c);

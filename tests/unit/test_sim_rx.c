@@ -164,6 +164,83 @@ static void mutated_messages_never_crash(void **state)
     }
 }
 
+/* The tick's native texts for ev[0..n) (each followed by '\n'). */
+static void native_texts(const struct sim_exch *x, const struct sim_ev *ev, size_t n,
+                         struct tr_buf *js, size_t *off)
+{
+    js->len = 0;
+    for (size_t i = 0; i < n; i++) {
+        off[i] = js->len;
+        assert_int_equal(sim_nj_event(x, &ev[i], js), 0);
+        assert_int_equal(tr_buf_append(js, "\n", 1), 0);
+    }
+    off[n] = js->len;
+}
+
+/* Native batches: events of several ticks share one open batch until it is
+ * cut (the socket writeable, here sim_conn_seal); a heartbeat cuts it first
+ * so the wire keeps generation order; a batch is cut at SIM_BATCH_BYTES;
+ * every batch carries the 19-digit sent_ns and parses as JSON with all its
+ * events in order. */
+static void native_batches_grow_until_cut_and_keep_order(void **state)
+{
+    enum { TICK = 50, TICKS = 4, BIG = 4000 };
+    struct rig r;
+    rig_init(&r, SIM_D_NATIVE);
+    struct sim_conn *c = &r.conn;
+    ops[SIM_D_NATIVE]->rx(c, samples[SIM_D_NATIVE][0], strlen(samples[SIM_D_NATIVE][0]));
+    drain(c);
+    static struct sim_ev ev[BIG];
+    static size_t off[BIG + 1];
+    struct tr_buf js;
+    tr_buf_init(&js);
+    uint64_t sent0 = r.srv.ev_sent;
+    for (int t = 0; t < TICKS; t++) { /* four ticks, the peer never writeable */
+        for (int i = 0; i < TICK; i++)
+            sim_exch_next(c->x, &ev[i]);
+        native_texts(c->x, ev, TICK, &js, off);
+        struct sim_tick tk = {&js, off};
+        ops[SIM_D_NATIVE]->publish(c, ev, TICK, &tk);
+    }
+    uint64_t published = r.srv.ev_sent - sent0;
+    assert_true(published > 0);
+    assert_null(c->qhead);      /* nothing cut yet: one open batch */
+    assert_non_null(c->pend);
+    assert_int_equal(c->pend->nev, published);
+    ops[SIM_D_NATIVE]->second(c, 1); /* a heartbeat: cuts the batch first */
+    assert_null(c->pend);
+    assert_non_null(c->qhead);
+    assert_non_null(c->qhead->next);
+    assert_null(c->qhead->next->next);
+    struct sim_frame *b = c->qhead, *hb = b->next;
+    assert_int_equal(b->nev, published);
+    assert_int_equal(b->stamp_off, strlen(SIM_BATCH_HEAD));
+    assert_true(memcmp(sim_frame_text(b), SIM_BATCH_HEAD, b->stamp_off) == 0);
+    assert_true(memcmp(sim_frame_text(hb), "{\"type\":\"heartbeat\"", 19) == 0);
+    static struct tr_json_tok toks[1 << 16];
+    const char *txt = (const char *)sim_frame_text(b);
+    assert_true(tr_json_parse(txt, b->len, toks, 1 << 16, NULL) > 0);
+    int evs = tr_json_get(txt, toks, 0, "events");
+    assert_true(evs > 0);
+    assert_int_equal(toks[evs].count, published);
+    assert_int_equal(c->qbytes, b->len + hb->len); /* queued bytes add up */
+    drain(c);
+    /* a burst larger than the bound: several frames, each cut near it */
+    for (int i = 0; i < BIG; i++)
+        sim_exch_next(c->x, &ev[i]);
+    native_texts(c->x, ev, BIG, &js, off);
+    struct sim_tick tk = {&js, off};
+    ops[SIM_D_NATIVE]->publish(c, ev, BIG, &tk);
+    sim_conn_seal(c);
+    size_t frames = 0;
+    for (struct sim_frame *f = c->qhead; f; f = f->next, frames++)
+        assert_true(f->len <= SIM_BATCH_BYTES + SIM_NJ_MAX + 2);
+    assert_true(frames >= 2);
+    assert_true(js.len / SIM_BATCH_BYTES <= frames);
+    tr_buf_free(&js);
+    rig_free(&r, SIM_D_NATIVE);
+}
+
 /* Subscribing to thousands of instruments in one message works in every
  * dialect (the token buffer grows with the message). */
 static void thousands_of_instruments_in_one_subscribe(void **state)
@@ -201,6 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_valid_subscribe_is_answered),
         cmocka_unit_test(subscribed_events_are_published),
+        cmocka_unit_test(native_batches_grow_until_cut_and_keep_order),
         cmocka_unit_test(mutated_messages_never_crash),
         cmocka_unit_test(thousands_of_instruments_in_one_subscribe),
     };

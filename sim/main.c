@@ -2,7 +2,7 @@
  *   tickraft-sim --port P --seed S --dialect coinbase|binance|kalshi|native[,..]
  *                --instruments N --rate EVENTS_PER_S [--history SECONDS]
  *                [--truth FILE] [--epoch NS] [--control-port P] [--max-subs N]
- *                [--max-events N] [--tick-us US]
+ *                [--max-events N] [--tick-us US] [--backpressure BYTES]
  *   tickraft-sim --replay FILE [--speed X] [--port P] [--truth FILE]
  *   tickraft-sim --bench SECONDS [--rate R] [--instruments N] [--truth FILE]
  *   tickraft-sim ctl --port P <fault> [key=value ...]
@@ -18,6 +18,7 @@ static int usage(void)
             "usage: tickraft-sim --port P --seed S --dialect D[,D..] --instruments N --rate R\n"
             "                    [--history S] [--truth FILE] [--epoch NS] [--control-port P]\n"
             "                    [--max-subs N] [--max-events N] [--tick-us US]\n"
+            "                    [--backpressure BYTES]\n"
             "       tickraft-sim --replay FILE [--speed X] [--port P] [--truth FILE]\n"
             "       tickraft-sim --bench SECONDS [--rate R] [--instruments N] [--truth FILE]\n"
             "       tickraft-sim ctl --port P <fault> [key=value ...]\n"
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--max-subs")) cfg.max_subs = (uint32_t)atoi(v);
         else if (!strcmp(a, "--max-events")) cfg.max_events = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--tick-us")) cfg.tick_us = atoi(v);
+        else if (!strcmp(a, "--backpressure")) cfg.backpressure = (size_t)strtoull(v, NULL, 10);
         else if (!strcmp(a, "--tick-ms")) cfg.tick_us = atoi(v) * 1000; /* older spelling */
         else if (!strcmp(a, "--replay")) cfg.replay = v;
         else if (!strcmp(a, "--speed")) cfg.speed = atof(v);

@@ -163,14 +163,24 @@ int bench_simnode_start(const struct bench_simnode_opts *o, pid_t *sim, pid_t *n
         fprintf(f, "%sSIM-%ld", i ? ", " : "", i);
     fprintf(f, "\nchannels = trades, book\nping_interval = 1s\nping_timeout = 3s\n");
     fclose(f);
-    char sp[16], sr[32], si[16], stk[16];
+    char sp[16], sr[32], si[16], stk[16], sbp[32];
     snprintf(sp, sizeof sp, "%d", o->sim_port);
     snprintf(sr, sizeof sr, "%ld", o->rate);
     snprintf(si, sizeof si, "%ld", o->instruments);
     snprintf(stk, sizeof stk, "%ld", o->tick_us);
+    snprintf(sbp, sizeof sbp, "%ld", o->backpressure);
     char *sargv[] = {(char *)o->sim, "--port", sp, "--seed", "1", "--dialect", "native",
                      "--instruments", si, "--rate", sr, "--history", "30",
-                     o->tick_us > 0 ? "--tick-us" : NULL, stk, NULL};
+                     NULL, NULL, NULL, NULL, NULL};
+    int k = 13;
+    if (o->tick_us > 0) {
+        sargv[k++] = "--tick-us";
+        sargv[k++] = stk;
+    }
+    if (o->backpressure > 0) {
+        sargv[k++] = "--backpressure";
+        sargv[k++] = sbp;
+    }
     *sim = bench_spawn_on(sargv, o->simlog, o->pin ? 1 : -1);
     bench_sleep_ms(500);
     char *nargv[] = {(char *)o->node, "--config", conf, "--publish", (char *)o->publish, NULL};

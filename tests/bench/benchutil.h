@@ -53,6 +53,8 @@ struct bench_simnode_opts {
     long tick_us;            /* simulator tick; <= 0 = its default */
     int pin;                 /* 1: the simulator bound to CPU 1, the node to
                                 CPU 0; 0: both anywhere */
+    long backpressure;       /* > 0: the simulator pauses generation while
+                                a connection has more bytes queued */
 };
 /* Writes DIR/node.conf and starts the simulator, then (500 ms later) the
  * node. Fills *sim and *node with their pids; the caller stops both with

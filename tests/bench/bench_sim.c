@@ -1,8 +1,9 @@
 /* tickraft-bench sim: the simulator's publish rate. One native-dialect
- * server on this thread generates, encodes (tr_event_to_json, batched up to
- * 500 events per frame) and writes events to one raw loopback WebSocket
- * client on another thread; the figure is events written per second on
- * the server's one core. Last line: a JSON object. */
+ * server on this thread generates, encodes (sim_nj_event; a batch per
+ * writeable socket, up to 256 KiB) and writes events to one raw loopback
+ * WebSocket client on another thread; the figures are events written per
+ * second and the server thread's CPU per event (its one-core rate). Last
+ * line: a JSON object. */
 #include <stdlib.h>
 #include <string.h>
 

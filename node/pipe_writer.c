@@ -309,14 +309,23 @@ void pipe_writer_durable_at(struct pipe_writer *w, uint64_t durable_lsn, int64_t
                             int64_t now_ns)
 {
     while (w->samp_len && w->samp[w->samp_head].lsn <= durable_lsn) {
-        int64_t d = now_ns - w->samp[w->samp_head].ts;
+        /* A record is durable when the fsync that covered it returned, not
+         * when this thread heard of it: the latency ends at the log's stamp
+         * of the last durable advance (at or after the record's own fsync,
+         * so never early), clamped into [appended, now]; without a stamp
+         * (the single-loop node) it ends now. The hearing is the `notify`
+         * stage below. */
+        int64_t end = now_ns;
+        if (at_ns > 0 && at_ns < now_ns)
+            end = at_ns < w->samp[w->samp_head].appended ? w->samp[w->samp_head].appended : at_ns;
+        int64_t d = end - w->samp[w->samp_head].ts;
         pipe_lat_add(&w->lat, d > 0 ? (uint64_t)d / 1000 : 0);
         if (w->samp[w->samp_head].recv > 0) {
-            int64_t r = now_ns - w->samp[w->samp_head].recv;
+            int64_t r = end - w->samp[w->samp_head].recv;
             pipe_lat_add(&w->recv_lat, r > 0 ? (uint64_t)r / 1000 : 0);
         }
         if (w->samp[w->samp_head].ev > 0) {
-            int64_t e = now_ns - w->samp[w->samp_head].ev;
+            int64_t e = end - w->samp[w->samp_head].ev;
             pipe_lat_add(&w->ev_lat, e > 0 ? (uint64_t)e / 1000 : 0);
         }
         int64_t at[PIPE_ST_N + 1] = {w->samp[w->samp_head].recv, w->samp[w->samp_head].sent,

@@ -111,6 +111,7 @@ int write_raw(struct tr_log *log, size_t upto, struct tr_error *err)
     }
     if (e) {
         int t = log->fs->ftruncate(log->fs->ctx, log->fd, (off_t)s->size);
+        prezero_reset(log); /* the cut took the zeros ahead too */
         pthread_mutex_lock(&log->mu);
         if (errno_is_space(e))
             log->nospace = 1;
@@ -193,7 +194,11 @@ static int retain_locked(struct tr_log *log, int64_t now_ns, unsigned *dropped,
  * has written every pending record. */
 static int roll(struct tr_log *log, struct tr_error *err)
 {
-    int rc = sync_active(log, err);
+    int rc = prezero_cut(log); /* a sealed segment ends at its last block */
+    if (rc)
+        return tr_errorf(err, tr_err_from_errno(-rc), "roll: cut the zeros after segment %020"
+                         PRIu64 ": %s", active(log)->id, strerror(-rc));
+    rc = sync_active(log, err);
     if (rc)
         return rc;
     struct seg *s = active(log);
@@ -214,6 +219,7 @@ static int roll(struct tr_log *log, struct tr_error *err)
     pthread_mutex_lock(&log->sync_mu);
     close(log->fd);
     log->fd = fd;
+    prezero_reset(log);
     pthread_mutex_unlock(&log->sync_mu);
     if (log->o.retain_bytes || log->o.retain_age_ns)
         retain_locked(log, now_realtime_ns(), NULL, NULL);

@@ -181,6 +181,10 @@ struct tr_log {
     size_t out_cap;
     void *hc_state;             /* LZ4HC state when compression_level > 0 */
     uint64_t unsynced_bytes;
+    /* prezero.c: zeros written ahead of the active segment (wmu) */
+    uint64_t zeroed_to;         /* file offset the zeros reach; 0 = none */
+    int pz_on;                  /* usable here: real fs ops, not tmpfs, writable */
+    int pz_failed;              /* a zero write failed: off until the next segment */
 
     /* sync_mu is held around an fsync of the active fd, so a roll never
      * closes the fd under the sync thread. Order: wmu, then sync_mu. */
@@ -284,6 +288,11 @@ void sync_kick(struct tr_log *log); /* caller holds wmu */
  * holds wmu. On failure the file is cut back and raw is left untouched. */
 int write_raw(struct tr_log *log, size_t upto, struct tr_error *err);
 int do_fsync(struct tr_log *log, int fd, struct tr_error *err);
+/* prezero.c. All but prezero_usable: caller holds wmu (or owns the log). */
+int prezero_usable(const char *dir); /* 1 unless the directory is on tmpfs/ramfs */
+void prezero_ahead(struct tr_log *log); /* after an fsync: extend the zeros by a chunk */
+int prezero_cut(struct tr_log *log);    /* cut the active file back to its data; -errno */
+void prezero_reset(struct tr_log *log); /* forget the zeros (the file was cut or replaced) */
 int64_t now_realtime_ns(void);
 int fsync_dir(const char *dir);
 /* ---- recompress.c ---- */

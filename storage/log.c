@@ -70,6 +70,7 @@ void tr_log_options_init(struct tr_log_options *o)
     o->group_commit_ms = 2;
     o->group_commit_bytes = 8u << 20;
     o->segment_bytes = 64u << 20;
+    o->prezero_bytes = 4u << 20;
     o->block_bytes = 64u << 10;
     o->index_every = 64;
     o->recompress_level = 4;
@@ -282,6 +283,14 @@ static int open_sealed(struct tr_log *log, uint64_t id, uint64_t expect_first, s
     return 0;
 }
 
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
 static int open_tail(struct tr_log *log, uint64_t id, uint64_t expect_first, struct tr_error *err)
 {
     char path[4096], ipath[4096];
@@ -332,6 +341,8 @@ static int open_tail(struct tr_log *log, uint64_t id, uint64_t expect_first, str
     struct scan_ctx c = {log, id};
     struct tr_error serr;
     rc = seg_scan(buf, len, s, visit_index, &c, &good, &serr);
+    /* zeros written ahead by prezero.c are not a torn tail: cut, not counted */
+    int zero_tail = rc != TR_ENOMEM && good < len && all_zero(buf + good, len - good);
     free(buf);
     if (rc == TR_ENOMEM)
         return tr_errorf(err, rc, "last segment %s: no memory for its index", path);
@@ -349,7 +360,8 @@ static int open_tail(struct tr_log *log, uint64_t id, uint64_t expect_first, str
     if (r < 0)
         return tr_errorf(err, tr_err_from_errno(-r), "truncate torn tail of %s at %" PRIu64 ": %s",
                          path, good, strerror(-r));
-    log->truncated_bytes += len - good;
+    if (!zero_tail)
+        log->truncated_bytes += len - good;
     return 0;
 }
 
@@ -565,6 +577,9 @@ int tr_log_open(struct tr_log **out, const char *dir, const struct tr_log_option
         rc = tr_errorf(err, TR_ENOMEM, "no memory for the LZ4HC state");
         goto fail;
     }
+    /* only the sync thread writes zeros ahead (prezero.c) */
+    log->pz_on = o.sync == TR_LOG_SYNC_GROUP && !o.read_only && o.prezero_bytes > 0 &&
+                 log->fs == &default_fs && prezero_usable(dir);
     if (o.sync == TR_LOG_SYNC_GROUP && !o.read_only && (rc = sync_start(log, err)) != 0)
         goto fail;
     if (o.recompress_level > 0 && !o.read_only && (rc = rc_start(log, err)) != 0) {
@@ -585,6 +600,11 @@ int tr_log_close(struct tr_log *log, struct tr_error *err)
     rc_stop(log);
     sync_stop(log);
     int rc = log->o.read_only ? 0 : tr_log_flush(log, err);
+    /* a cleanly closed segment ends at its last block: no zeros to cut at
+     * the next open (a failure here is harmless, recovery cuts them) */
+    if (!log->o.read_only && log->zeroed_to && prezero_cut(log) == 0 && fsync(log->fd) != 0) {
+        /* the data was made durable by the flush above */
+    }
     pthread_mutex_lock(&log->mu);
     log->closing = 1;
     pthread_cond_broadcast(&log->cv);

@@ -127,8 +127,10 @@ static void *sync_main(void *arg)
         if (rc == 0)
             publish_lsns(log, target, target, 1);
         pthread_mutex_lock(&log->wmu);
-        if (rc == 0)
+        if (rc == 0) {
             log->unsynced_bytes -= bytes < log->unsynced_bytes ? bytes : log->unsynced_bytes;
+            prezero_ahead(log);
+        }
     }
     pthread_mutex_unlock(&log->wmu);
     return NULL;

@@ -63,6 +63,10 @@ struct tr_log_options {
                                   * into the next (durable in ~1-2 fsyncs, smaller blocks) */
     uint64_t group_commit_bytes; /* sync early past this many unsynced bytes; default 8 MiB */
     uint64_t segment_bytes;      /* roll segments past this size; default 64 MiB */
+    uint64_t prezero_bytes;      /* zeros kept written ahead of the active segment's end, so an
+                                  * fsync after an append commits no file size (faster, see
+                                  * docs/storage.md); default 1 MiB, 0 = off. Cut at seal and
+                                  * close; off on tmpfs and with custom fs ops */
     uint32_t block_bytes;        /* uncompressed bytes per block; default 64 KiB */
     uint32_t index_every;        /* a sparse index point per N records of a stream; default 64 */
     int compression_level;       /* 0 = LZ4 fast (default); 1..12 = LZ4HC level: smaller, slower

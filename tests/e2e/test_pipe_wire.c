@@ -264,12 +264,46 @@ static void malformed_batch_is_refused_whole(void **state)
     free(dir);
 }
 
+/* The headline latency ends when the fsync covering the record returned
+ * (the log's stamp), not when the writer's thread heard of it: received
+ * 100 ms ago, durable 100 ms from now, heard of 900 ms from now -> ~200 ms,
+ * not ~1 s. A stamp before the append (an older advance) is clamped up to
+ * the append, never earlier. */
+static void latency_ends_at_the_durable_stamp(void **state)
+{
+    (void)state;
+    char *dir = tl_mkdtemp();
+    struct tr_log *log;
+    struct tr_error err;
+    tr_error_clear(&err);
+    assert_int_equal(tr_log_open(&log, dir, NULL, &err), 0);
+    struct pipe_writer ww;
+    assert_int_equal(pipe_writer_init(&ww, log, 16), 0);
+    ww.samp_every = 1;
+    int64_t now = wall_now();
+    struct tr_event ev = trade(1);
+    assert_int_equal(pipe_writer_add2(&ww, "sim/trade/SIM-1", 15, 1, 1, now - 100000000ll,
+                                      now - 100000000ll, &ev, NULL, 0, NULL, &err),
+                     0);
+    assert_int_equal(pipe_writer_flush(&ww, &err), 0);
+    assert_int_equal(tr_log_flush(log, &err), 0);
+    pipe_writer_durable_at(&ww, 1, now + 100000000ll, now + 900000000ll);
+    assert_int_equal(ww.recv_lat.n, 1);
+    uint64_t r = pipe_lat_pct(&ww.recv_lat, 0.5);
+    assert_true(r >= 160000 && r <= 240000);
+    pipe_writer_close(&ww);
+    assert_int_equal(tr_log_close(log, &err), 0);
+    tl_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(batch_lands_at_predicted_lsns),
         cmocka_unit_test(malformed_batch_is_refused_whole),
         cmocka_unit_test(stage_figures_split_receive_to_durable),
+        cmocka_unit_test(latency_ends_at_the_durable_stamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -309,18 +309,9 @@ struct tr_event *pj_event_slot(struct pctx *c)
 
 struct tr_event *pj_event(struct pctx *c, int kind)
 {
-    struct tr_frame *f = c->out;
-    if (f->n_events == f->cap_events) {
-        size_t cap = f->cap_events ? f->cap_events * 2 : 16;
-        struct tr_event *e = realloc(f->events, cap * sizeof *e);
-        if (!e) {
-            tr_errorf(c->err, TR_ENOMEM, "%s: %zu events", c->what, cap);
-            return NULL;
-        }
-        f->events = e;
-        f->cap_events = cap;
-    }
-    struct tr_event *ev = &f->events[f->n_events++];
+    struct tr_event *ev = pj_event_slot(c);
+    if (!ev)
+        return NULL;
     /* Only the header is zeroed field by field: a full memset of the ~400
      * byte event is measurable at a million frames per second, and the
      * strings below are terminated where they are set. */

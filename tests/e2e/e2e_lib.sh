@@ -25,3 +25,22 @@ pick_port() {
     done
     echo 0
 }
+# A small collection for the node-failure scripts: picks SIM_PORT, CTL_PORT
+# and HTTP_PORT, writes $WORK/node.conf (node id $1, three native
+# instruments, 2 ms group commit, short backoffs) and starts the simulator
+# (seed $2, 1,000 events/s, truth in $WORK/truth.jsonl) as SIM_PID.
+start_small_sim_and_conf() {
+    SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); HTTP_PORT=$(pick_port)
+    printf '%s\n' "[node]" "id = $1" "data_dir = $WORK/data" "[log]" "level = info" \
+        "file = $WORK/node.log" "rate_burst = 0" "[http]" "listen = 127.0.0.1:$HTTP_PORT" \
+        "[storage]" "sync = group" "group_commit_ms = 2" "[feed sim]" "provider = sim" \
+        "ws_url = ws://127.0.0.1:$SIM_PORT/native" "rest_url = http://127.0.0.1:$SIM_PORT/native" \
+        "instruments = SIM-0, SIM-1, SIM-2" "channels = trades, book" \
+        "ping_interval = 1s" "ping_timeout = 3s" "ws_backoff_max = 2s" "rest_backoff_max = 2s" \
+        >"$WORK/node.conf"
+    "$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed "$2" --dialect native \
+        --instruments 3 --rate 1000 --history 3600 --truth "$WORK/truth.jsonl" \
+        >"$WORK/sim.log" 2>&1 &
+    SIM_PID=$!
+    sleep 0.5
+}

@@ -15,19 +15,7 @@ BIN=${1:?bin dir}
 TESTS=${2:?tests dir}
 E2E_NAME=hang
 . "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
-SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); HTTP_PORT=$(pick_port)
-printf '%s\n' "[node]" "id = 5" "data_dir = $WORK/data" "[log]" "level = info" \
-    "file = $WORK/node.log" "rate_burst = 0" "[http]" "listen = 127.0.0.1:$HTTP_PORT" \
-    "[storage]" "sync = group" "group_commit_ms = 2" "[feed sim]" "provider = sim" \
-    "ws_url = ws://127.0.0.1:$SIM_PORT/native" "rest_url = http://127.0.0.1:$SIM_PORT/native" \
-    "instruments = SIM-0, SIM-1, SIM-2" "channels = trades, book" \
-    "ping_interval = 1s" "ping_timeout = 3s" "ws_backoff_max = 2s" "rest_backoff_max = 2s" \
-    >"$WORK/node.conf"
-"$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 13 --dialect native \
-    --instruments 3 --rate 1000 --history 3600 --truth "$WORK/truth.jsonl" \
-    >"$WORK/sim.log" 2>&1 &
-SIM_PID=$!
-sleep 0.5
+start_small_sim_and_conf 5 13
 TR_NODE_FAULT_COLLECTOR_HANG_MS=3000 "$BIN/tickraft-node" --config "$WORK/node.conf" \
     --publish off >"$WORK/node.out" 2>&1 &
 NODE_PID=$!

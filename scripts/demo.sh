@@ -75,12 +75,15 @@ ping_timeout = 3s
 ws_backoff_max = 10s
 EOF
 
-"$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 1 --dialect native \
+# setsid: a Ctrl-C at the terminal goes to the whole foreground process
+# group; the node must get exactly one signal (stop_all's SIGTERM), since a
+# second one makes it exit at once (code 4) instead of stopping cleanly.
+setsid "$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 1 --dialect native \
     --instruments 4 --rate "$RATE" --history 600 --truth "$WORK/truth.jsonl" \
     >"$WORK/sim.log" 2>&1 &
 SIM_PID=$!
 sleep 0.5
-"$BIN/tickraft-node" --config "$WORK/node.conf" --publish "tcp://127.0.0.1:$PUB_PORT" >"$WORK/node.out" 2>&1 &
+setsid "$BIN/tickraft-node" --config "$WORK/node.conf" --publish "tcp://127.0.0.1:$PUB_PORT" >"$WORK/node.out" 2>&1 &
 NODE_PID=$!
 echo "demo: simulator pid $SIM_PID (ws/rest 127.0.0.1:$SIM_PORT), node pid $NODE_PID" \
      "(http://127.0.0.1:$HTTP_PORT/api/status, /metrics, /healthz)"

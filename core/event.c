@@ -2,6 +2,7 @@
  * buffer and scratch memory the encoders use. */
 #include "tickraft/event.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,17 @@ const char *tr_side_name(int side)
 void tr_event_init(struct tr_event *ev)
 {
     memset(ev, 0, sizeof *ev);
+}
+
+void tr_event_clear(struct tr_event *ev)
+{
+    memset(ev, 0, offsetof(struct tr_event, id));
+    ev->id[0] = '\0';
+    ev->text[0] = '\0';
+    ev->levels = NULL;
+    ev->n_bids = ev->n_asks = 0;
+    ev->raw = NULL;
+    ev->raw_len = 0;
 }
 
 int tr_event_set_str(char *field, size_t cap, const char *s, size_t len)

@@ -9,7 +9,6 @@
 #include "tickraft/event.h"
 #include "tickraft/json.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -411,25 +410,11 @@ static int parse_fields(struct jctx *j, struct tr_event *ev, struct tr_event_scr
     return 0;
 }
 
-/* tr_event_init without writing the ~160 bytes of id and text that only
- * need a terminator (the native dialect decodes a million events a second
- * through here: the full memset was ~2 % of the node's per-event CPU). */
-static void event_clear(struct tr_event *ev)
-{
-    memset(ev, 0, offsetof(struct tr_event, id));
-    ev->id[0] = '\0';
-    ev->text[0] = '\0';
-    ev->levels = NULL;
-    ev->n_bids = ev->n_asks = 0;
-    ev->raw = NULL;
-    ev->raw_len = 0;
-}
-
 int tr_event_from_json_tok(const char *text, const struct tr_json_tok *toks, int obj,
                            struct tr_event *ev, struct tr_event_scratch *s,
                            struct tr_error *err)
 {
-    event_clear(ev);
+    tr_event_clear(ev);
     if (obj < 0 || toks[obj].type != TR_JSON_OBJECT)
         return tr_errorf(err, TR_EPARSE, "event json: not an object");
     struct jctx j = {.text = text, .t = toks, .err = err};

@@ -97,6 +97,11 @@ const char *tr_side_name(int side); /* "buy", "sell", NULL */
 
 /* Zeroes `ev`. */
 void tr_event_init(struct tr_event *ev);
+/* Same meaning as tr_event_init, cheaper: zeroes everything but the bytes
+ * of `id` and `text` after their first (which only need a terminator; at a
+ * million events a second the full memset of the event was ~2 % of the
+ * node's per-event CPU). For decoders that fill the event right after. */
+void tr_event_clear(struct tr_event *ev);
 /* Copies `s` (len bytes) into a fixed field; TR_ETOOBIG if it does not fit. */
 int tr_event_set_str(char *field, size_t cap, const char *s, size_t len);
 /* Checks that an event is self-consistent (kind known, strings terminated,

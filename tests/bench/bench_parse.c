@@ -17,77 +17,17 @@
 const char bench_parse_help[] =
     "adapter parse+normalise rate: --provider coinbase|binance|kalshi|sim|all [--msgs N]";
 
-struct frames {
-    char **v;
-    size_t *len;
-    size_t n, cap, bytes;
-};
-
-static void add(struct frames *f, const char *s, size_t n)
-{
-    if (f->n == f->cap) {
-        f->cap = f->cap ? f->cap * 2 : 64;
-        f->v = realloc(f->v, f->cap * sizeof *f->v);
-        f->len = realloc(f->len, f->cap * sizeof *f->len);
-        if (!f->v || !f->len) {
-            fprintf(stderr, "parse: out of memory\n");
-            exit(1);
-        }
-    }
-    f->v[f->n] = strndup(s, n);
-    f->len[f->n] = n;
-    f->bytes += n;
-    f->n++;
-}
-
-static void frames_free(struct frames *f)
-{
-    for (size_t i = 0; i < f->n; i++)
-        free(f->v[i]);
-    free(f->v);
-    free(f->len);
-    memset(f, 0, sizeof *f);
-}
-
-/* Adds the recorded frames of `file` whose JSON contains `needle`. */
-static void load(struct frames *f, const char *dir, const char *file, const char *needle)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, fp)) > 0) {
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
-        char *j = line;
-        if (*j != '{') {
-            char *c = strstr(line, ": {");
-            if (!c || (line[0] < '0' || line[0] > '9'))
-                continue;
-            j = c + 2;
-        }
-        if (strstr(j, needle))
-            add(f, j, strlen(j));
-    }
-    free(line);
-    fclose(fp);
-}
-
-static void synth(struct frames *f, const char *fmt, int n)
+static void synth(struct bench_frames *f, const char *fmt, int n)
 {
     char b[4096];
     for (int i = 0; i < n; i++) {
         int k = snprintf(b, sizeof b, fmt, i, i, i, i);
-        add(f, b, (size_t)k);
+        bench_frames_add(f, b, (size_t)k);
     }
 }
 
 /* Native batches of 16 events in the project's JSON-lines form. */
-static void synth_native(struct frames *f, int book)
+static void synth_native(struct bench_frames *f, int book)
 {
     struct tr_buf b;
     tr_buf_init(&b);
@@ -120,17 +60,17 @@ static void synth_native(struct frames *f, int book)
             tr_event_to_json(&ev, &b);
         }
         tr_buf_append(&b, "]}", 2);
-        add(f, (char *)b.data, b.len);
+        bench_frames_add(f, (char *)b.data, b.len);
     }
     tr_buf_free(&b);
 }
 
-static void build(const char *name, const char *dir, struct frames *trade, struct frames *book,
-                  struct frames *prelude)
+static void build(const char *name, const char *dir, struct bench_frames *trade, struct bench_frames *book,
+                  struct bench_frames *prelude)
 {
     if (strcmp(name, "coinbase") == 0) {
-        load(trade, dir, "COINBASE.ws.28.0", "\"type\":\"match\"");
-        load(book, dir, "COINBASE.ws.28.0", "\"type\":\"l2update\"");
+        bench_frames_load(trade, dir, "COINBASE.ws.28.0", "\"type\":\"match\"");
+        bench_frames_load(book, dir, "COINBASE.ws.28.0", "\"type\":\"l2update\"");
         if (!trade->n)
             synth(trade, "{\"type\":\"match\",\"trade_id\":%d,\"maker_order_id\":\"2a0da34e-61f7-"
                          "4c36-88e5-c9dd15927b16\",\"taker_order_id\":\"3c82abaa-c01e-4608-be59-"
@@ -143,8 +83,8 @@ static void build(const char *name, const char *dir, struct frames *trade, struc
                         "\"0.0000130%d\",\"660.5\"]],\"time\":\"2021-04-17T16:43:37.075687Z\"}",
                   10);
     } else if (strcmp(name, "binance") == 0) {
-        load(trade, dir, "BINANCE.ws.1.0", "\"e\":\"aggTrade\"");
-        load(book, dir, "BINANCE.ws.1.0", "\"e\":\"depthUpdate\"");
+        bench_frames_load(trade, dir, "BINANCE.ws.1.0", "\"e\":\"aggTrade\"");
+        bench_frames_load(book, dir, "BINANCE.ws.1.0", "\"e\":\"depthUpdate\"");
         if (!trade->n)
             synth(trade, "{\"stream\":\"nknusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"E\":"
                          "1633998523963,\"s\":\"NKNUSDT\",\"a\":%d,\"p\":\"0.35280000\",\"q\":"
@@ -157,7 +97,7 @@ static void build(const char *name, const char *dir, struct frames *trade, struc
                         "\"6195.00000000\"]],\"a\":[]}}",
                   10);
     } else if (strcmp(name, "kalshi") == 0) {
-        load(trade, dir, "kalshi_trade.jsonl", "\"type\":\"trade\"");
+        bench_frames_load(trade, dir, "kalshi_trade.jsonl", "\"type\":\"trade\"");
         if (!trade->n)
             synth(trade, "{\"type\":\"trade\",\"sid\":2,\"seq\":%d,\"msg\":{\"trade_id\":\"f851595a-"
                          "6d92-424e-09f8-0d2669de70ae\",\"market_ticker\":\"KXSOLD-26FEB1217-T79."
@@ -179,7 +119,7 @@ static void build(const char *name, const char *dir, struct frames *trade, struc
                              "\"0.5100\",\"delta_fp\":\"%s10.00\",\"side\":\"yes\",\"ts\":"
                              "\"2026-02-12T12:06:21.123Z\"}}",
                              i + 2, i % 2 ? "-" : "");
-            add(book, b, (size_t)k);
+            bench_frames_add(book, b, (size_t)k);
         }
     } else {
         synth_native(trade, 0);
@@ -199,8 +139,8 @@ static int null_cb(void *arg, const struct tr_event *ev)
     return 0;
 }
 
-static struct result run(const struct tr_provider_ops *ops, const struct frames *fr,
-                         const struct frames *prelude, uint64_t target)
+static struct result run(const struct tr_provider_ops *ops, const struct bench_frames *fr,
+                         const struct bench_frames *prelude, uint64_t target)
 {
     struct result r = {0};
     if (!fr->n)
@@ -257,7 +197,7 @@ static int one(const char *name, const char *dir, uint64_t target, char *json, s
         fprintf(stderr, "parse: unknown provider '%s'\n", name);
         return 2;
     }
-    struct frames trade = {0}, book = {0}, prelude = {0};
+    struct bench_frames trade = {0}, book = {0}, prelude = {0};
     build(name, dir, &trade, &book, &prelude);
     struct result t = run(ops, &trade, &prelude, target);
     struct result b = run(ops, &book, &prelude, target / 4);
@@ -282,9 +222,9 @@ static int one(const char *name, const char *dir, uint64_t target, char *json, s
              (double)(t.events + b.events) / tot_s, t.msgs_per_s, t.mb_per_s, t.events_per_s,
              t.seq_msgs_per_s, b.msgs_per_s, b.mb_per_s, b.events_per_s, b.seq_msgs_per_s,
              trade.n, book.n, (unsigned long long)(t.rejects + b.rejects));
-    frames_free(&trade);
-    frames_free(&book);
-    frames_free(&prelude);
+    bench_frames_free(&trade);
+    bench_frames_free(&book);
+    bench_frames_free(&prelude);
     return 0;
 }
 

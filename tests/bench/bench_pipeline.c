@@ -61,72 +61,11 @@ const char bench_pipeline_help[] =
     "[--events N] [--cpu C] [--group-commit-ms MS] [--wire] [--batch EVENTS (sim, 200)] "
     "[--dir D] [--recordings DIR]";
 
-struct frames {
-    char **v;
-    size_t *len;
-    size_t n, cap, bytes;
-};
-
-static void add(struct frames *f, const char *s, size_t n)
+/* A recording's frames (benchutil); a missing file is said, not fatal. */
+static void load(struct bench_frames *f, const char *dir, const char *file)
 {
-    if (f->n == f->cap) {
-        f->cap = f->cap ? f->cap * 2 : 1024;
-        f->v = realloc(f->v, f->cap * sizeof *f->v);
-        f->len = realloc(f->len, f->cap * sizeof *f->len);
-        if (!f->v || !f->len) {
-            fprintf(stderr, "pipeline: out of memory\n");
-            exit(1);
-        }
-    }
-    f->v[f->n] = malloc(n + 1);
-    if (!f->v[f->n]) {
-        fprintf(stderr, "pipeline: out of memory\n");
-        exit(1);
-    }
-    memcpy(f->v[f->n], s, n);
-    f->v[f->n][n] = 0;
-    f->len[f->n] = n;
-    f->bytes += n;
-    f->n++;
-}
-
-static void frames_free(struct frames *f)
-{
-    for (size_t i = 0; i < f->n; i++)
-        free(f->v[i]);
-    free(f->v);
-    free(f->len);
-    memset(f, 0, sizeof *f);
-}
-
-/* The received frames of a recording: "<time>: <json>" lines (cryptofeed)
- * or one JSON object per line (Kalshi). */
-static void load(struct frames *f, const char *dir, const char *file)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        fprintf(stderr, "pipeline: cannot open %s: %s\n", path, strerror(errno));
-        return;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, fp)) > 0) {
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
-        char *j = line;
-        if (*j != '{') {
-            char *c = strstr(line, ": {");
-            if (!c || line[0] < '0' || line[0] > '9')
-                continue;
-            j = c + 2;
-        }
-        add(f, j, strlen(j));
-    }
-    free(line);
-    fclose(fp);
+    if (bench_frames_load(f, dir, file, NULL) != 0)
+        fprintf(stderr, "pipeline: cannot open %s/%s: %s\n", dir, file, strerror(errno));
 }
 
 /* Native batch frames of `batch` trades and book deltas, as the
@@ -135,7 +74,7 @@ static void load(struct frames *f, const char *dir, const char *file)
  * (sim_nj_event), as sim/conn.c's sim_conn_batch_add lays them out. The
  * simulator cuts a batch when the socket is writeable: one frame per tick
  * (200 events at 1M/s with its 200 us tick) while the node keeps up. */
-static void build_native(struct frames *f, uint64_t events, size_t batch)
+static void build_native(struct bench_frames *f, uint64_t events, size_t batch)
 {
     struct sim_exch x;
     int64_t epoch = 1700000000000000000LL;
@@ -164,7 +103,7 @@ static void build_native(struct frames *f, uint64_t events, size_t batch)
         made++;
         if (++in_batch == batch || made == events) {
             sim_put(&b, "]}");
-            add(f, (const char *)b.data, b.len);
+            bench_frames_add(f, (const char *)b.data, b.len);
             b.len = 0;
             in_batch = 0;
         }
@@ -274,7 +213,7 @@ static uint64_t tok_u64(const char *t, const struct tr_json_tok *k)
 }
 
 /* Learns each instrument's id spans from the recording. 0: no rule. */
-static int rw_init(struct rewriter *w, const char *provider, const struct frames *fr)
+static int rw_init(struct rewriter *w, const char *provider, const struct bench_frames *fr)
 {
     memset(w, 0, sizeof *w);
     tr_buf_init(&w->out);
@@ -305,7 +244,7 @@ static int rw_init(struct rewriter *w, const char *provider, const struct frames
 
 /* Writes frame `src` with the ids of pass `pass` into dst (a frame set
  * of the same shape). */
-static void rw_pass(struct rewriter *w, const struct frames *src, struct frames *dst,
+static void rw_pass(struct rewriter *w, const struct bench_frames *src, struct bench_frames *dst,
                     uint64_t pass)
 {
     for (size_t f = 0; f < src->n; f++) {
@@ -367,7 +306,7 @@ struct bp {
     int have_d, have_prov;
     struct pd_stream *snap_q[MAX_REQ], *bf_q[MAX_REQ];
     size_t n_snap, n_bf;
-    struct frames rest;   /* Binance depth bodies, "SYMBOL body" */
+    struct bench_frames rest;   /* Binance depth bodies, "SYMBOL body" */
     int wire;             /* --wire: the actor tree's hand-off format */
     struct pipe_writer lw; /* --wire: the writer actor's local writer */
     struct pipe_wremote rem;
@@ -549,7 +488,7 @@ struct result {
 };
 
 /* Parse-only pass over the frames (the parse stage on its own). */
-static double parse_only(const struct tr_provider_ops *ops, const struct frames *fr,
+static double parse_only(const struct tr_provider_ops *ops, const struct bench_frames *fr,
                          uint64_t passes, uint64_t *events)
 {
     struct tr_provider p;
@@ -585,7 +524,7 @@ static int wire_send(void *arg, uint32_t type, const void *p, size_t n, int sync
     return rc ? rc : pipe_writer_flush(&b->lw, err);
 }
 
-static int run(const char *name, const struct frames *fr, const struct frames *rest,
+static int run(const char *name, const struct bench_frames *fr, const struct bench_frames *rest,
                uint64_t target, const char *dir, long gc_ms, int wire, struct result *r)
 {
     struct bp b;
@@ -625,10 +564,10 @@ static int run(const char *name, const struct frames *fr, const struct frames *r
      * the simulator's frames: a fresh one per pass of 200k events */
     struct rewriter rw;
     int rewrite = rw_init(&rw, name, fr);
-    struct frames cur = {0};
+    struct bench_frames cur = {0};
     for (size_t i = 0; rewrite && i < fr->n; i++)
-        add(&cur, fr->v[i], fr->len[i]);
-    const struct frames *use = rewrite ? &cur : fr;
+        bench_frames_add(&cur, fr->v[i], fr->len[i]);
+    const struct bench_frames *use = rewrite ? &cur : fr;
     int rc = 0;
     uint64_t dups = 0, gaps = 0, paused = 0, paused_cpu = 0;
     size_t since = 0;
@@ -675,7 +614,7 @@ static int run(const char *name, const struct frames *fr, const struct frames *r
     r->rss_mb = bench_rss_mb();
     r->frames_mb = (double)(fr->bytes + cur.bytes + rest->bytes) / (1024.0 * 1024.0);
     rw_free(&rw);
-    frames_free(&cur);
+    bench_frames_free(&cur);
     dups += b.d.dups;
     gaps += b.d.gaps + b.d.gaps_unfilled;
     r->durable_wait_ms = (double)(bench_now_ns() - tw) / 1e6;
@@ -712,7 +651,7 @@ static int run(const char *name, const struct frames *fr, const struct frames *r
     return rc;
 }
 
-static void load_rest(struct frames *rest, const char *dir)
+static void load_rest(struct bench_frames *rest, const char *dir)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/BINANCE.http.0.0", dir);
@@ -735,7 +674,7 @@ static void load_rest(struct frames *rest, const char *dir)
         t[sl] = ' ';
         memcpy(t + sl + 1, body + 2, bl);
         t[sl + 1 + bl] = 0;
-        add(rest, t, sl + 1 + bl);
+        bench_frames_add(rest, t, sl + 1 + bl);
         free(t);
     }
     free(line);
@@ -752,7 +691,7 @@ static int rm_rf(const char *dir)
 static int one(const char *name, const char *recdir, const char *base, uint64_t target,
                long gc_ms, int wire, size_t batch, int cpu, char *json, size_t cap)
 {
-    struct frames fr = {0}, rest = {0};
+    struct bench_frames fr = {0}, rest = {0};
     if (!strcmp(name, "sim"))
         build_native(&fr, target < 200000 ? target : 200000, batch);
     else if (!strcmp(name, "coinbase"))
@@ -779,8 +718,8 @@ static int one(const char *name, const char *recdir, const char *base, uint64_t 
     int rc = run(name, &fr, &rest, target, dir, gc_ms, wire, &r);
     rm_rf(dir);
     if (rc) {
-        frames_free(&fr);
-        frames_free(&rest);
+        bench_frames_free(&fr);
+        bench_frames_free(&rest);
         return 1;
     }
     printf("%-8s %llu frames (%zu distinct, %.0f B avg), %llu events -> %llu records, %llu passes: "
@@ -808,8 +747,8 @@ static int one(const char *name, const char *recdir, const char *base, uint64_t 
              (unsigned long long)r.passes, r.mb_per_s, (unsigned long long)r.dups,
              (unsigned long long)r.gaps, (unsigned long long)r.rejects, r.rss_mb, r.frames_mb, cpu,
              gc_ms);
-    frames_free(&fr);
-    frames_free(&rest);
+    bench_frames_free(&fr);
+    bench_frames_free(&rest);
     return 0;
 }
 

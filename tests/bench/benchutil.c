@@ -110,6 +110,67 @@ int bench_pin_self(int cpu)
     return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -1;
 }
 
+void bench_frames_add(struct bench_frames *f, const char *s, size_t n)
+{
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 64;
+        f->v = realloc(f->v, f->cap * sizeof *f->v);
+        f->len = realloc(f->len, f->cap * sizeof *f->len);
+        if (!f->v || !f->len) {
+            fprintf(stderr, "bench: out of memory\n");
+            exit(1);
+        }
+    }
+    f->v[f->n] = malloc(n + 1);
+    if (!f->v[f->n]) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    memcpy(f->v[f->n], s, n);
+    f->v[f->n][n] = 0;
+    f->len[f->n] = n;
+    f->bytes += n;
+    f->n++;
+}
+
+void bench_frames_free(struct bench_frames *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i]);
+    free(f->v);
+    free(f->len);
+    memset(f, 0, sizeof *f);
+}
+
+int bench_frames_load(struct bench_frames *f, const char *dir, const char *file,
+                      const char *needle)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, fp)) > 0) {
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        char *j = line;
+        if (*j != '{') {
+            char *c = strstr(line, ": {");
+            if (!c || line[0] < '0' || line[0] > '9')
+                continue;
+            j = c + 2;
+        }
+        if (!needle || strstr(j, needle))
+            bench_frames_add(f, j, strlen(j));
+    }
+    free(line);
+    fclose(fp);
+    return 0;
+}
+
 pid_t bench_spawn(char *const argv[], const char *out)
 {
     return bench_spawn_on(argv, out, -1);

@@ -39,6 +39,22 @@ int bench_pin_self(int cpu);
  * nothing. */
 void bench_stop(pid_t pid, int sig, long bound_ms);
 
+/* Provider frames held in memory (each NUL-terminated). */
+struct bench_frames {
+    char **v;
+    size_t *len;
+    size_t n, cap, bytes;
+};
+/* Appends a copy of s[0..n); exits the program when out of memory. */
+void bench_frames_add(struct bench_frames *f, const char *s, size_t n);
+void bench_frames_free(struct bench_frames *f);
+/* Appends the received frames of the recording DIR/FILE: "<time>: <json>"
+ * lines (cryptofeed) or one JSON object per line (Kalshi); with `needle`,
+ * only those whose JSON contains it. -1 (errno set) if the file cannot be
+ * opened, else 0. */
+int bench_frames_load(struct bench_frames *f, const char *dir, const char *file,
+                      const char *needle);
+
 /* The simulator (native dialect, seed 1, 30 s history) and a node that
  * collects trades and books of its instruments SIM-0..SIM-<n-1> with
  * durable group commit, both on loopback. */

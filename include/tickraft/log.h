@@ -65,7 +65,7 @@ struct tr_log_options {
     uint64_t segment_bytes;      /* roll segments past this size; default 64 MiB */
     uint64_t prezero_bytes;      /* zeros kept written ahead of the active segment's end, so an
                                   * fsync after an append commits no file size (faster, see
-                                  * docs/storage.md); default 1 MiB, 0 = off. Cut at seal and
+                                  * docs/storage.md); default 4 MiB, 0 = off. Cut at seal and
                                   * close; off on tmpfs and with custom fs ops */
     uint32_t block_bytes;        /* uncompressed bytes per block; default 64 KiB */
     uint32_t index_every;        /* a sparse index point per N records of a stream; default 64 */

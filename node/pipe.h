@@ -145,7 +145,7 @@ struct pipe_writer {
      * frame-sent stamp, else the event time), receive time, event time,
      * and the stage stamps: batch sent by the collector, handled by the
      * writer, appended) */
-    struct { uint64_t lsn; int64_t ts, recv, ev, sent, handled, appended; } *samp;
+    struct pipe_samp { uint64_t lsn; int64_t ts, recv, ev, sent, handled, appended; } *samp;
     int64_t cur_sent, cur_handled; /* stamps of the batch message being added */
     size_t samp_head, samp_len, samp_cap;
     uint32_t samp_every, samp_ctr;

@@ -309,30 +309,27 @@ void pipe_writer_durable_at(struct pipe_writer *w, uint64_t durable_lsn, int64_t
                             int64_t now_ns)
 {
     while (w->samp_len && w->samp[w->samp_head].lsn <= durable_lsn) {
+        const struct pipe_samp *sp = &w->samp[w->samp_head];
         /* A record is durable when the fsync that covered it returned, not
-         * when this thread heard of it: the latency ends at the log's stamp
-         * of the last durable advance (at or after the record's own fsync,
-         * so never early), clamped into [appended, now]; without a stamp
-         * (the single-loop node) it ends now. The hearing is the `notify`
-         * stage below. */
-        int64_t end = now_ns;
-        if (at_ns > 0 && at_ns < now_ns)
-            end = at_ns < w->samp[w->samp_head].appended ? w->samp[w->samp_head].appended : at_ns;
-        int64_t d = end - w->samp[w->samp_head].ts;
+         * when this thread heard of it: the log's stamp of the last durable
+         * advance (at or after the record's own fsync, so never early),
+         * clamped into [appended, now]. The latency ends there; without a
+         * stamp (the single-loop node) it ends now. The hearing is the
+         * `notify` stage below. */
+        int64_t synced = at_ns < sp->appended ? sp->appended : at_ns > now_ns ? now_ns : at_ns;
+        int64_t end = at_ns > 0 ? synced : now_ns;
+        int64_t d = end - sp->ts;
         pipe_lat_add(&w->lat, d > 0 ? (uint64_t)d / 1000 : 0);
-        if (w->samp[w->samp_head].recv > 0) {
-            int64_t r = end - w->samp[w->samp_head].recv;
+        if (sp->recv > 0) {
+            int64_t r = end - sp->recv;
             pipe_lat_add(&w->recv_lat, r > 0 ? (uint64_t)r / 1000 : 0);
         }
-        if (w->samp[w->samp_head].ev > 0) {
-            int64_t e = end - w->samp[w->samp_head].ev;
+        if (sp->ev > 0) {
+            int64_t e = end - sp->ev;
             pipe_lat_add(&w->ev_lat, e > 0 ? (uint64_t)e / 1000 : 0);
         }
-        int64_t at[PIPE_ST_N + 1] = {w->samp[w->samp_head].recv, w->samp[w->samp_head].sent,
-                                     w->samp[w->samp_head].handled,
-                                     w->samp[w->samp_head].appended, 0, now_ns};
-        /* the fsync's return, clamped into [appended, now] */
-        at[4] = at_ns < at[3] ? at[3] : at_ns > now_ns ? now_ns : at_ns;
+        int64_t at[PIPE_ST_N + 1] = {sp->recv, sp->sent, sp->handled, sp->appended, synced,
+                                     now_ns};
         if (at[0] > 0 && at[1] > 0 && at[3] > 0) {
             for (int k = 0; k < PIPE_ST_N; k++) {
                 int64_t dk = at[k + 1] - at[k];

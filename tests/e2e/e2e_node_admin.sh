@@ -119,13 +119,6 @@ check "book streams are refused (exit 1)" bash -c \
 check "an unknown stream is refused (exit 1)" bash -c \
     "'$BIN/tickraft-ctl' backfill --node $PUB --token e2e-admin nosuch --from 1 --to 2 >/dev/null 2>&1; [ \$? = 1 ]"
 
-UNTIL=$(( $(date +%s%N) - 2000000000 ))
-kill -TERM "$NODE_PID"; wait "$NODE_PID"; RC=$?; NODE_PID=
-check "graceful stop exit 0" test "$RC" = 0
-kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
-log "checking the log (canonical streams + fill streams) against the truth"
-"$TESTS/tr-e2e-check" --truth "$WORK/truth.jsonl" --dir "$WORK/data" --kinds trade,book \
-    --until "$UNTIL" --from-first 0 >"$WORK/check.json" || FAIL=1
-tail -1 "$WORK/check.json"
+stop_and_check_truth
 [ "$FAIL" = 0 ] && log "PASS" || log "FAIL"
 exit "$FAIL"

@@ -42,16 +42,6 @@ curl -sf "http://127.0.0.1:$HTTP_PORT/api/status" >"$WORK/status2.json" 2>/dev/n
 check "status still the successor's: collecting" \
     grep -Eq '"key":"sim/trade/SIM-2","last_seq":[1-9]' "$WORK/status2.json"
 check "no third collector" test "$(started)" = 2
-UNTIL=$(( $(date +%s%N) - 2000000000 ))
-kill -TERM "$NODE_PID"; wait "$NODE_PID"; rc=$?; NODE_PID=
-check "graceful stop exit 0 (was $rc)" test "$rc" = 0
-kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
-if "$TESTS/tr-e2e-check" --truth "$WORK/truth.jsonl" --dir "$WORK/data" --kinds "trade,book" \
-    --until "$UNTIL" --from-first 0 >"$WORK/check.json"; then
-    log "ok: zero missing, zero duplicated, in order"
-else
-    log "FAIL: the log disagrees with the truth"; FAIL=1
-fi
-tail -1 "$WORK/check.json"
+stop_and_check_truth
 [ "$FAIL" = 0 ] && log PASS || log FAIL
 exit "$FAIL"

@@ -74,17 +74,7 @@ check "three collector incarnations (rest_for_one)" test "$(grep -c 'component=c
 # epochs: writer start 1, HELLO 2, collector restart 3, writer restart 4, HELLO 5
 check "each restart moved the fencing epoch on" grep -q 'component=collector msg=started epoch=5' "$WORK/node.log"
 check "collecting again after the restarts" grep -Eq '"key":"sim/trade/SIM-3","last_seq":[1-9]' "$WORK/status.json"
-UNTIL=$(( $(date +%s%N) - 2000000000 ))
-kill -TERM "$NODE_PID"; wait "$NODE_PID"; rc=$?; NODE_PID=
-check "graceful stop exit 0 (was $rc)" test "$rc" = 0
-kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
-if "$TESTS/tr-e2e-check" --truth "$WORK/truth.jsonl" --dir "$WORK/data" --kinds "trade,book" \
-    --until "$UNTIL" --from-first 0 >"$WORK/check.json"; then
-    log "ok: zero missing, zero duplicated, in order"
-else
-    log "FAIL: the log disagrees with the truth"; FAIL=1
-fi
-cat "$WORK/check.json"
+stop_and_check_truth
 
 # a collector that crashes in every incarnation: past the intensity (5
 # restarts in 60 s) the tree stops in order and the node exits 86 (no

@@ -387,8 +387,10 @@ int actor_spawn(struct tr_system *sys, const char *name, const struct tr_actor_d
 
     pthread_mutex_lock(&sys->mu);
     struct reg_entry *e = reg_get(sys, name, 1);
-    int busy = e && e->cur != NULL;
+    int busy = e && (e->cur != NULL || (e->is_loop && e->running));
     if (e && !busy) {
+        e->is_loop = 0;
+        e->loop_owner = NULL;
         a->reg = e;
         e->cur = a; /* reserves the name */
         a->instance = ++sys->next_instance;

@@ -61,6 +61,8 @@ struct reg_entry {
     uint32_t restarts;
     int last_exit_reason;
     char last_restart_reason[64];
+    int is_loop;                 /* a loop actor (actor_loop.h): no URL */
+    const void *loop_owner;      /* its current struct tr_lact, or NULL */
     char **watchers;             /* names of monitoring actors */
     size_t n_watchers;
     struct reg_entry *next;

@@ -192,6 +192,8 @@ int reg_resolve(struct tr_system *sys, const char *to, char *url, size_t cap, in
     }
     pthread_mutex_lock(&sys->mu);
     struct reg_entry *e = reg_get(sys, to, 0);
+    if (e && e->is_loop)
+        e = NULL; /* reached through its handle only (actor_loop.h) */
     if (e) {
         snprintf(url, cap, "%s", e->url);
         *registered = 1;

@@ -3,10 +3,12 @@
  *                --instruments N --rate EVENTS_PER_S [--history SECONDS]
  *                [--truth FILE] [--epoch NS] [--control-port P] [--max-subs N]
  *                [--max-events N] [--tick-us US] [--backpressure BYTES]
+ *                [--tls-cert FILE --tls-key FILE] [--rest-port P]
  *   tickraft-sim --replay FILE [--speed X] [--port P] [--truth FILE]
  *   tickraft-sim --bench SECONDS [--rate R] [--instruments N] [--truth FILE]
  *   tickraft-sim ctl --port P <fault> [key=value ...]
- * On start it prints {"listening":PORT} on stdout (useful with --port 0). */
+ * On start it prints {"listening":PORT} on stdout (useful with --port 0),
+ * {"listening":PORT,"rest_port":P} with --rest-port. */
 #include "sim.h"
 
 #include <stdlib.h>
@@ -18,7 +20,8 @@ static int usage(void)
             "usage: tickraft-sim --port P --seed S --dialect D[,D..] --instruments N --rate R\n"
             "                    [--history S] [--truth FILE] [--epoch NS] [--control-port P]\n"
             "                    [--max-subs N] [--max-events N] [--tick-us US]\n"
-            "                    [--backpressure BYTES]\n"
+            "                    [--backpressure BYTES] [--tls-cert FILE --tls-key FILE]\n"
+            "                    [--rest-port P]\n"
             "       tickraft-sim --replay FILE [--speed X] [--port P] [--truth FILE]\n"
             "       tickraft-sim --bench SECONDS [--rate R] [--instruments N] [--truth FILE]\n"
             "       tickraft-sim ctl --port P <fault> [key=value ...]\n"
@@ -84,6 +87,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--tick-us")) cfg.tick_us = atoi(v);
         else if (!strcmp(a, "--backpressure")) cfg.backpressure = (size_t)strtoull(v, NULL, 10);
         else if (!strcmp(a, "--tick-ms")) cfg.tick_us = atoi(v) * 1000; /* older spelling */
+        else if (!strcmp(a, "--tls-cert")) cfg.tls_cert = v;
+        else if (!strcmp(a, "--tls-key")) cfg.tls_key = v;
+        else if (!strcmp(a, "--rest-port")) cfg.rest_port = atoi(v);
         else if (!strcmp(a, "--replay")) cfg.replay = v;
         else if (!strcmp(a, "--speed")) cfg.speed = atof(v);
         else if (!strcmp(a, "--bench")) bench = atof(v);
@@ -113,7 +119,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "tickraft-sim: %s\n", err.msg);
         return 1;
     }
-    printf("{\"listening\":%d}\n", s.cfg.port);
+    if (s.cfg.rest_port)
+        printf("{\"listening\":%d,\"rest_port\":%d}\n", s.cfg.port, s.cfg.rest_port);
+    else
+        printf("{\"listening\":%d}\n", s.cfg.port);
     fflush(stdout);
     sim_server_run(&s);
     sim_server_close(&s);

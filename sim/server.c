@@ -107,7 +107,12 @@ static int on_http(struct sim_server *s, struct lws *wsi, const char *path)
                  (unsigned long long)s->ev_written,
                  (unsigned long long)s->frames_sent, (unsigned long long)s->bytes_sent);
         rs.status = 200;
-    } else if ((d = dialect_of_path(path, &rest)) >= 0 && s->active[d]) {
+    } else if ((d = dialect_of_path(path, &rest)) >= 0 && s->active[d] && s->rvh &&
+               lws_get_vhost(wsi) != s->rvh) {
+        /* --rest-port: the exchange's REST lives on another host than its
+         * stream, as on Binance; asking the stream's port is a client bug */
+        sim_resp_json(&rs, 404, "{\"error\":\"REST is served on the rest port\"}");
+    } else if (d >= 0 && s->active[d]) {
         rq.path = rest;
         int is_status = strcmp(rest, ops_of[d]->status_path()) == 0;
         if (!sim_fault_rest(s, &s->x[d], is_status, &rs)) {
@@ -222,9 +227,10 @@ static int sim_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     struct sim_conn *c = user;
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        return s && s->refuse_until > sim_now_ns() && lws_get_vhost(wsi) == s->vh;
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return refused(s, wsi);
+        return s && s->refuse_until > sim_now_ns() &&
+               (lws_get_vhost(wsi) == s->vh || (s->rvh && lws_get_vhost(wsi) == s->rvh));
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* a WebSocket upgrade */
+        return refused(s, wsi) || (s->rvh && lws_get_vhost(wsi) == s->rvh);
     case LWS_CALLBACK_HTTP:
         return on_http(s, wsi, (const char *)in);
     case LWS_CALLBACK_HTTP_BODY:
@@ -478,20 +484,33 @@ static int port_free(int port)
     return ok;
 }
 
-static struct lws_vhost *make_vhost(struct sim_server *s, int port, struct tr_error *err)
+/* A listening vhost on 127.0.0.1:port; tls: with --tls-cert/--tls-key
+ * (lws checks that the key matches the certificate when it loads them). */
+static struct lws_vhost *make_vhost(struct sim_server *s, int port, const char *name, int tls,
+                                    struct tr_error *err)
 {
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = port;
     info.iface = "127.0.0.1";
     info.protocols = protocols;
-    info.vhost_name = port == s->cfg.port ? "sim" : "control";
+    info.vhost_name = name;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = s->cfg.tls_cert;
+        info.ssl_private_key_filepath = s->cfg.tls_key;
+    }
     if (port && !port_free(port)) {
         tr_errorf(err, TR_EBUSY, "listen on 127.0.0.1:%d: address in use", port);
         return NULL;
     }
     struct lws_vhost *vh = lws_create_vhost(s->ctx, &info);
+    if (!vh && tls) {
+        tr_errorf(err, TR_EIO, "listen on 127.0.0.1:%d: cannot load certificate %s / key %s",
+                  port, s->cfg.tls_cert, s->cfg.tls_key);
+        return NULL;
+    }
     if (!vh || lws_get_vhost_listen_port(vh) <= 0) {
         tr_errorf(err, TR_EIO, "listen on 127.0.0.1:%d failed", port);
         return NULL;
@@ -536,6 +555,14 @@ int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct t
     void *loops[1] = {&s->loop};
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_DISABLE_IPV6;
+    int tls = cfg->tls_cert != NULL;
+    if (tls != (cfg->tls_key != NULL))
+        return tr_errorf(err, TR_EINVAL, "simulator: --tls-cert and --tls-key go together");
+    if (tls && (!cfg->control_port || cfg->control_port == cfg->port))
+        return tr_errorf(err, TR_EINVAL, "simulator: TLS needs --control-port (the control "
+                         "port stays plain HTTP for tickraft-sim ctl)");
+    if (tls)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = loops;
     info.user = s;
     info.port = CONTEXT_PORT_NO_LISTEN;
@@ -544,14 +571,20 @@ int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct t
     if (!s->ctx)
         return tr_errorf(err, TR_EIO,
                          "simulator: lws_create_context failed (is libwebsockets-evlib-uv installed?)");
-    s->vh = make_vhost(s, cfg->port, err);
+    s->vh = make_vhost(s, cfg->port, "sim", tls, err);
     if (!s->vh)
         return tr_error_wrap(err, TR_EIO, "simulator");
     s->cfg.port = lws_get_vhost_listen_port(s->vh);
     if (cfg->control_port && cfg->control_port != cfg->port) {
-        s->cvh = make_vhost(s, cfg->control_port, err);
+        s->cvh = make_vhost(s, cfg->control_port, "control", 0, err);
         if (!s->cvh)
             return tr_error_wrap(err, TR_EIO, "simulator: control port");
+    }
+    if (cfg->rest_port) {
+        s->rvh = make_vhost(s, cfg->rest_port, "rest", tls, err);
+        if (!s->rvh)
+            return tr_error_wrap(err, TR_EIO, "simulator: rest port");
+        s->cfg.rest_port = lws_get_vhost_listen_port(s->rvh);
     }
     if (tick_start(s, err))
         return TR_EIO;

@@ -346,6 +346,9 @@ struct sim_config {
     double speed;
     size_t queue_limit;         /* bytes queued per connection before 1008 */
     size_t backpressure;        /* bench: pause generation while a queue holds more */
+    const char *tls_cert;       /* PEM certificate (chain): serve TLS on port and rest_port */
+    const char *tls_key;        /* PEM private key of tls_cert */
+    int rest_port;              /* >0: REST on its own port, not on `port`; 0: same port */
 };
 
 #define SIM_TICK_US_DEFAULT 200
@@ -368,7 +371,7 @@ struct sim_server {
     struct sim_config cfg;
     uv_loop_t loop;
     struct lws_context *ctx;
-    struct lws_vhost *vh, *cvh;
+    struct lws_vhost *vh, *cvh, *rvh; /* exchange, control, separate REST */
     uv_poll_t tick;             /* on tick_fd: a timerfd firing every tick_us */
     int tick_fd, tick_on;
     uv_timer_t second, grace;

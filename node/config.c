@@ -46,6 +46,7 @@ enum vtype {
     V_CHANNELS, /* channels */
     V_KEYENV,   /* key from an environment variable */
     V_KEYFILE,  /* key from a file */
+    V_CAFILE,   /* char * (heap): a readable PEM file */
 };
 
 struct keydef {
@@ -101,6 +102,7 @@ static const struct keydef feed_keys[] = {
     {"provider", V_PROVIDER, 0, 0, 0, 1},
     {"ws_url", V_WSURL, 0, 0, 0, 0},
     {"rest_url", V_RESTURL, 0, 0, 0, 0},
+    {"ca_file", V_CAFILE, F(ca_file), 0, 0, 0},
     {"instruments", V_INSTR, 0, 0, 0, 1},
     {"channels", V_CHANNELS, 0, 0, 0, 1},
     {"key_env", V_KEYENV, 0, 0, 0, 0},
@@ -417,6 +419,23 @@ static int set_key_source(struct pstate *p, int line, const struct keydef *k, co
     return 0;
 }
 
+/* A CA bundle must be there when the node starts, not at the first TLS
+ * handshake: an unreadable one would otherwise surface as every
+ * connection of the feed failing verification. Its content is checked by
+ * OpenSSL when the node loads it (docs/configuration.md). */
+static int set_ca_file(struct pstate *p, int line, const struct keydef *k, const char *v)
+{
+    int fd = open(v, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return key_error(p, line, k->name, "cannot open %s: %s", v, strerror(errno));
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+    close(fd);
+    if (!ok)
+        return key_error(p, line, k->name, "%s is not a non-empty regular file", v);
+    return set_str(p, line, k->name, (char **)field(p, k), v);
+}
+
 static int set_url(struct pstate *p, int line, const struct keydef *k, const char *v)
 {
     struct tr_feed_cfg *f = p->feed;
@@ -490,6 +509,8 @@ static int assign(struct pstate *p, int line, const struct keydef *k, const char
     case V_KEYENV:
     case V_KEYFILE:
         return set_key_source(p, line, k, v);
+    case V_CAFILE:
+        return set_ca_file(p, line, k, v);
     }
     return key_error(p, line, k->name, "internal: no parser");
 }
@@ -884,6 +905,7 @@ void tr_config_close(struct tr_config *cfg)
         struct tr_feed_cfg *f = &cfg->feeds[i];
         free(f->ws_url);
         free(f->rest_url);
+        free(f->ca_file);
         for (size_t j = 0; j < f->n_instruments; j++)
             free(f->instruments[j]);
         free(f->instruments);

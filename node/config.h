@@ -30,6 +30,11 @@
 #define TR_CFG_FEED_CONN_MAX 7 /* max_connections bound (the pipeline's slots - 1) */
 #define TR_CFG_FEEDS_MAX 64
 #define TR_HTTP_DEFAULT_PORT 7480
+/* The system's CA bundle (Debian's ca-certificates): the trust store of a
+ * feed's wss:// and https:// endpoints when it names no ca_file. lws's own
+ * default (LWS_OPENSSL_CLIENT_CERTS, "../share" in Debian's build) is not
+ * a usable path, so the node always passes one. */
+#define TR_CFG_CA_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 
 /* Reconnect / retry backoff: delay = min(base * 2^attempt, max) plus 0-25 %
  * jitter (reference error-handling doc). */
@@ -59,7 +64,9 @@ struct tr_feed_cfg {
     int provider;                   /* enum tr_provider_kind */
     char provider_name[TR_PROVIDER_MAX]; /* "coinbase" ... as tr_event.provider */
     char *ws_url, *rest_url;        /* heap; defaults per provider (sim: required) */
-    struct tr_url ws, rest;         /* the same, parsed */
+    struct tr_url ws, rest;         /* the same, parsed; each has its own host and port */
+    char *ca_file;                  /* heap; PEM CA bundle the TLS endpoints' certificates must
+                                       chain to; NULL = TR_CFG_CA_DEFAULT */
     char **instruments;             /* heap array of heap strings */
     size_t n_instruments;
     unsigned channels;              /* TR_CH_* bits from tickraft/provider.h */

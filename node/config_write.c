@@ -83,6 +83,10 @@ static int write_feed(const struct tr_feed_cfg *f, struct tr_buf *b)
         rc = put_str(b, "ws_url", f->ws_url);
     if (rc == 0 && f->rest_url)
         rc = put_str(b, "rest_url", f->rest_url);
+    if (rc == 0 && f->ca_file)
+        rc = put_str(b, "ca_file", f->ca_file);
+    else if (rc == 0 && (f->ws.tls || f->rest.tls)) /* a comment: the file re-parses anywhere */
+        rc = out(b, "# ca_file = %s (default)\n", TR_CFG_CA_DEFAULT);
     if (rc == 0)
         rc = out(b, "instruments = ");
     for (size_t i = 0; rc == 0 && i < f->n_instruments; i++)

@@ -377,6 +377,62 @@ static void value_parsers(void **state)
     assert_int_equal(tr_config_parse_url("http://[::1/", &u, NULL), TR_EINVAL);
 }
 
+/* wss:// and https:// on different hosts and ports (Binance's layout),
+ * and the CA bundle they are verified against. */
+static void tls_endpoints_on_two_hosts_and_ca_file(void **state)
+{
+    (void)state;
+    char ca[] = "/tmp/tr_cfg_ca_XXXXXX";
+    int fd = mkstemp(ca);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "-----BEGIN CERTIFICATE-----\n", 28), 28);
+    close(fd);
+    char text[1024];
+    snprintf(text, sizeof text,
+             NODE "[feed b]\nprovider = binance\ninstruments = BTCUSDT\nchannels = trades\n"
+                  "ws_url = wss://stream.example.com:9443/ws\n"
+                  "rest_url = https://api.example.com/v3\nca_file = %s\n", ca);
+    struct tr_config c;
+    struct tr_error err;
+    assert_int_equal(parse(&c, text, &err), 0);
+    const struct tr_feed_cfg *f = tr_config_feed(&c, "b");
+    assert_non_null(f);
+    assert_true(f->ws.tls && f->rest.tls);
+    assert_string_equal(f->ws.host, "stream.example.com");
+    assert_int_equal(f->ws.port, 9443);
+    assert_string_equal(f->rest.host, "api.example.com");
+    assert_int_equal(f->rest.port, 443);
+    assert_string_equal(f->ca_file, ca);
+    struct tr_buf out;
+    tr_buf_init(&out);
+    assert_int_equal(tr_config_write(&c, &out), 0);
+    assert_int_equal(tr_buf_append(&out, "", 1), 0);
+    assert_non_null(strstr((const char *)out.data, "ca_file = "));
+    assert_non_null(strstr((const char *)out.data, ca));
+    tr_buf_free(&out);
+    tr_config_close(&c);
+    /* no ca_file: the system store, written as a comment */
+    assert_int_equal(parse(&c, NODE "[feed k]\nprovider = kalshi\ninstruments = A\n"
+                                    "channels = book\n", &err), 0);
+    assert_null(tr_config_feed(&c, "k")->ca_file);
+    tr_buf_init(&out);
+    assert_int_equal(tr_config_write(&c, &out), 0);
+    assert_int_equal(tr_buf_append(&out, "", 1), 0);
+    assert_non_null(strstr((const char *)out.data, "# ca_file = " TR_CFG_CA_DEFAULT));
+    tr_buf_free(&out);
+    tr_config_close(&c);
+    unlink(ca);
+    refused(NODE "[feed b]\nprovider = binance\ninstruments = X\nchannels = trades\n"
+                 "ca_file = /nonexistent/ca.pem\n",
+            "node.conf:8: key 'ca_file': cannot open /nonexistent/ca.pem");
+    refused(NODE "[feed b]\nprovider = binance\ninstruments = X\nchannels = trades\n"
+                 "ca_file = /tmp\n",
+            "node.conf:8: key 'ca_file': /tmp is not a non-empty regular file");
+    refused(NODE "[feed b]\nprovider = binance\ninstruments = X\nchannels = trades\n"
+                 "rest_url = wss://api.example.com\n",
+            "key 'rest_url': 'wss://api.example.com' needs a http:// or https:// URL");
+}
+
 static void load_reports_a_missing_file(void **state)
 {
     (void)state;
@@ -404,6 +460,7 @@ int main(void)
         cmocka_unit_test(credentials_from_env_and_file),
         cmocka_unit_test(value_parsers),
         cmocka_unit_test(load_reports_a_missing_file),
+        cmocka_unit_test(tls_endpoints_on_two_hosts_and_ca_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

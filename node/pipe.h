@@ -38,10 +38,18 @@ struct lws_context;
 struct pipe_feed_cfg {
     char name[PIPE_NAME_MAX];      /* feed name, unique */
     char provider[PIPE_NAME_MAX];  /* adapter: sim/native, coinbase, binance, kalshi */
-    char host[256];                /* IPv4 address (lws resolves names blocking) */
+    char host[256];                /* WebSocket: IPv4 address (lws resolves names blocking) */
     int port;
+    char ws_name[256];             /* its host name as in ws_url: SNI, Host, certificate
+                                      check; "" = host */
+    int ws_tls;                    /* wss:// */
     char ws_path[512];             /* e.g. "/native" */
+    char rest_host[256];           /* REST: IPv4 address; "" = host and port (one server) */
+    int rest_port;
+    char rest_name[256];           /* as in rest_url; "" = rest_host */
+    int rest_tls;                  /* https:// */
     char rest_prefix[512];          /* e.g. "/native"; "" for a real host */
+    char ca_file[512];             /* PEM CA bundle of the TLS endpoints ("" = no TLS) */
     char *instruments[PIPE_MAX_INST];
     size_t n_instruments;
     uint32_t channels;             /* TR_CH_* */

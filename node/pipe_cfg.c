@@ -5,10 +5,12 @@
 #include "pipe.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -28,6 +30,25 @@ static int resolve(const char *host, char *out, size_t cap, struct tr_error *err
         return tr_errorf(err, TR_ENOTFOUND, "resolve %s: %s", host, gai_strerror(rc));
     inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out, (socklen_t)cap);
     freeaddrinfo(res);
+    return 0;
+}
+
+/* The CA bundle of a feed with a TLS endpoint: its ca_file (checked by
+ * the parser, with its line) or the system's, which is checked here so that
+ * a machine without ca-certificates fails at start, not at each handshake. */
+static int ca_file_of(const struct pipe_cfg *cfg, const struct tr_feed_cfg *fc,
+                      struct pipe_feed_cfg *f, struct tr_error *err)
+{
+    const char *ca = fc->ca_file ? fc->ca_file : TR_CFG_CA_DEFAULT;
+    if (!fc->ca_file && access(ca, R_OK) != 0)
+        return tr_errorf(err, TR_ECONFIG,
+                         "%s:%d: section [feed %s]: the default CA bundle %s cannot be read "
+                         "(%s): install ca-certificates or set ca_file",
+                         cfg->path, fc->line, fc->name, ca, strerror(errno));
+    if (strlen(ca) >= sizeof f->ca_file)
+        return tr_errorf(err, TR_ECONFIG, "%s:%d: section [feed %s]: ca_file path too long",
+                         cfg->path, fc->line, fc->name);
+    snprintf(f->ca_file, sizeof f->ca_file, "%s", ca);
     return 0;
 }
 
@@ -64,23 +85,24 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
         struct pipe_feed_cfg *f = &cfg->feeds[cfg->n_feeds++];
         snprintf(f->name, sizeof f->name, "%s", fc->name);
         snprintf(f->provider, sizeof f->provider, "%s", fc->provider_name);
-        if (fc->ws.tls || fc->rest.tls)
-            return tr_errorf(err, TR_ECONFIG, "%s: feed %s: TLS endpoints are not built yet",
-                             cfg->path, fc->name);
         int rc = resolve(fc->ws.host, f->host, sizeof f->host, err);
         if (rc)
-            return tr_error_wrap(err, rc, "%s: feed %s", cfg->path, fc->name);
+            return tr_error_wrap(err, rc, "%s: feed %s: ws_url", cfg->path, fc->name);
         f->port = fc->ws.port;
+        snprintf(f->ws_name, sizeof f->ws_name, "%s", fc->ws.host);
+        f->ws_tls = fc->ws.tls;
         snprintf(f->ws_path, sizeof f->ws_path, "%s", fc->ws.path);
-        /* REST shares the WebSocket's host and port (the simulator's
-         * layout); its URL path is the prefix of every request */
-        if (fc->rest_url && strcmp(fc->rest.path, "/") != 0)
+        /* REST has its own host and port (Binance: stream.binance.com and
+         * api.binance.com); its URL path is the prefix of every request */
+        if ((rc = resolve(fc->rest.host, f->rest_host, sizeof f->rest_host, err)))
+            return tr_error_wrap(err, rc, "%s: feed %s: rest_url", cfg->path, fc->name);
+        f->rest_port = fc->rest.port;
+        snprintf(f->rest_name, sizeof f->rest_name, "%s", fc->rest.host);
+        f->rest_tls = fc->rest.tls;
+        if (strcmp(fc->rest.path, "/") != 0)
             snprintf(f->rest_prefix, sizeof f->rest_prefix, "%s", fc->rest.path);
-        if (fc->rest_url && (strcmp(fc->rest.host, fc->ws.host) || fc->rest.port != fc->ws.port))
-            return tr_errorf(err, TR_ECONFIG,
-                             "%s: feed %s: rest_url must share ws_url's host and port "
-                             "(separate REST hosts are not built yet)",
-                             cfg->path, fc->name);
+        if ((f->ws_tls || f->rest_tls) && (rc = ca_file_of(cfg, fc, f, err)))
+            return rc;
         if (fc->n_instruments > PIPE_MAX_INST)
             return tr_errorf(err, TR_ECONFIG, "%s: feed %s: more than %d instruments", cfg->path,
                              fc->name, PIPE_MAX_INST);

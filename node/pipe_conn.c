@@ -28,7 +28,7 @@ const char *pc_cause_name(int c)
     static const char *const n[PC_C_MAX] = {"close_1000", "close_1001", "close_1006",
                                              "close_1008", "close_1011", "close_other",
                                              "refused",    "ping_timeout", "rotate",
-                                             "resync"};
+                                             "resync",     "tls"};
     return c >= 0 && c < PC_C_MAX ? n[c] : "unknown";
 }
 
@@ -101,11 +101,14 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
     ci.context = pipe_node_lws(f->node);
-    ci.address = f->cfg->host;
+    const char *name = f->cfg->ws_name[0] ? f->cfg->ws_name : f->cfg->host;
+    ci.address = f->cfg->host; /* resolved at start (pipe_cfg.c) */
     ci.port = f->cfg->port;
     ci.path = f->cfg->ws_path;
-    ci.host = f->cfg->host;
-    ci.origin = f->cfg->host;
+    ci.host = name; /* Host header, TLS SNI and the certificate's name check */
+    ci.origin = name;
+    ci.ssl_connection = pipe_tls_flags(f->cfg->ws_tls);
+    ci.vhost = f->vhost;
     ci.local_protocol_name = "tr-ws";
     ci.userdata = c;
     ci.pwsi = &c->wsi;
@@ -155,9 +158,10 @@ static void schedule_reconnect(struct pipe_feed *f, int cause, int code)
 {
     struct tr_nlog *lg = pipe_node_log(f->node);
     f->reconnects[cause]++;
+    int failed = cause == PC_C_REFUSED || cause == PC_C_PING_TIMEOUT || cause == PC_C_TLS;
     int policy = cause == PC_C_RESYNC ? TR_POLICY_RECONNECT_NOW
-                 : cause == PC_C_REFUSED || cause == PC_C_PING_TIMEOUT ? TR_POLICY_BACKOFF
-                                                                      : tr_policy_for_close(code);
+                 : failed             ? TR_POLICY_BACKOFF
+                                      : tr_policy_for_close(code);
     uint64_t delay = 0;
     if (policy == TR_POLICY_RECONNECT_NOW) {
         f->attempt = 0;
@@ -215,6 +219,31 @@ static void conn_ended(struct pipe_conn *c, int cause, int code)
     if (c->first_data_ns && pipe_now_ns() - c->opened_ns >= STABLE_NS)
         f->attempt = 0;
     schedule_reconnect(f, cause, code);
+}
+
+/* Logs why a connection attempt failed and returns its reconnect cause:
+ * a rejected certificate (PC_C_TLS) is an alert, since someone must look
+ * (wrong ca_file, an intercepting proxy, a provider's new chain); anything
+ * else (PC_C_REFUSED) a warning. */
+static int conn_failed(struct pipe_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+    struct pipe_feed *f = c->feed;
+    const struct pipe_feed_cfg *fc = f->cfg;
+    const char *why = pipe_tls_failure(wsi);
+    const char *name = fc->ws_name[0] ? fc->ws_name : fc->host;
+    if (why) {
+        f->alerts++;
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn",
+                "alert: TLS certificate rejected", TR_KV_STR("feed", fc->name),
+                TR_KV_STR("host", name), TR_KV_INT("port", fc->port), TR_KV_STR("error", why),
+                TR_KV_STR("ca_file", fc->ca_file));
+        return PC_C_TLS;
+    }
+    size_t n = in ? strnlen(in, len ? len : 256) : 0;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn", "connection failed",
+            TR_KV_STR("feed", fc->name), TR_KV_STR("host", name), TR_KV_INT("port", fc->port),
+            TR_KV_STRN("error", in ? (const char *)in : "", n));
+    return PC_C_REFUSED;
 }
 
 /* ---- subscribe ---- */
@@ -527,6 +556,8 @@ static void overlap_cb(uv_timer_t *t)
 
 int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len)
 {
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
+        return pipe_tls_verify_cb(wsi, user, len); /* user: OpenSSL's, not ours */
     struct pipe_conn *c = user;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -585,7 +616,8 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (c && c->state != PC_IDLE) {
             int was = c->state;
-            conn_ended(c, was == PC_CONNECTING ? PC_C_REFUSED : PC_C_CLOSE_1006, 1006);
+            int cause = conn_failed(c, wsi, in, len);
+            conn_ended(c, was == PC_CONNECTING ? cause : PC_C_CLOSE_1006, 1006);
         }
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:

@@ -7,13 +7,16 @@
 
 struct pipe_node;
 struct pipe_feed;
+struct lws_vhost;
 
 enum pc_state { PC_IDLE = 0, PC_CONNECTING, PC_OPEN, PC_CLOSING };
 
 /* Reconnect causes counted per feed (metrics: reconnects by cause). */
 enum pc_cause {
     PC_C_CLOSE_1000 = 0, PC_C_CLOSE_1001, PC_C_CLOSE_1006, PC_C_CLOSE_1008, PC_C_CLOSE_1011,
-    PC_C_CLOSE_OTHER, PC_C_REFUSED, PC_C_PING_TIMEOUT, PC_C_ROTATE, PC_C_RESYNC, PC_C_MAX
+    PC_C_CLOSE_OTHER, PC_C_REFUSED, PC_C_PING_TIMEOUT, PC_C_ROTATE, PC_C_RESYNC,
+    PC_C_TLS, /* the server's certificate failed verification (unknown CA, wrong name) */
+    PC_C_MAX
 };
 const char *pc_cause_name(int c);
 
@@ -84,6 +87,8 @@ struct pipe_feed {
     uint32_t x_attempt;       /* overflow reconnects in a row (backoff) */
     uint64_t shed_total, resubscribed;
     int halted_ws;            /* unknown channel / 1008 repeated: needs an operator */
+    struct lws_vhost *vhost;  /* TLS: the client vhost holding its CA bundle; NULL =
+                                 the context's default one (pipe_tls.c) */
     /* REST */
     struct lws *rwsi;
     struct pipe_rest_req *rq_head, *rq_tail, *inflight;
@@ -184,6 +189,33 @@ uint64_t pipe_rest_retry_ms(const struct pipe_feed_cfg *cfg, const struct pipe_r
 int pipe_rest_busy(const struct pipe_feed *f);
 /* Market registry: fetch now; on failure retry with the registry backoff. */
 void pipe_registry_start(struct pipe_feed *f);
+
+/* pipe_tls.c: TLS to providers. The CA bundle of the first TLS feed goes
+ * on the context (the default vhost), with OpenSSL's initialisation;
+ * nothing when no feed uses TLS. */
+struct lws_context_creation_info;
+struct lws_protocols;
+const char *pipe_tls_context_ca(const struct pipe_cfg *cfg);
+void pipe_tls_context_info(const struct pipe_cfg *cfg, struct lws_context_creation_info *info);
+/* After the context exists: gives each feed whose ca_file differs from the
+ * context's a client vhost holding it (f->vhost; feeds naming the same
+ * file share one). TR_ECONFIG naming the feed and file when lws cannot
+ * load it. The vhosts go with the context. */
+int pipe_tls_vhosts(struct lws_context *ctx, const struct lws_protocols *protocols,
+                    struct pipe_feed *feeds, size_t n, struct tr_error *err);
+/* lws_client_connect_info.ssl_connection for an endpoint: verified TLS or
+ * nothing. */
+int pipe_tls_flags(int tls);
+/* Both protocol callbacks hand LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION
+ * here first (its `user` is OpenSSL's X509_STORE_CTX, not the connection's
+ * data): a failed check is noted for wsi. Returns 0, which leaves OpenSSL's
+ * verdict as it is. */
+int pipe_tls_verify_cb(struct lws *wsi, void *x509_ctx, size_t preverify_ok);
+/* Why wsi's handshake failed verification ("unable to get local issuer
+ * certificate (depth 0)", "hostname mismatch (depth 0)"), or NULL when it
+ * did not. Consumes the note; the text lives until the next handshake on
+ * this thread. */
+const char *pipe_tls_failure(const struct lws *wsi);
 
 /* pipe_node.c: services the feeds use */
 struct lws_context *pipe_node_lws(struct pipe_node *n);

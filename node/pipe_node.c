@@ -537,12 +537,19 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
     info.options = LWS_SERVER_OPTION_LIBUV;
     info.foreign_loops = loops;
     info.user = n;
+    pipe_tls_context_info(cfg, &info); /* wss:// https:// feeds: OpenSSL + CA bundle */
     n->lws = lws_create_context(&info);
     if (!n->lws) {
-        rc = tr_errorf(err, TR_EIO,
-                       "create lws context (is libwebsockets-evlib-uv installed?)");
+        rc = pipe_tls_context_ca(cfg)
+                 ? tr_errorf(err, TR_EIO, "create lws context (is libwebsockets-evlib-uv "
+                             "installed? can the CA bundle %s be loaded?)",
+                             pipe_tls_context_ca(cfg))
+                 : tr_errorf(err, TR_EIO,
+                             "create lws context (is libwebsockets-evlib-uv installed?)");
         goto fail;
     }
+    if ((rc = pipe_tls_vhosts(n->lws, protocols, n->feeds, n->n_feeds, err)))
+        goto fail;
     n->durable_poll.data = n; /* second_cb calls durable_cb in both modes */
     if (!n->w.remote) { /* remote: the writer actor watches durability */
         if ((rc = tr_log_notify_fd_open(n->log, &n->notify_fd, err)))

@@ -96,7 +96,8 @@ void pipe_raw_open(struct pipe_conn *c)
 {
     const struct pipe_feed_cfg *cfg = c->feed->cfg;
     char url[1024];
-    int n = snprintf(url, sizeof url, "ws://%s:%d%s", cfg->host, cfg->port, cfg->ws_path);
+    int n = snprintf(url, sizeof url, "%s://%s:%d%s", cfg->ws_tls ? "wss" : "ws",
+                     cfg->ws_name[0] ? cfg->ws_name : cfg->host, cfg->port, cfg->ws_path);
     if (n > 0 && (size_t)n < sizeof url)
         put(c, RAW_OPEN, url, (size_t)n, pipe_now_ns());
 }
@@ -111,7 +112,11 @@ void pipe_raw_rest(struct pipe_feed *f, const char *path, const void *body, size
     if (pl && strncmp(path, f->cfg->rest_prefix, pl) == 0)
         path += pl;
     char head[1200];
-    int n = snprintf(head, sizeof head, "http://%s:%d%s\n", f->cfg->host, f->cfg->port, path);
+    const struct pipe_feed_cfg *fc = f->cfg; /* REST's own host, else the WebSocket's */
+    int own = fc->rest_host[0] != 0;
+    int n = snprintf(head, sizeof head, "%s://%s:%d%s\n", own && fc->rest_tls ? "https" : "http",
+                     own ? (fc->rest_name[0] ? fc->rest_name : fc->rest_host) : fc->host,
+                     own ? fc->rest_port : fc->port, path);
     if (n > 0 && (size_t)n < sizeof head)
         put_feed(f, 0, RAW_REST, head, (size_t)n, body, len, pipe_now_ns());
 }

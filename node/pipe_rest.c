@@ -203,6 +203,24 @@ void pipe_rest_build_req(const struct pipe_feed *f, const struct pipe_rest_req *
     }
 }
 
+/* Where requests go: rest_url's host (the address resolved at start, the
+ * name as written for Host, SNI and the certificate check), or the
+ * WebSocket's for a hand-made cfg without one. Returns the address. */
+static const char *rest_endpoint(const struct pipe_feed_cfg *fc, const char **name, int *port,
+                                 int *tls)
+{
+    if (!fc->rest_host[0]) {
+        *name = fc->host;
+        *port = fc->port;
+        *tls = 0;
+        return fc->host;
+    }
+    *name = fc->rest_name[0] ? fc->rest_name : fc->rest_host;
+    *port = fc->rest_port;
+    *tls = fc->rest_tls;
+    return fc->rest_host;
+}
+
 void pipe_rest_pump(struct pipe_feed *f)
 {
     if (f->inflight || f->rest_waiting || !f->rq_head || f->rwsi)
@@ -238,11 +256,14 @@ void pipe_rest_pump(struct pipe_feed *f)
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
     ci.context = pipe_node_lws(f->node);
-    ci.address = f->cfg->host;
-    ci.port = f->cfg->port;
+    const char *name;
+    int tls;
+    ci.address = rest_endpoint(f->cfg, &name, &ci.port, &tls);
     ci.path = path;
-    ci.host = f->cfg->host;
-    ci.origin = f->cfg->host;
+    ci.host = name; /* Host header, TLS SNI and the certificate's name check */
+    ci.origin = name;
+    ci.ssl_connection = pipe_tls_flags(tls);
+    ci.vhost = f->vhost;
     ci.method = "GET";
     ci.local_protocol_name = "tr-http";
     ci.userdata = f;
@@ -419,8 +440,32 @@ static void finish(struct pipe_feed *f)
     req_done(f);
 }
 
+/* Logs why a request's connection failed (counted in rest_conn_errors when
+ * the request is retried); a rejected certificate is an alert. */
+static void conn_failed(struct pipe_feed *f, struct lws *wsi, const void *in, size_t len)
+{
+    const struct pipe_feed_cfg *fc = f->cfg;
+    const char *name;
+    int port, tls;
+    rest_endpoint(fc, &name, &port, &tls);
+    const char *why = pipe_tls_failure(wsi);
+    if (why) {
+        f->alerts++;
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "rest", "alert: TLS certificate rejected",
+                TR_KV_STR("feed", fc->name), TR_KV_STR("host", name), TR_KV_INT("port", port),
+                TR_KV_STR("error", why), TR_KV_STR("ca_file", fc->ca_file));
+        return;
+    }
+    size_t n = in ? strnlen(in, len ? len : 256) : 0;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "rest", "connection failed",
+            TR_KV_STR("feed", fc->name), TR_KV_STR("host", name), TR_KV_INT("port", port),
+            TR_KV_STRN("error", in ? (const char *)in : "", n));
+}
+
 int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len)
 {
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
+        return pipe_tls_verify_cb(wsi, user, len); /* user: OpenSSL's, not ours */
     struct pipe_feed *f = user;
     /* a finished request's connection may still call back while the next
      * request runs: only the current one counts */
@@ -456,6 +501,7 @@ int pipe_rest_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
         return -1; /* one request per connection */
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (f) {
+            conn_failed(f, wsi, in, len);
             f->rstatus = -1;
             finish(f);
         }

@@ -8,7 +8,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libuv1-dev libnng-dev libmsgpack-dev liblz4-dev
       libwebsockets-dev libwebsockets-evlib-uv libcmocka-dev libpq-dev
-      libssl-dev openssl iproute2 procps)
+      libssl-dev openssl ca-certificates iproute2 procps)
 BACKPORT_PKGS=(libraft-dev)
 RAFT_MIN=0.17.1
 

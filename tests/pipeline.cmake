@@ -63,6 +63,14 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_hung_collector_restarted_no_loss_no_dup PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  # TLS to providers (own CA made with the openssl command line): wss + https
+  # on two hosts collect with no loss; an unknown CA and a wrong host name
+  # are refused, alerted and counted, nothing collected
+  add_test(NAME e2e_node_tls_collects_refuses_unknown_ca_and_wrong_name
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_tls.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_node_tls_collects_refuses_unknown_ca_and_wrong_name PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
 
 # tickraft-bench ingest (bench/bench_ingest.c) runs tickraft-sim and

@@ -29,17 +29,31 @@ pick_port() {
 # and HTTP_PORT, writes $WORK/node.conf (node id $1, three native
 # instruments, 2 ms group commit, short backoffs) and starts the simulator
 # (seed $2, 1,000 events/s, truth in $WORK/truth.jsonl) as SIM_PID.
+# With E2E_TLS_CERT, E2E_TLS_KEY and E2E_TLS_CA set (PEM files), the
+# simulator serves TLS with that certificate and REST on its own port
+# (REST_PORT), and the feed is wss://localhost:SIM_PORT with
+# https://127.0.0.1:REST_PORT and ca_file = E2E_TLS_CA: two host names,
+# two ports. E2E_NODE_KEYS: extra lines for [node].
 start_small_sim_and_conf() {
     SIM_PORT=$(pick_port); CTL_PORT=$(pick_port); HTTP_PORT=$(pick_port)
-    printf '%s\n' "[node]" "id = $1" "data_dir = $WORK/data" "[log]" "level = info" \
+    local ws="ws://127.0.0.1:$SIM_PORT/native" rest="http://127.0.0.1:$SIM_PORT/native"
+    local tls_conf=() tls_args=()
+    if [ -n "${E2E_TLS_CERT:-}" ]; then
+        REST_PORT=$(pick_port)
+        ws="wss://localhost:$SIM_PORT/native" rest="https://127.0.0.1:$REST_PORT/native"
+        tls_conf=("ca_file = $E2E_TLS_CA")
+        tls_args=(--tls-cert "$E2E_TLS_CERT" --tls-key "$E2E_TLS_KEY" --rest-port "$REST_PORT")
+    fi
+    printf '%s\n' "[node]" "id = $1" "data_dir = $WORK/data" ${E2E_NODE_KEYS:+"$E2E_NODE_KEYS"} \
+        "[log]" "level = info" \
         "file = $WORK/node.log" "rate_burst = 0" "[http]" "listen = 127.0.0.1:$HTTP_PORT" \
         "[storage]" "sync = group" "group_commit_ms = 2" "[feed sim]" "provider = sim" \
-        "ws_url = ws://127.0.0.1:$SIM_PORT/native" "rest_url = http://127.0.0.1:$SIM_PORT/native" \
+        "ws_url = $ws" "rest_url = $rest" "${tls_conf[@]}" \
         "instruments = SIM-0, SIM-1, SIM-2" "channels = trades, book" \
         "ping_interval = 1s" "ping_timeout = 3s" "ws_backoff_max = 2s" "rest_backoff_max = 2s" \
         >"$WORK/node.conf"
     "$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed "$2" --dialect native \
-        --instruments 3 --rate 1000 --history 3600 --truth "$WORK/truth.jsonl" \
+        --instruments 3 --rate 1000 --history 3600 --truth "$WORK/truth.jsonl" "${tls_args[@]}" \
         >"$WORK/sim.log" 2>&1 &
     SIM_PID=$!
     sleep 0.5

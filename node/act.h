@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 
 #include "pipe.h"
+#include "pipe_lact.h"
 #include "tickraft/actor_sup.h"
 
 struct tr_config;
@@ -67,6 +68,10 @@ struct act_ctx {
     uint32_t fault_hang_ms;
     atomic_int fault_hang_done;
     atomic_int fault_collector_done, fault_writer_done;
+    /* $TR_NODE_FAULT_CONN_CRASH_MS / $TR_NODE_FAULT_POLLER_CRASH_MS: the
+     * connection / REST poller loop actor of feed $TR_NODE_FAULT_FEED (the
+     * first if unset) fails once, that many ms after it started */
+    struct pipe_lact_faults lact_faults;
     /* the running collector's operator commands (pipe_admin.h), NULL while
      * it restarts; held shared by publisher workers during a call */
     pthread_rwlock_t admin_lk;

@@ -245,7 +245,7 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
     st->remote = (struct pipe_wremote){.arg = st, .send = r_send, .refresh = r_refresh,
                                        .busy = r_busy};
     struct pipe_node_ext ext = {.log = c->log, .remote = &st->remote, .next_lsn = rep[1] + 1,
-                                .epoch = rep[0]};
+                                .epoch = rep[0], .sys = c->sys, .faults = &c->lact_faults};
     st->pcfg = malloc(sizeof *st->pcfg);
     if (!st->pcfg) {
         free(st);

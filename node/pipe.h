@@ -416,10 +416,16 @@ int pipe_log_open(struct tr_log **out, const struct pipe_cfg *cfg, struct tr_err
 /* As pipe_node_open, for the supervision tree (node/act_collector.c): the
  * log is the caller's (borrowed, not closed) and records go to the writer
  * actor through `remote`, the first one getting LSN next_lsn. */
+struct pipe_lact_faults;
+struct tr_system;
 struct pipe_node_ext {
     struct tr_log *log;
     const struct pipe_wremote *remote;
     uint64_t next_lsn, epoch;
+    /* set: each feed's connections and REST poller run as loop actors of
+     * this system on the node's loop (node/pipe_lact.h); faults may be NULL */
+    struct tr_system *sys;
+    struct pipe_lact_faults *faults;
 };
 int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pipe_cfg *cfg,
                        struct tr_nlog *lg, const struct pipe_node_ext *ext,

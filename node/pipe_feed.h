@@ -114,6 +114,8 @@ struct pipe_feed {
     int paused;               /* an operator paused it (pipe_admin.c); not persisted */
     uint64_t raw_seq, raw_records, raw_errors; /* raw capture (pipe_raw.c) */
     char raw_key[PIPE_NAME_MAX + 8]; /* "raw/<feed>": the writer keeps a pointer to it */
+    /* its loop actors (pipe_lact.c), NULL when the node runs without them */
+    struct tr_lact *conn_act, *poll_act;
 };
 
 /* pipe_conn.c */
@@ -237,5 +239,13 @@ void pipe_node_refresh_snapshot(struct pipe_node *n);
 struct pipe_writer *pipe_node_writer(struct pipe_node *n);
 uv_loop_t *pipe_node_loop(struct pipe_node *n);
 unsigned pipe_node_origin(struct pipe_node *n); /* the node id stamped on events */
+/* The loop supervisor of the feeds' actors (pipe_lact.c) and the fault
+ * hooks it reads; NULL without them. */
+struct tr_lsup;
+struct pipe_lact_faults;
+struct tr_lsup *pipe_node_lsup(struct pipe_node *n);
+void pipe_node_set_lsup(struct pipe_node *n, struct tr_lsup *sup);
+struct pipe_lact_faults *pipe_node_lact_faults(struct pipe_node *n);
+void pipe_node_set_lact_faults(struct pipe_node *n, struct pipe_lact_faults *fx);
 
 #endif

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "nlog.h"
 #include "pipe_admin.h"
+#include "pipe_lact.h"
 
 
 struct pipe_node {
@@ -65,6 +66,8 @@ struct pipe_node {
     pthread_mutex_t snap_mu;
     struct pipe_snap snap;
     struct pipe_admin *admin; /* operator commands (pipe_admin.c) */
+    struct tr_lsup *lsup;     /* the feeds' loop actors (pipe_lact.c), or NULL */
+    struct pipe_lact_faults *lact_faults;
 };
 
 int64_t pipe_now_ns(void)
@@ -86,6 +89,10 @@ struct pipe_writer *pipe_node_writer(struct pipe_node *n) { return &n->w; }
 uv_loop_t *pipe_node_loop(struct pipe_node *n) { return n->loop; }
 unsigned pipe_node_origin(struct pipe_node *n) { return n->cfg->node_id; }
 struct pipe_admin *pipe_node_admin(struct pipe_node *n) { return n ? n->admin : NULL; }
+struct tr_lsup *pipe_node_lsup(struct pipe_node *n) { return n->lsup; }
+void pipe_node_set_lsup(struct pipe_node *n, struct tr_lsup *sup) { n->lsup = sup; }
+struct pipe_lact_faults *pipe_node_lact_faults(struct pipe_node *n) { return n->lact_faults; }
+void pipe_node_set_lact_faults(struct pipe_node *n, struct pipe_lact_faults *fx) { n->lact_faults = fx; }
 
 uint64_t pipe_node_rand(struct pipe_node *n)
 {
@@ -565,12 +572,17 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
     uv_timer_start(&n->second, second_cb, 1000, 1000);
     uv_timer_init(loop, &n->stop_timer);
     n->stop_timer.data = n;
-    for (size_t i = 0; i < n->n_feeds; i++) {
-        pipe_feed_start(&n->feeds[i]);
-        pipe_registry_start(&n->feeds[i]);
-    }
     if ((rc = pipe_admin_open(&n->admin, n, loop, err)))
         goto fail;
+    if (ext && ext->sys) { /* their starts connect and start the registry refresh */
+        if ((rc = pipe_lact_open(n, ext->sys, ext->faults, err)))
+            goto fail;
+    } else {
+        for (size_t i = 0; i < n->n_feeds; i++) {
+            pipe_feed_start(&n->feeds[i]);
+            pipe_registry_start(&n->feeds[i]);
+        }
+    }
     take_snapshot(n);
     *out = n;
     return 0;
@@ -682,7 +694,8 @@ void pipe_node_set_metrics(struct pipe_node *n, struct tr_metrics *m)
 void pipe_node_rotate(struct pipe_node *n)
 {
     for (size_t i = 0; i < n->n_feeds; i++)
-        pipe_feed_rotate(&n->feeds[i]);
+        if (pipe_lact_conn_up(&n->feeds[i])) /* else its restart connects afresh */
+            pipe_feed_rotate(&n->feeds[i]);
 }
 
 /* ---- stop ---- */
@@ -762,6 +775,7 @@ static void stop_now(struct pipe_node *n, int rc)
         return;
     n->closed = 1;
     write_status_file(n);
+    pipe_lact_close(n); /* the actors' stops use the feeds' timers */
     close_handles(n);
     for (size_t i = 0; i < n->n_feeds; i++) {
         struct pipe_feed *f = &n->feeds[i];

@@ -51,6 +51,12 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_pipeline_actor_crashes_restarted_no_loss_no_dup PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  # the collector's loop actors: one connection and one poller fail, only they restart
+  add_test(NAME e2e_node_loop_actor_crash_restarts_only_it_no_loss_no_dup
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_loop_actors.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_node_loop_actor_crash_restarts_only_it_no_loss_no_dup PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
   # the log fails (fsync EIO): the writer stops the node, exit 3, data intact
   add_test(NAME e2e_node_log_eio_exits_3_acknowledged_data_intact
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_eio.sh

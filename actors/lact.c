@@ -7,9 +7,10 @@
 
 #include "lact_internal.h"
 
-/* Figures kept per name in the system's registry. A later supervisor that
- * reuses the name (the owner restarted) takes the entry over. */
-static void reg_update(struct tr_lact *a, int running, int exit_reason)
+/* Figures kept per name in the system's registry, and UP/DOWN notices to
+ * thread actors that monitor the name. A later supervisor that reuses the
+ * name (the owner restarted) takes the entry over. */
+static void reg_update(struct tr_lact *a, int running, int exit_reason, int notify)
 {
     struct tr_system *sys = a->sup->sys;
     pthread_mutex_lock(&sys->mu);
@@ -19,6 +20,8 @@ static void reg_update(struct tr_lact *a, int running, int exit_reason)
         if (!running)
             e->last_exit_reason = exit_reason;
         atomic_store(&e->depth, a->depth);
+        if (notify)
+            reg_notify_locked(sys, e, running ? TR_LIFECYCLE_UP : TR_LIFECYCLE_DOWN, exit_reason);
     }
     pthread_mutex_unlock(&sys->mu);
 }
@@ -36,10 +39,10 @@ int lact_start(struct tr_lact *a, uint64_t now)
         a->st = L_STOPPED;
         a->state = NULL;
         a->last_reason = rc;
-        reg_update(a, 0, rc);
+        reg_update(a, 0, rc, 0);
         return rc;
     }
-    reg_update(a, 1, 0);
+    reg_update(a, 1, 0, 1);
     return 0;
 }
 
@@ -72,7 +75,7 @@ void lact_stop(struct tr_lact *a, int reason)
         a->spec.def->stop_cb(a, a->state, reason);
     a->state = NULL;
     a->last_reason = reason;
-    reg_update(a, 0, reason);
+    reg_update(a, 0, reason, 1);
 }
 
 void lact_free(struct tr_lact *a)

@@ -361,6 +361,60 @@ static void names_are_shared_with_thread_actors_but_not_routable(void **st)
     assert_int_equal(s.running, 1);
 }
 
+/* A thread actor watching loop actor "b": "U" / "D<reason>" per notice. */
+static struct evlog g_watch = EVLOG_INIT;
+
+static int w_init(struct tr_actor *self, void *arg, void **state)
+{
+    (void)arg;
+    *state = NULL;
+    return tr_actor_monitor(self, "b");
+}
+
+static int w_handle(struct tr_actor *self, void *state, const struct tr_msg *m)
+{
+    (void)self;
+    (void)state;
+    struct tr_lifecycle ev;
+    if (m->type == TR_MSG_LIFECYCLE && tr_lifecycle_decode(m, &ev) == 0) {
+        char what[32];
+        snprintf(what, sizeof what, "%s%d", ev.event == TR_LIFECYCLE_UP ? "U" : "D",
+                 ev.event == TR_LIFECYCLE_UP ? 0 : ev.reason);
+        evlog_add(&g_watch, ' ', what);
+    }
+    return 0;
+}
+
+static const struct tr_actor_def watcher_def = {"watcher", w_init, w_handle, NULL};
+
+static int watch_has(const char *want)
+{
+    pthread_mutex_lock(&g_watch.mu);
+    int ok = strcmp(g_watch.buf, want) == 0;
+    pthread_mutex_unlock(&g_watch.mu);
+    return ok;
+}
+
+static void thread_actors_can_monitor_a_loop_actor(void **st)
+{
+    struct fx *f = *st;
+    char junk[4096];
+    evlog_take(&g_watch, junk, sizeof junk);
+    struct tr_actor *w;
+    assert_int_equal(tr_actor_spawn(f->sys, "watch", &watcher_def, NULL, NULL, &w, NULL), 0);
+    start3(f, TR_ONE_FOR_ONE, 1);
+    assert_true(POLL_UNTIL(watch_has(" U0 ")));
+    tr_lact_call(K(f, "b"), M_CRASH, NULL, 0);
+    tr_lsup_step(f->sup);
+    mock_advance_ms(&f->mc, 100);
+    tr_lsup_step(f->sup);
+    char want[64];
+    snprintf(want, sizeof want, " U0  D%d  U0 ", TR_EPROTO);
+    assert_true(POLL_UNTIL(watch_has(want)));
+    tr_actor_stop(w, 0);
+    tr_actor_join(w);
+}
+
 static void timer_mode_restarts_on_its_own(void **st)
 {
     struct fx *f = *st;
@@ -395,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(restart_kinds_follow_otp, setup, teardown),
         cmocka_unit_test_setup_teardown(intensity_exceeded_stops_all_and_escalates, setup, teardown),
         cmocka_unit_test_setup_teardown(names_are_shared_with_thread_actors_but_not_routable, setup, teardown),
+        cmocka_unit_test_setup_teardown(thread_actors_can_monitor_a_loop_actor, setup, teardown),
         cmocka_unit_test_setup_teardown(timer_mode_restarts_on_its_own, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

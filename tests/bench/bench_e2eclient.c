@@ -12,12 +12,16 @@
  *   receive_to_client_* callback time - ts_receive: the node stamps when it
  *                      parsed the frame (the path node -> log -> durable ->
  *                      publisher -> SDK).
+ * Events reach the bench through tr_client_sub_run's callback (--deliver
+ * run, the default) or a timed tr_client_sub_poll (--deliver poll).
  * Readers only see durable records, so the group-commit window
  * (--group-commit-ms; 0 = leader/follower commit) is on this path.
  * All three processes share this 2-core machine. Prints one JSON object
  * last. */
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,7 @@ const char bench_e2eclient_help[] =
     "  --seconds S (5) --warmup S (2) --rate R events/s (50000) --instruments N (8)\n"
     "  --group-commit-ms MS (2; 0 = leader/follower) --tick-us US (simulator's default)\n"
     "  --pipeline N (FETCHes the SDK keeps outstanding; 0 = its default)\n"
+    "  --deliver run|poll (run: tr_client_sub_run's callback, the default)\n"
     "  --bin DIR (next to this program)";
 
 static int64_t now_real(void)
@@ -45,6 +50,47 @@ static int64_t now_real(void)
 
 #define MAX_SAMPLES (1u << 22)
 
+/* The subscriber's side: a sample per event delivered in the window. */
+struct e2e_run {
+    double *lx, *lr;
+    size_t nx, nr;
+    uint64_t events;
+    int64_t t_warm, t_end;
+    struct tr_client_sub *s;
+    atomic_int finished;
+};
+
+/* Callback (tr_client_sub_run) or per polled message; nonzero at the end
+ * of the window. */
+static int e2e_cb(void *arg, const struct tr_client_msg *m)
+{
+    struct e2e_run *e = arg;
+    int64_t now = now_real();
+    if (m->type != TR_CLIENT_EVENT || now < e->t_warm)
+        return now >= e->t_end;
+    e->events++;
+    if ((m->ev.fields & TR_F_TS_EXCHANGE) && e->nx < MAX_SAMPLES)
+        e->lx[e->nx++] = (double)(now - m->ev.ts_exchange) / 1e3;
+    if ((m->ev.fields & TR_F_TS_RECEIVE) && e->nr < MAX_SAMPLES)
+        e->lr[e->nr++] = (double)(now - m->ev.ts_receive) / 1e3;
+    return now >= e->t_end;
+}
+
+/* run has no timeout: stop it when the window is over and no event came
+ * to end it (the node stopped sending). */
+static void *e2e_watchdog(void *arg)
+{
+    struct e2e_run *e = arg;
+    while (!atomic_load(&e->finished)) {
+        bench_sleep_ms(10);
+        if (now_real() > e->t_end + 1000000000ll) {
+            tr_client_sub_stop(e->s);
+            break;
+        }
+    }
+    return NULL;
+}
+
 int bench_e2eclient_main(int argc, char **argv)
 {
     long secs = bench_arg_long(argc, argv, "--seconds", 5);
@@ -54,6 +100,8 @@ int bench_e2eclient_main(int argc, char **argv)
     long gc = bench_arg_long(argc, argv, "--group-commit-ms", 2);
     long tick = bench_arg_long(argc, argv, "--tick-us", 0);
     long pipeline = bench_arg_long(argc, argv, "--pipeline", 0);
+    /* run: events reach a callback (tr_client_sub_run); poll: a timed poll */
+    int by_poll = strcmp(bench_arg(argc, argv, "--deliver", "run"), "poll") == 0;
     if (tick <= 0)
         tick = bench_arg_long(argc, argv, "--tick-ms", 0) * 1000;
     char bindir[1024];
@@ -99,27 +147,33 @@ int bench_e2eclient_main(int argc, char **argv)
         bench_stop(spid, SIGTERM, 10000);
         return 1;
     }
-    double *lx = malloc(MAX_SAMPLES * sizeof *lx), *lr = malloc(MAX_SAMPLES * sizeof *lr);
-    size_t nx = 0, nr = 0;
-    uint64_t events = 0;
-    int64_t t_warm = now_real() + warm * 1000000000ll, t_end = t_warm + secs * 1000000000ll;
-    int64_t now;
-    while (lx && lr && (now = now_real()) < t_end) {
-        struct tr_client_msg m;
-        int r = tr_client_sub_poll(s, &m, 100, &err);
-        if (r < 0) {
-            fprintf(stderr, "e2eclient: %s\n", err.msg);
-            break;
+    struct e2e_run e = {.lx = malloc(MAX_SAMPLES * sizeof *e.lx),
+                        .lr = malloc(MAX_SAMPLES * sizeof *e.lr), .s = s};
+    e.t_warm = now_real() + warm * 1000000000ll;
+    e.t_end = e.t_warm + secs * 1000000000ll;
+    if (e.lx && e.lr && by_poll) {
+        for (;;) {
+            struct tr_client_msg m;
+            int r = tr_client_sub_poll(s, &m, 100, &err);
+            if (r < 0) {
+                fprintf(stderr, "e2eclient: %s\n", err.msg);
+                break;
+            }
+            if (r == 1 ? e2e_cb(&e, &m) : now_real() >= e.t_end)
+                break;
         }
-        if (r != 1 || m.type != TR_CLIENT_EVENT || now < t_warm)
-            continue;
-        now = now_real();
-        events++;
-        if ((m.ev.fields & TR_F_TS_EXCHANGE) && nx < MAX_SAMPLES)
-            lx[nx++] = (double)(now - m.ev.ts_exchange) / 1e3;
-        if ((m.ev.fields & TR_F_TS_RECEIVE) && nr < MAX_SAMPLES)
-            lr[nr++] = (double)(now - m.ev.ts_receive) / 1e3;
+    } else if (e.lx && e.lr) {
+        pthread_t wd;
+        pthread_create(&wd, NULL, e2e_watchdog, &e);
+        int r = tr_client_sub_run(s, e2e_cb, &e, &err);
+        if (r && r != TR_ECLOSED)
+            fprintf(stderr, "e2eclient: %s\n", err.msg);
+        atomic_store(&e.finished, 1);
+        pthread_join(wd, NULL);
     }
+    double *lx = e.lx, *lr = e.lr;
+    size_t nx = e.nx, nr = e.nr;
+    uint64_t events = e.events;
     tr_client_sub_free(s);
     tr_client_close(c);
     bench_stop(npid, SIGTERM, 10000);
@@ -129,11 +183,13 @@ int bench_e2eclient_main(int argc, char **argv)
     if (system(cmd) != 0)
         fprintf(stderr, "e2eclient: could not remove %s\n", dir);
     printf("{\"bench\":\"e2eclient\",\"target_rate\":%ld,\"instruments\":%ld,\"seconds\":%ld,"
-           "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"pipeline\":%ld,\"events_per_s\":%.0f,"
+           "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"pipeline\":%ld,\"deliver\":\"%s\","
+           "\"events_per_s\":%.0f,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
            "\"receive_to_client_p50_us\":%.0f,\"receive_to_client_p99_us\":%.0f,"
            "\"samples\":%zu}\n",
-           rate, inst, secs, gc, tick, pipeline, (double)events / (double)secs,
+           rate, inst, secs, gc, tick, pipeline, by_poll ? "poll" : "run",
+           (double)events / (double)secs,
            nx ? bench_percentile(lx, nx, 50) : 0, nx ? bench_percentile(lx, nx, 99) : 0,
            nr ? bench_percentile(lr, nr, 50) : 0, nr ? bench_percentile(lr, nr, 99) : 0, nx);
     free(lx);

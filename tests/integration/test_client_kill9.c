@@ -2,13 +2,16 @@
  * node process (client_pubd: real log + real publisher) sees the node
  * killed with SIGKILL and restarted on the same address with more data,
  * and delivers every event once, in order. A second subscriber with two
- * nodes fails over to the other process at the kill. */
+ * nodes fails over to the other process at the kill, by poll and in
+ * callback mode (whose waits only the pipe's loss can end). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <poll.h>
+#include <pthread.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -172,6 +175,85 @@ static void kill9_fails_over_to_the_other_node(void **state)
     ch_rmdir(db);
 }
 
+/* Callback mode: run's waits have no deadline of their own (the reply
+ * completes them straight into this thread, clients/slot.c), so only the
+ * loss of the node's pipe can end the one waiting at the killed node. With
+ * an rpc timeout of a minute, a wait the loss did not end would hold the
+ * subscriber there past the test's timeout. */
+struct k9run {
+    struct ch_check chk;
+    atomic_uint_fast64_t seen;
+    uint64_t want;
+};
+
+static int k9run_cb(void *arg, const struct tr_client_msg *m)
+{
+    struct k9run *r = arg;
+    if (m->type != TR_CLIENT_EVENT)
+        return 0;
+    ch_check_msg(&r->chk, m);
+    atomic_store(&r->seen, r->chk.total);
+    return r->chk.total == r->want;
+}
+
+struct k9killer {
+    struct k9run *r;
+    uint64_t at;
+    pid_t pid;
+};
+
+/* Kills the node once the subscriber has everything it holds, so the
+ * subscriber is (or is about to be) waiting at it with nothing to read. */
+static void *k9kill_main(void *arg)
+{
+    struct k9killer *k = arg;
+    while (atomic_load(&k->r->seen) < k->at)
+        usleep(1000);
+    usleep(50000);
+    kill9(k->pid);
+    return NULL;
+}
+
+static void kill9_during_an_unbounded_wait_fails_over(void **state)
+{
+    (void)state;
+    char da[] = "/tmp/tr_client_k9c_XXXXXX", db[] = "/tmp/tr_client_k9d_XXXXXX";
+    assert_non_null(mkdtemp(da));
+    assert_non_null(mkdtemp(db));
+    char ua[128], ub[128];
+    tcp_url(ua, sizeof ua, 1);
+    tcp_url(ub, sizeof ub, 2);
+    pid_t pa = start_pubd(da, ua, 1, 2000, 2); /* 4000 events */
+    pid_t pb = start_pubd(db, ub, 1, 4000, 2); /* 8000: the same and more */
+    const char *urls[] = {ua, ub};
+    struct tr_client_options co = {.nodes = urls, .n_nodes = 2, .rpc_timeout_ms = 60000};
+    struct tr_client *c;
+    struct tr_error err;
+    assert_int_equal(tr_client_open(&c, &co, &err), 0);
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_EARLIEST, .batch = 100};
+    struct tr_client_sub *s;
+    assert_int_equal(tr_client_subscribe(c, &so, &s, &err), 0);
+    struct k9run r = {.want = 8000};
+    ch_check_init(&r.chk, 1);
+    struct k9killer k = {.r = &r, .at = 4000, .pid = pa};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, k9kill_main, &k), 0);
+    assert_int_equal(tr_client_sub_run(s, k9run_cb, &r, &err), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(r.chk.total, 8000);
+    assert_int_equal(r.chk.bad, 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(r.chk.next[i], 4001);
+    struct tr_client_sub_stats st;
+    tr_client_sub_stats(s, &st);
+    assert_int_equal(st.failovers, 1);
+    tr_client_sub_free(s);
+    tr_client_close(c);
+    kill9(pb);
+    ch_rmdir(da);
+    ch_rmdir(db);
+}
+
 static int kill_children(void **state)
 {
     (void)state;
@@ -187,6 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kill9_and_restart_mid_stream_no_loss_no_dup),
         cmocka_unit_test(kill9_fails_over_to_the_other_node),
+        cmocka_unit_test(kill9_during_an_unbounded_wait_fails_over),
     };
     return cmocka_run_group_tests(tests, NULL, kill_children);
 }

@@ -5,8 +5,11 @@
  * that follow it; one without a spare worker is refused with TR_EBUSY and
  * counted, and served when sent again; numbers too far ahead are refused;
  * unsubscribing with fetches outstanding frees the session safely; the
- * SDK delivers everything in order at every pipeline depth, and keeps one
- * FETCH at a time on a node that speaks 1.0. */
+ * SDK delivers everything in order at every pipeline depth, by poll and
+ * by callback (tr_client_sub_run, whose waits take the callback-less
+ * path), keeps one FETCH at a time on a node that speaks 1.0, and a run
+ * ends on tr_client_sub_stop from another thread. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -329,6 +332,116 @@ static void sdk_on_a_1_0_node_fetches_one_at_a_time(void **state)
     ch_node_close(&n);
 }
 
+/* Callback mode (tr_client_sub_run): its unbounded waits take the
+ * replies on the slots' callback-less aios (clients/slot.c). The callback
+ * writes the live part itself (it runs on this thread, the log's writer). */
+struct run_ctx {
+    struct ch_check chk;
+    struct tr_log *log;
+    uint64_t hist, last;
+};
+
+static int run_cb(void *arg, const struct tr_client_msg *m)
+{
+    struct run_ctx *r = arg;
+    if (m->type != TR_CLIENT_EVENT)
+        return 0;
+    ch_check_msg(&r->chk, m);
+    if (r->chk.total == 3 * r->hist)
+        assert_int_equal(ch_write(r->log, 3, r->hist + 1, r->last, 0), 0);
+    return r->chk.total == 3 * r->last;
+}
+
+static void sdk_run_delivers_in_order_at_every_pipeline_depth(void **state)
+{
+    (void)state;
+    struct ch_node n;
+    assert_int_equal(ch_node_open(&n, "pipe-run", 0, NULL), 0);
+    assert_int_equal(ch_write(n.log, 3, 1, 400, 0), 0);
+    const char *urls[] = {n.url};
+    struct tr_client_options co = {.nodes = urls, .n_nodes = 1, .rpc_timeout_ms = 5000};
+    struct tr_client *c;
+    struct tr_error err;
+    assert_int_equal(tr_client_open(&c, &co, &err), 0);
+    uint64_t hist = 400;
+    for (unsigned depth = 1; depth <= TR_PROTO_PIPELINE_MAX; depth++) {
+        struct tr_client_sub_options so = {.start = TR_CLIENT_START_EARLIEST, .batch = 50,
+                                           .wait_ms = 50, .pipeline = depth};
+        struct tr_client_sub *s;
+        assert_int_equal(tr_client_subscribe(c, &so, &s, &err), 0);
+        struct run_ctx r = {.log = n.log, .hist = hist, .last = hist + 100};
+        ch_check_init(&r.chk, 1);
+        assert_int_equal(tr_client_sub_run(s, run_cb, &r, &err), 0);
+        assert_int_equal(r.chk.bad, 0);
+        assert_int_equal(r.chk.total, 3 * r.last);
+        /* a bounded poll after run: the FETCHes run left outstanding are
+         * answered empty at the end of their long-poll */
+        struct tr_client_msg m;
+        assert_int_equal(tr_client_sub_poll(s, &m, 20, &err), 0);
+        struct tr_client_sub_stats st;
+        tr_client_sub_stats(s, &st);
+        assert_int_equal(st.duplicates, 0);
+        assert_int_equal(st.failovers, 0);
+        tr_client_sub_free(s);
+        hist += 100;
+    }
+    tr_client_close(c);
+    ch_node_close(&n);
+}
+
+struct stopper {
+    struct tr_client_sub *s;
+    struct tr_pub *pub;
+    uint64_t fetches; /* the node's count before run starts */
+};
+
+/* Stops the subscription once a FETCH of the run waits at the node. */
+static void *stop_main(void *arg)
+{
+    struct stopper *st = arg;
+    struct tr_pub_stats ps;
+    do {
+        usleep(1000);
+        tr_pub_stats(st->pub, &ps);
+    } while (ps.fetches <= st->fetches);
+    tr_client_sub_stop(st->s);
+    return NULL;
+}
+
+static int never_cb(void *arg, const struct tr_client_msg *m)
+{
+    (void)arg;
+    (void)m;
+    return 0;
+}
+
+/* tr_client_sub_stop from another thread ends a run that is waiting with
+ * nothing to deliver (TR_ECLOSED), and the subscription frees cleanly. */
+static void sdk_run_ends_on_stop_from_another_thread(void **state)
+{
+    (void)state;
+    struct ch_node n;
+    assert_int_equal(ch_node_open(&n, "pipe-stop", 0, NULL), 0);
+    const char *urls[] = {n.url};
+    struct tr_client_options co = {.nodes = urls, .n_nodes = 1, .rpc_timeout_ms = 5000};
+    struct tr_client *c;
+    struct tr_error err;
+    assert_int_equal(tr_client_open(&c, &co, &err), 0);
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST, .wait_ms = 100};
+    struct tr_client_sub *s;
+    assert_int_equal(tr_client_subscribe(c, &so, &s, &err), 0);
+    struct tr_pub_stats ps;
+    tr_pub_stats(n.pub, &ps);
+    struct stopper st = {.s = s, .pub = n.pub, .fetches = ps.fetches};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, stop_main, &st), 0);
+    assert_int_equal(tr_client_sub_run(s, never_cb, NULL, &err), TR_ECLOSED);
+    pthread_join(th, NULL);
+    tr_client_sub_free(s);
+    tr_client_close(c);
+    ch_node_close(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +450,8 @@ int main(void)
         cmocka_unit_test(unsubscribe_with_fetches_outstanding_frees_the_session),
         cmocka_unit_test(sdk_delivers_in_order_at_every_pipeline_depth),
         cmocka_unit_test(sdk_on_a_1_0_node_fetches_one_at_a_time),
+        cmocka_unit_test(sdk_run_delivers_in_order_at_every_pipeline_depth),
+        cmocka_unit_test(sdk_run_ends_on_stop_from_another_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

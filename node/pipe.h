@@ -96,8 +96,16 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
 
 /* ------------------------------------------------------------ writer */
 
-struct pipe_lat {               /* log-linear latency histogram, microseconds */
-    uint64_t b[64 * 8];
+/* Log-linear latency histogram, microseconds: values below 32 us exactly,
+ * then 32 linear sub-buckets per power of two (a bucket is 1/32 of its
+ * power: 32 us wide at 1,024-2,047 us, ~3 %), up to 2^44 us. Finer than
+ * the 8 per power it had, which could not tell 990 from 1,020 us (both in
+ * [896, 1024) or [1024, 1152)). tests/bench/bench_ingest.c reads the same
+ * layout from /api/status. */
+#define PIPE_LAT_SUB_BITS 5
+#define PIPE_LAT_NB (40u << PIPE_LAT_SUB_BITS)
+struct pipe_lat {
+    uint64_t b[PIPE_LAT_NB];
     uint64_t n;
 };
 void pipe_lat_add(struct pipe_lat *h, uint64_t us);

@@ -34,24 +34,26 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- latency histogram: 8 linear sub-buckets per power of two ---- */
+/* ---- latency histogram: 32 linear sub-buckets per power of two (pipe.h) ---- */
+
+#define LAT_SUB (1u << PIPE_LAT_SUB_BITS)
 
 static size_t lat_bucket(uint64_t us)
 {
-    if (us < 8)
+    if (us < LAT_SUB)
         return (size_t)us;
-    int p = 63 - __builtin_clzll(us);
-    size_t sub = (size_t)((us >> (p - 3)) & 7);
-    size_t b = (size_t)(p - 2) * 8 + sub;
-    return b < 64 * 8 ? b : 64 * 8 - 1;
+    int p = 63 - __builtin_clzll(us); /* >= PIPE_LAT_SUB_BITS */
+    size_t sub = (size_t)((us >> (p - PIPE_LAT_SUB_BITS)) & (LAT_SUB - 1));
+    size_t b = (size_t)(p - PIPE_LAT_SUB_BITS + 1) * LAT_SUB + sub;
+    return b < PIPE_LAT_NB ? b : PIPE_LAT_NB - 1;
 }
 
 static uint64_t lat_value(size_t b)
 {
-    if (b < 8)
+    if (b < LAT_SUB)
         return b;
-    size_t p = b / 8 + 2, sub = b % 8;
-    return ((uint64_t)8 + sub) << (p - 3);
+    size_t p = b / LAT_SUB + PIPE_LAT_SUB_BITS - 1, sub = b % LAT_SUB;
+    return ((uint64_t)LAT_SUB + sub) << (p - PIPE_LAT_SUB_BITS);
 }
 
 void pipe_lat_add(struct pipe_lat *h, uint64_t us)
@@ -66,7 +68,7 @@ int pipe_lat_json(const struct pipe_lat *h, struct tr_buf *out)
 {
     int rc = tr_buf_append(out, "[", 1);
     int first = 1;
-    for (size_t i = 0; i < 64 * 8 && !rc; i++) {
+    for (size_t i = 0; i < PIPE_LAT_NB && !rc; i++) {
         if (!h->b[i])
             continue;
         char t[48];
@@ -85,12 +87,12 @@ uint64_t pipe_lat_pct(const struct pipe_lat *h, double p)
     uint64_t want = (uint64_t)(p * (double)h->n), acc = 0;
     if (want >= h->n)
         want = h->n - 1;
-    for (size_t i = 0; i < 64 * 8; i++) {
+    for (size_t i = 0; i < PIPE_LAT_NB; i++) {
         acc += h->b[i];
         if (acc > want)
             return lat_value(i);
     }
-    return lat_value(64 * 8 - 1);
+    return lat_value(PIPE_LAT_NB - 1);
 }
 
 const char *const pipe_stage_names[PIPE_ST_N] = {"stage_queue", "stage_hop", "stage_append",

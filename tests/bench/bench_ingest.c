@@ -90,8 +90,12 @@ static double num(const char *doc, const char *key)
 }
 
 /* The node's latency histogram `name` from /api/status ("latency_hist":
- * [[bucket,count],...], node/pipe_writer.c) into h[512]. */
-#define LAT_NB 512
+ * [[bucket,count],...], node/pipe_writer.c) into h[LAT_NB]. The layout is
+ * node/pipe.h's pipe_lat: exact below 32 us, then 32 linear sub-buckets
+ * per power of two (PIPE_LAT_SUB_BITS 5, PIPE_LAT_NB). */
+#define LAT_SUB_BITS 5
+#define LAT_SUB (1u << LAT_SUB_BITS)
+#define LAT_NB (40u << LAT_SUB_BITS)
 static void hist_of(const char *doc, const char *name, double *h)
 {
     memset(h, 0, LAT_NB * sizeof *h);
@@ -114,14 +118,13 @@ static void hist_of(const char *doc, const char *name, double *h)
     }
 }
 
-/* Lower bound in us of bucket b (8 linear sub-buckets per power of two,
- * the node's pipe_lat layout). */
+/* Lower bound in us of bucket b (the node's pipe_lat layout). */
 static double lat_value(unsigned b)
 {
-    if (b < 8)
+    if (b < LAT_SUB)
         return b;
-    unsigned p = b / 8 + 2, sub = b % 8;
-    return (double)((8ull + sub) << (p - 3));
+    unsigned p = b / LAT_SUB + LAT_SUB_BITS - 1, sub = b % LAT_SUB;
+    return (double)(((unsigned long long)LAT_SUB + sub) << (p - LAT_SUB_BITS));
 }
 
 /* Percentile q over the window: the difference of two histograms. */

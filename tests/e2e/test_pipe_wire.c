@@ -297,6 +297,31 @@ static void latency_ends_at_the_durable_stamp(void **state)
     free(dir);
 }
 
+/* The histogram's layout: exact below 32 us, then buckets 1/32 of their
+ * power of two wide, so values ~3 % apart around 1 ms are told apart and
+ * every value lies in [lower bound, next lower bound). */
+static void latency_buckets_are_fine_enough(void **state)
+{
+    (void)state;
+    for (uint64_t v = 0; v < 5000000; v += v < 4096 ? 1 : 997) {
+        struct pipe_lat h;
+        memset(&h, 0, sizeof h);
+        pipe_lat_add(&h, v);
+        uint64_t lo = pipe_lat_pct(&h, 0.5);
+        assert_true(lo <= v);
+        assert_true(v - lo <= (v < 32 ? 0 : v / 32));
+    }
+    for (size_t b = 0; b + 1 < PIPE_LAT_NB; b++)
+        assert_true(pipe_lat_value(b) < pipe_lat_value(b + 1));
+    struct pipe_lat a, c;
+    memset(&a, 0, sizeof a);
+    memset(&c, 0, sizeof c);
+    pipe_lat_add(&a, 990);
+    pipe_lat_add(&c, 1020);
+    assert_true(pipe_lat_pct(&a, 0.5) < pipe_lat_pct(&c, 0.5));
+    assert_int_equal(pipe_lat_pct(&c, 0.5), 1008);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +329,7 @@ int main(void)
         cmocka_unit_test(malformed_batch_is_refused_whole),
         cmocka_unit_test(stage_figures_split_receive_to_durable),
         cmocka_unit_test(latency_ends_at_the_durable_stamp),
+        cmocka_unit_test(latency_buckets_are_fine_enough),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

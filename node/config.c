@@ -9,6 +9,7 @@
  * Strictness is the point: a typo must stop the node at start, not
  * silently run it with a default. */
 #include "config.h"
+#include "tickraft/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,6 +48,7 @@ enum vtype {
     V_KEYENV,   /* key from an environment variable */
     V_KEYFILE,  /* key from a file */
     V_CAFILE,   /* char * (heap): a readable PEM file */
+    V_SCHED,    /* struct nsched (nsched.h) */
 };
 
 struct keydef {
@@ -67,6 +69,7 @@ static const struct keydef node_keys[] = {
     {"dedup_backoff_base", V_DUR32, C(dedup_backoff.base_ms), 1, DAY_MS, 0},
     {"dedup_backoff_max", V_DUR32, C(dedup_backoff.max_ms), 1, DAY_MS, 0},
     {"shutdown_timeout", V_DUR32, C(shutdown_timeout_ms), 100, 3600000, 0},
+    {"latency_sched", V_SCHED, C(latency_sched), 0, 0, 0},
     {0},
 };
 static const struct keydef log_keys[] = {
@@ -92,6 +95,7 @@ static const struct keydef publish_keys[] = {
 static const struct keydef storage_keys[] = {
     {"sync", V_SYNC, C(sync), 0, 0, 0},
     {"group_commit_ms", V_U32, C(group_commit_ms), 0, 10000, 0},
+    {"sync_threads", V_U32, C(sync_threads), 1, TR_LOG_SYNC_THREADS_MAX, 0},
     {"group_commit_bytes", V_SIZE64, C(group_commit_bytes), 4096, 1ull << 34, 0},
     {"segment_size", V_SIZE64, C(segment_bytes), 1u << 16, 1ull << 40, 0},
     {"retention_size", V_SIZE64, C(retention_bytes), 0, UINT64_MAX, 0},
@@ -478,6 +482,11 @@ static int assign(struct pstate *p, int line, const struct keydef *k, const char
         if ((x = tr_nlog_format_parse(v)) < 0)
             return key_error(p, line, k->name, "'%s' is not logfmt or json", v);
         *(int *)field(p, k) = x;
+        return 0;
+    case V_SCHED:
+        if (nsched_parse(v, (struct nsched *)field(p, k)) != 0)
+            return key_error(p, line, k->name, "'%s' is not off, nice:N (-20..19), fifo:N or "
+                             "rr:N (1..99)", v);
         return 0;
     case V_SYNC:
         if (strcmp(v, "every-write") == 0)
@@ -895,6 +904,7 @@ void tr_config_init(struct tr_config *cfg)
     cfg->http_max_connections = 64;
     cfg->sync = 2;
     cfg->group_commit_ms = 2;
+    cfg->sync_threads = 1;
     cfg->group_commit_bytes = 8u << 20;
     cfg->segment_bytes = 64u << 20;
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "nlog.h"
+#include "nsched.h"
 #include "tickraft/error.h"
 #include "tickraft/event.h"
 
@@ -109,9 +110,11 @@ struct tr_config {
     /* [publish] (the client-facing publisher, docs/protocol.md "TLS") */
     char *pub_tls_cert_key_file;     /* PEM: certificate chain + private key; NULL = no TLS */
     char *pub_tls_ca_file;           /* PEM: CA that client certificates must chain to; NULL = none asked */
+    struct nsched latency_sched;     /* [node] priority of the latency-critical threads; off */
     /* [storage] */
     int sync;                        /* enum tr_log_sync values: 0 none, 1 every-write, 2 group */
     uint32_t group_commit_ms;        /* default 2 */
+    uint32_t sync_threads;           /* fsyncs at once (tr_log_options.sync_threads), default 1 */
     uint64_t group_commit_bytes;     /* default 8 MiB */
     uint64_t segment_bytes;          /* default 64 MiB */
     uint64_t retention_bytes;        /* 0 = keep */

@@ -131,6 +131,10 @@ int tr_config_write(const struct tr_config *cfg, struct tr_buf *b)
         rc = put_str(b, "data_dir", cfg->data_dir);
     if (rc == 0)
         rc = put_backoff(b, "dedup_backoff", &cfg->dedup_backoff);
+    if (rc == 0) {
+        nsched_format(&cfg->latency_sched, d2, sizeof d2);
+        rc = out(b, "latency_sched = %s\n", d2);
+    }
     if (rc == 0)
         rc = out(b, "shutdown_timeout = %s\n\n[log]\nlevel = %s\nformat = %s\n",
                  dur(d1, sizeof d1, cfg->shutdown_timeout_ms), tr_nlog_level_name(cfg->log_level),
@@ -157,9 +161,9 @@ int tr_config_write(const struct tr_config *cfg, struct tr_buf *b)
     if (rc == 0 && cfg->pub_tls_ca_file)
         rc = out(b, "tls_ca_file = %s\n", cfg->pub_tls_ca_file);
     if (rc == 0)
-        rc = out(b, "\n[storage]\nsync = %s\ngroup_commit_ms = %u\n",
+        rc = out(b, "\n[storage]\nsync = %s\ngroup_commit_ms = %u\nsync_threads = %u\n",
                  cfg->sync >= 0 && cfg->sync <= 2 ? sync_names[cfg->sync] : "group",
-                 cfg->group_commit_ms);
+                 cfg->group_commit_ms, cfg->sync_threads ? cfg->sync_threads : 1);
     if (rc == 0)
         rc = out(b, "group_commit_bytes = %s\n", size(d1, sizeof d1, cfg->group_commit_bytes));
     if (rc == 0)

@@ -189,6 +189,7 @@ int main(int argc, char **argv)
     int code = 0;
     struct tr_system *sys = NULL;
     struct tr_sup *sup = NULL;
+    pcfg.sched_log.lg = lg;
     if (pipe_log_open(&ctx.log, &pcfg, &err)) {
         tr_nlog(lg, TR_NLOG_ERROR, "node", "startup failed", TR_KV_ERR(&err));
         code = 1;

@@ -21,6 +21,8 @@
 #include "tickraft/log.h"
 #include "tickraft/provider.h"
 
+#include "nsched.h"
+
 struct tr_nlog;
 struct tr_histogram;
 struct lws;
@@ -76,6 +78,9 @@ struct pipe_cfg {
     int http_port;                 /* 0 = no HTTP endpoint */
     int sync;                      /* enum tr_log_sync, default GROUP */
     uint32_t group_commit_ms;      /* log group-commit window, default 2; 0 = sync at once */
+    uint32_t sync_threads;         /* fsyncs at once, 0/1 = one (tr_log_options) */
+    struct nsched latency_sched;   /* for the collector, writer and sync threads (nsched.h) */
+    struct nsched_log sched_log;   /* the log's thread_cb argument (pipe_log_open) */
     uint64_t group_commit_bytes, segment_bytes, retain_bytes; /* 0 = log default / keep */
     int64_t retain_age_ns;
     uint32_t batch_max;            /* records per append batch, default 4096 */

@@ -69,6 +69,9 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
     cfg->sync = c->sync;
     cfg->group_commit_ms = c->group_commit_ms; /* 0 = leader/follower commit */
     cfg->group_commit_bytes = c->group_commit_bytes;
+    cfg->sync_threads = c->sync_threads;
+    cfg->latency_sched = c->latency_sched;
+    cfg->sched_log.s = c->latency_sched; /* .lg: set by the caller that has the logger */
     cfg->segment_bytes = c->segment_bytes;
     cfg->retain_bytes = c->retention_bytes;
     cfg->retain_age_ns = (int64_t)c->retention_age_ms * 1000000;

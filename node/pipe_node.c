@@ -417,6 +417,12 @@ int pipe_log_open(struct tr_log **out, const struct pipe_cfg *cfg, struct tr_err
     tr_log_options_init(&lo);
     lo.sync = cfg->sync;
     lo.group_commit_ms = cfg->group_commit_ms;
+    if (cfg->sync_threads)
+        lo.sync_threads = cfg->sync_threads;
+    if (cfg->latency_sched.policy != NSCHED_OFF) {
+        lo.thread_cb = nsched_log_thread_cb; /* only reads its argument */
+        lo.thread_arg = (void *)&cfg->sched_log;
+    }
     if (cfg->group_commit_bytes)
         lo.group_commit_bytes = cfg->group_commit_bytes;
     if (cfg->segment_bytes)

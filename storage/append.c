@@ -164,6 +164,8 @@ int write_raw(struct tr_log *log, size_t upto, struct tr_error *err)
 static int sync_active(struct tr_log *log, struct tr_error *err)
 {
     uint64_t target = log->written_lsn;
+    if (target > log->sync_started_lsn)
+        log->sync_started_lsn = target;
     pthread_mutex_lock(&log->sync_mu);
     int rc = do_fsync(log, log->fd, err);
     pthread_mutex_unlock(&log->sync_mu);
@@ -219,6 +221,7 @@ static int roll(struct tr_log *log, struct tr_error *err)
     pthread_mutex_lock(&log->sync_mu);
     close(log->fd);
     log->fd = fd;
+    log->active_id++; /* the sync threads reopen their own fds (sync.c) */
     prezero_reset(log);
     pthread_mutex_unlock(&log->sync_mu);
     if (log->o.retain_bytes || log->o.retain_age_ns)

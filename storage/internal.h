@@ -189,10 +189,17 @@ struct tr_log {
     /* sync_mu is held around an fsync of the active fd, so a roll never
      * closes the fd under the sync thread. Order: wmu, then sync_mu. */
     pthread_mutex_t sync_mu;
-    pthread_t sync_thread;
-    int sync_running;
-    int sync_idle;
-    pthread_cond_t sync_cv;     /* wakes the sync thread (with wmu) */
+    struct sync_worker {        /* sync.c: one per sync thread */
+        struct tr_log *log;
+        pthread_t th;
+        int fd;                 /* own fd on segment seg_id (sync_threads > 1), -1 = none */
+        uint64_t seg_id;
+    } sync_w[TR_LOG_SYNC_THREADS_MAX];
+    unsigned n_sync;            /* sync threads running */
+    unsigned sync_idle;         /* of which waiting for work (wmu) */
+    uint64_t sync_started_lsn;  /* highest LSN an fsync was started for (wmu) */
+    uint64_t active_id;         /* id of the active segment, i.e. of fd (wmu) */
+    pthread_cond_t sync_cv;     /* wakes a sync thread (with wmu) */
 
     /* Background recompression of sealed segments (recompress.c); its
      * state is guarded by mu. */

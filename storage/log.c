@@ -71,6 +71,7 @@ void tr_log_options_init(struct tr_log_options *o)
     o->group_commit_bytes = 8u << 20;
     o->segment_bytes = 64u << 20;
     o->prezero_bytes = 4u << 20;
+    o->sync_threads = 1;
     o->block_bytes = 64u << 10;
     o->index_every = 64;
     o->recompress_level = 4;
@@ -97,6 +98,9 @@ static int check_options(const struct tr_log_options *o, struct tr_error *err)
         return tr_errorf(err, TR_EINVAL, "compression_level %d outside 0..12", o->compression_level);
     if (o->recompress_level < 0 || o->recompress_level > 12)
         return tr_errorf(err, TR_EINVAL, "recompress_level %d outside 0..12", o->recompress_level);
+    if (o->sync_threads > TR_LOG_SYNC_THREADS_MAX)
+        return tr_errorf(err, TR_EINVAL, "sync_threads %u outside 1..%d", o->sync_threads,
+                         TR_LOG_SYNC_THREADS_MAX);
     if (o->index_every == 0)
         return tr_errorf(err, TR_EINVAL, "index_every is 0");
     if (o->fs && o->fs->version != TR_LOG_FS_OPS_VERSION)
@@ -482,6 +486,7 @@ static int open_active(struct tr_log *log, struct tr_error *err)
         return tr_errorf(err, tr_err_from_errno(-r), "fsync %s: %s", path, strerror(-r));
     }
     log->fd = fd;
+    log->active_id = s->id;
     return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
@@ -49,7 +50,9 @@ void publish_lsns(struct tr_log *log, uint64_t written, uint64_t durable, int sy
         log->written_lsn = written;
     if (synced) {
         log->syncs++;
-        if (durable > log->durable_lsn) {
+        /* after a failed fsync nothing more is vouched for, not even by an
+         * overlapping fsync that returned 0 (sync_threads > 1) */
+        if (durable > log->durable_lsn && !log->sync_err) {
             log->durable_lsn = cb_lsn = durable;
             log->durable_at_ns = now_realtime_ns();
         }
@@ -84,25 +87,58 @@ int do_fsync(struct tr_log *log, int fd, struct tr_error *err)
                      "the log refuses appends until reopened)", strerror(-r));
 }
 
+/* Something to sync that no fsync started yet covers. Caller holds wmu. */
 static int dirty(struct tr_log *log)
 {
     pthread_mutex_lock(&log->mu);
-    int d = !log->sync_err && (log->raw_len > 0 || log->written_lsn > log->durable_lsn);
+    int d = !log->sync_err && (log->raw_len > 0 || log->written_lsn > log->sync_started_lsn);
     pthread_mutex_unlock(&log->mu);
     return d;
 }
 
+/* The fd worker `w` fsyncs: its own on the active segment when several
+ * sync threads run (reopened after a roll), else the log's, under sync_mu
+ * (*shared = 1). Own fds because Linux reports a writeback error once per
+ * open file: two fsyncs racing on one fd could hand the error to the later
+ * one and 0 to the earlier one, whose range the lost pages were in. Each
+ * fd opened before the data it covers was written sees every error
+ * after that. Caller holds wmu. */
+static int worker_fd(struct tr_log *log, struct sync_worker *w, int *shared)
+{
+    if (log->n_sync > 1 && (w->fd < 0 || w->seg_id != log->active_id)) {
+        if (w->fd >= 0)
+            close(w->fd);
+        char path[4096];
+        seg_path(log, log->active_id, "seg", path, sizeof path);
+        w->fd = log->fs->open(log->fs->ctx, path, O_WRONLY | O_CLOEXEC, 0);
+        w->seg_id = log->active_id;
+        /* open failed (EMFILE...): fall back to the shared fd, serialised */
+    }
+    *shared = log->n_sync == 1 || w->fd < 0;
+    if (!*shared)
+        return w->fd;
+    pthread_mutex_lock(&log->sync_mu);
+    return log->fd;
+}
+
 static void *sync_main(void *arg)
 {
-    struct tr_log *log = arg;
+    struct sync_worker *w = arg;
+    struct tr_log *log = w->log;
+    unsigned id = (unsigned)(w - log->sync_w);
+    char name[16];
+    snprintf(name, sizeof name, "tr-sync%u", id);
+    pthread_setname_np(pthread_self(), name); /* per-thread CPU in top, the bench */
+    if (log->o.thread_cb)
+        log->o.thread_cb(log->o.thread_arg, "sync", id);
     uint64_t window = log->o.group_commit_ms ? (uint64_t)log->o.group_commit_ms * 1000000u
                                              : MIN_GAP_NS;
     pthread_mutex_lock(&log->wmu);
     while (!log->sync_stop) {
         if (!dirty(log)) {
-            log->sync_idle = 1;
+            log->sync_idle++;
             pthread_cond_wait(&log->sync_cv, &log->wmu);
-            log->sync_idle = 0;
+            log->sync_idle--;
             continue;
         }
         uint64_t now = mono_ns();
@@ -118,19 +154,25 @@ static void *sync_main(void *arg)
             pthread_cond_timedwait(&log->sync_cv, &log->wmu, &ts);
             continue;
         }
-        uint64_t target = log->written_lsn, bytes = log->unsynced_bytes;
-        pthread_mutex_lock(&log->sync_mu);
-        int fd = log->fd;
+        /* Everything up to `target` is in the file now; this fsync covers
+         * it (POSIX: data written before fdatasync starts; Linux also waits
+         * for writeback another fsync started). So the durable LSN may move
+         * to `target` when it returns 0, even if an fsync started earlier
+         * is still running: max() in publish_lsns. */
+        uint64_t target = log->written_lsn;
+        log->sync_started_lsn = target;
+        log->unsynced_bytes = 0; /* counts bytes no started fsync covers */
+        int shared;
+        int fd = worker_fd(log, w, &shared);
         pthread_mutex_unlock(&log->wmu);
         int rc = do_fsync(log, fd, NULL);
-        pthread_mutex_unlock(&log->sync_mu);
+        if (shared)
+            pthread_mutex_unlock(&log->sync_mu);
         if (rc == 0)
             publish_lsns(log, target, target, 1);
         pthread_mutex_lock(&log->wmu);
-        if (rc == 0) {
-            log->unsynced_bytes -= bytes < log->unsynced_bytes ? bytes : log->unsynced_bytes;
+        if (rc == 0)
             prezero_ahead(log);
-        }
     }
     pthread_mutex_unlock(&log->wmu);
     return NULL;
@@ -138,23 +180,44 @@ static void *sync_main(void *arg)
 
 int sync_start(struct tr_log *log, struct tr_error *err)
 {
-    int r = pthread_create(&log->sync_thread, NULL, sync_main, log);
-    if (r)
-        return tr_errorf(err, TR_ENOMEM, "start sync thread: %s", strerror(r));
-    log->sync_running = 1;
+    unsigned n = log->o.sync_threads ? log->o.sync_threads : 1;
+    log->sync_started_lsn = log->written_lsn;
+    for (unsigned i = 0; i < n; i++) {
+        struct sync_worker *w = &log->sync_w[i];
+        w->log = log;
+        w->fd = -1;
+        w->seg_id = 0;
+        /* n_sync is final before any thread runs: they read it */
+    }
+    log->n_sync = n;
+    for (unsigned i = 0; i < n; i++) {
+        int r = pthread_create(&log->sync_w[i].th, NULL, sync_main, &log->sync_w[i]);
+        if (r) {
+            pthread_mutex_lock(&log->wmu);
+            log->n_sync = i; /* stop and join the ones that run */
+            pthread_mutex_unlock(&log->wmu);
+            sync_stop(log);
+            return tr_errorf(err, TR_ENOMEM, "start sync thread: %s", strerror(r));
+        }
+    }
     return 0;
 }
 
 void sync_stop(struct tr_log *log)
 {
-    if (!log->sync_running)
+    if (!log->n_sync)
         return;
     pthread_mutex_lock(&log->wmu);
     log->sync_stop = 1;
-    pthread_cond_signal(&log->sync_cv);
+    pthread_cond_broadcast(&log->sync_cv);
     pthread_mutex_unlock(&log->wmu);
-    pthread_join(log->sync_thread, NULL);
-    log->sync_running = 0;
+    for (unsigned i = 0; i < log->n_sync; i++) {
+        pthread_join(log->sync_w[i].th, NULL);
+        if (log->sync_w[i].fd >= 0)
+            close(log->sync_w[i].fd);
+        log->sync_w[i].fd = -1;
+    }
+    log->n_sync = 0;
 }
 
 void sync_kick(struct tr_log *log)

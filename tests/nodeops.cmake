@@ -5,7 +5,7 @@
 # while the rest of node/ is being written.
 set(TR_NODEOPS_DIR ${CMAKE_SOURCE_DIR}/node)
 set(TR_NODEOPS_CFG ${TR_NODEOPS_DIR}/config.c ${TR_NODEOPS_DIR}/config_values.c
-    ${TR_NODEOPS_DIR}/config_write.c ${TR_NODEOPS_DIR}/nlog.c)
+    ${TR_NODEOPS_DIR}/config_write.c ${TR_NODEOPS_DIR}/nlog.c ${TR_NODEOPS_DIR}/nsched.c)
 
 tr_unit_test(test_node_config SOURCES unit/test_config.c ${TR_NODEOPS_CFG}
              LIBS tr_core TIMEOUT 30)

@@ -3,6 +3,7 @@
 tr_unit_test(test_log SOURCES unit/test_log.c LIBS tr_storage TIMEOUT 300)
 target_include_directories(test_log PRIVATE ${CMAKE_SOURCE_DIR}/storage)
 tr_unit_test(test_log_sync SOURCES unit/test_log_sync.c LIBS tr_storage TIMEOUT 120)
+tr_unit_test(test_log_overlap SOURCES unit/test_log_overlap.c LIBS tr_storage TIMEOUT 60)
 tr_unit_test(test_log_recompress SOURCES unit/test_log_recompress.c LIBS tr_storage TIMEOUT 300)
 tr_unit_test(test_log_prezero SOURCES unit/test_log_prezero.c LIBS tr_storage TIMEOUT 120)
 

@@ -41,6 +41,7 @@ struct tr_log_fs_ops {
 const struct tr_log_fs_ops *tr_log_fs_default(void);
 
 /* ---- options ---- */
+#define TR_LOG_SYNC_THREADS_MAX 4
 enum tr_log_sync {
     TR_LOG_SYNC_NONE = 0,  /* never fsync on append (close still syncs) */
     TR_LOG_SYNC_EVERY = 1, /* fsync inside every append call */
@@ -67,6 +68,11 @@ struct tr_log_options {
                                   * fsync after an append commits no file size (faster, see
                                   * docs/storage.md); default 4 MiB, 0 = off. Cut at seal and
                                   * close; off on tmpfs and with custom fs ops */
+    uint32_t sync_threads;       /* GROUP mode: fsyncs that may run at once (1..
+                                  * TR_LOG_SYNC_THREADS_MAX, default 1). With 2, a record
+                                  * appended while an fsync runs gets its own fsync at once on
+                                  * a second thread (own fd) instead of waiting for the one in
+                                  * flight to return: see docs/storage.md "Overlapping syncs" */
     uint32_t block_bytes;        /* uncompressed bytes per block; default 64 KiB */
     uint32_t index_every;        /* a sparse index point per N records of a stream; default 64 */
     int compression_level;       /* 0 = LZ4 fast (default); 1..12 = LZ4HC level: smaller, slower
@@ -88,6 +94,11 @@ struct tr_log_options {
                                   * tools reading a live node's log (a writer may run). */
     tr_log_durable_cb durable_cb;
     void *durable_arg;
+    /* optional: called first thing on each of the log's sync threads (not the
+     * recompressor) with `role` "sync" and the thread's number, e.g. to name
+     * it or raise its scheduling priority; NULL = nothing */
+    void (*thread_cb)(void *arg, const char *role, unsigned n);
+    void *thread_arg;
     const struct tr_log_fs_ops *fs; /* NULL = tr_log_fs_default(); borrowed, must outlive the log */
 };
 /* Fills `o` with the defaults above. */

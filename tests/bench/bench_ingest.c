@@ -43,6 +43,8 @@ const char bench_ingest_help[] =
     "  --seconds S (10) --warmup S (2) --rate R events/s (1000000) --instruments N (8)\n"
     "  --group-commit-ms MS (2) --tick-us US (simulator tick, its default; or --tick-ms MS)\n"
     "  --pin (the node on CPU 0, the simulator and this program on CPU 1)\n"
+    "  --sync-threads N (the node's [storage] sync_threads: fsyncs at once; 0 = its default)\n"
+    "  --latency-sched off|nice:N|fifo:N|rr:N (the node's [node] latency_sched)\n"
     "  --backpressure MB (the simulator pauses while more is queued for the node:\n"
     "    the node's ceiling instead of an overload; default off)\n"
     "  --bin DIR (next to this program)";
@@ -214,6 +216,8 @@ int bench_ingest_main(int argc, char **argv)
     /* simulator tick in µs; --tick-ms is the older spelling */
     long tick = bench_arg_long(argc, argv, "--tick-us", bench_arg_long(argc, argv, "--tick-ms", 0) * 1000);
     long bp_mb = bench_arg_long(argc, argv, "--backpressure", 0);
+    long sync_threads = bench_arg_long(argc, argv, "--sync-threads", 0);
+    const char *lsched = bench_arg(argc, argv, "--latency-sched", NULL);
     int pin = 0;
     for (int i = 1; i < argc; i++)
         pin |= strcmp(argv[i], "--pin") == 0;
@@ -244,7 +248,8 @@ int bench_ingest_main(int argc, char **argv)
                                     .http_port = hport, .publish = pub,
                                     .group_commit_ms = gc, .rate = rate, .instruments = inst,
                                     .tick_us = tick, .pin = pin,
-                                    .backpressure = bp_mb << 20};
+                                    .backpressure = bp_mb << 20,
+                                    .sync_threads = sync_threads, .latency_sched = lsched};
     pid_t spid, npid;
     if (bench_simnode_start(&sno, &spid, &npid))
         return 1;
@@ -323,11 +328,13 @@ int bench_ingest_main(int argc, char **argv)
            "\"records_per_batch\":%.1f,\"dups\":%.0f,\"gaps\":%.0f,\"rss_mb\":%.1f,"
            "\"node_cpu_cores\":%.2f,\"collector_cpu_cores\":%.2f,\"writer_cpu_cores\":%.2f,"
            "\"sim_cpu_cores\":%.2f,\"sim_generated_per_s\":%.0f,\"sim_written_per_s\":%.0f,"
-           "\"sim_ns_per_event\":%.0f,\"pinned\":%s,\"backpressure_mb\":%ld}\n",
+           "\"sim_ns_per_event\":%.0f,\"pinned\":%s,\"backpressure_mb\":%ld,"
+           "\"sync_threads\":%ld,\"latency_sched\":\"%s\"}\n",
            rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99, ep50,
            ep99, samples,
            batches > 0 ? written / batches : 0, dups, gaps, rss, (c1 - c0) / el,
            (cc1 - cc0) / el, (cw1 - cw0) / el, (s1 - s0) / el, (sg1 - sg0) / el, (sw1 - sw0) / el,
-           sw1 > sw0 ? (s1 - s0) * 1e9 / (sw1 - sw0) : 0.0, pin ? "true" : "false", bp_mb);
+           sw1 > sw0 ? (s1 - s0) * 1e9 / (sw1 - sw0) : 0.0, pin ? "true" : "false", bp_mb,
+           sync_threads, lsched ? lsched : "off");
     return 0;
 }

@@ -215,11 +215,17 @@ int bench_simnode_start(const struct bench_simnode_opts *o, pid_t *sim, pid_t *n
         perror(conf);
         return -1;
     }
-    fprintf(f, "[node]\nid = 1\ndata_dir = %s/data\n[log]\nlevel = warn\n[http]\n"
-               "listen = %s\n[storage]\nsync = group\ngroup_commit_ms = %ld\n"
-               "[feed sim]\nprovider = sim\nws_url = ws://127.0.0.1:%d/native\n"
+    fprintf(f, "[node]\nid = 1\ndata_dir = %s/data\n", o->dir);
+    if (o->latency_sched)
+        fprintf(f, "latency_sched = %s\n", o->latency_sched);
+    fprintf(f, "[log]\nlevel = warn\n[http]\n"
+               "listen = %s\n[storage]\nsync = group\ngroup_commit_ms = %ld\n",
+            listen, o->group_commit_ms);
+    if (o->sync_threads > 0)
+        fprintf(f, "sync_threads = %ld\n", o->sync_threads);
+    fprintf(f, "[feed sim]\nprovider = sim\nws_url = ws://127.0.0.1:%d/native\n"
                "rest_url = http://127.0.0.1:%d/native\ninstruments = ",
-            o->dir, listen, o->group_commit_ms, o->sim_port, o->sim_port);
+            o->sim_port, o->sim_port);
     for (long i = 0; i < o->instruments; i++)
         fprintf(f, "%sSIM-%ld", i ? ", " : "", i);
     fprintf(f, "\nchannels = trades, book\nping_interval = 1s\nping_timeout = 3s\n");

@@ -71,6 +71,8 @@ struct bench_simnode_opts {
                                 CPU 0; 0: both anywhere */
     long backpressure;       /* > 0: the simulator pauses generation while
                                 a connection has more bytes queued */
+    long sync_threads;       /* [storage] sync_threads; <= 0 = the node's default */
+    const char *latency_sched; /* [node] latency_sched ("fifo:10"...); NULL = default */
 };
 /* Writes DIR/node.conf and starts the simulator, then (500 ms later) the
  * node. Fills *sim and *node with their pids; the caller stops both with

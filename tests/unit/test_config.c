@@ -189,7 +189,43 @@ static void minimal_config_gets_reference_defaults(void **state)
     assert_int_equal(parse(&c, NODE "[storage]\ngroup_commit_ms = 0\n[feed k]\nprovider = kalshi\n"
                                     "instruments = A\nchannels = book\n", &err), 0);
     assert_int_equal(c.group_commit_ms, 0);
+    assert_int_equal(c.sync_threads, 1);
+    assert_int_equal(c.latency_sched.policy, NSCHED_OFF);
     tr_config_close(&c);
+    assert_int_equal(parse(&c, NODE "latency_sched = fifo:10\n[storage]\nsync_threads = 2\n"
+                                    "[feed k]\nprovider = kalshi\ninstruments = A\n"
+                                    "channels = book\n", &err), 0);
+    assert_int_equal(c.sync_threads, 2);
+    assert_int_equal(c.latency_sched.policy, NSCHED_FIFO);
+    assert_int_equal(c.latency_sched.prio, 10);
+    tr_config_close(&c);
+}
+
+static void latency_sched_values(void **state)
+{
+    (void)state;
+    struct nsched s;
+    char b[32];
+    assert_int_equal(nsched_parse("nice:-5", &s), 0);
+    assert_int_equal(s.policy, NSCHED_NICE);
+    assert_int_equal(s.prio, -5);
+    nsched_format(&s, b, sizeof b);
+    assert_string_equal(b, "nice:-5");
+    assert_int_equal(nsched_parse("rr:99", &s), 0);
+    nsched_format(&s, b, sizeof b);
+    assert_string_equal(b, "rr:99");
+    assert_int_equal(nsched_parse("off", &s), 0);
+    assert_int_equal(s.policy, NSCHED_OFF);
+    const char *bad[] = {"fifo", "fifo:", "fifo:0", "fifo:100", "rr:1x", "nice:-21", "nice:20",
+                         "realtime:5", "FIFO:5", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(nsched_parse(bad[i], &s), -1);
+    /* off applies nothing and cannot fail */
+    s = (struct nsched){NSCHED_OFF, 0};
+    assert_int_equal(nsched_apply(&s, "test", NULL), 0);
+    refused(NODE "latency_sched = fifo:0\n", "key 'latency_sched': 'fifo:0' is not off, nice:N");
+    refused(NODE "[storage]\nsync_threads = 5\n", "key 'sync_threads': 5 is out of range");
+    refused(NODE "[storage]\nsync_threads = 0\n", "key 'sync_threads': 0 is out of range");
 }
 
 static void unknown_key_names_file_line_and_key(void **state)
@@ -450,6 +486,7 @@ int main(void)
         cmocka_unit_test(example_file_parses_with_every_key),
         cmocka_unit_test(demo_config_parses),
         cmocka_unit_test(minimal_config_gets_reference_defaults),
+        cmocka_unit_test(latency_sched_values),
         cmocka_unit_test(unknown_key_names_file_line_and_key),
         cmocka_unit_test(unknown_section_is_an_error),
         cmocka_unit_test(duplicate_key_and_section_are_errors),

@@ -148,6 +148,26 @@ static double window_pct(const double *h0, const double *h1, double q, double *n
     return lat_value(LAT_NB - 1);
 }
 
+/* On stderr: the streams of /api/status whose deduplicator dropped
+ * anything since the node started, to tell where duplicates come from. */
+static void dups_by_stream(const char *doc)
+{
+    const char *p = strstr(doc, "\"streams\":[");
+    int any = 0;
+    while (p && (p = strstr(p, "{\"key\":\"")) != NULL) {
+        p += 8;
+        const char *e = strchr(p, '"'), *d = strstr(p, "\"dups\":");
+        if (!e || !d)
+            break;
+        double n = strtod(d + 7, NULL);
+        if (n > 0)
+            fprintf(stderr, "%s %.*s %.0f", any++ ? "," : "ingest: dups by stream:", (int)(e - p),
+                    p, n);
+    }
+    if (any)
+        fprintf(stderr, "\n");
+}
+
 static double rss_of(pid_t pid)
 {
     char path[64], line[256];
@@ -268,7 +288,7 @@ int bench_ingest_main(int argc, char **argv)
     bench_sleep_ms(warm * 1000);
     get_status(hport, doc, sizeof doc);
     uint64_t t0 = bench_now_ns();
-    double d0 = num(doc, "durable_lsn"), e0 = num(doc, "events");
+    double d0 = num(doc, "durable_lsn"), e0 = num(doc, "events"), dups0 = num(doc, "dups");
     static double lh0[LAT_NB], lh1[LAT_NB], rh0[LAT_NB], rh1[LAT_NB], eh0[LAT_NB], eh1[LAT_NB];
     hist_of(doc, "provider_to_durable", lh0);
     hist_of(doc, "receive_to_durable", rh0);
@@ -311,6 +331,7 @@ int bench_ingest_main(int argc, char **argv)
     double p50 = window_pct(lh0, lh1, 0.5, &samples), p99 = window_pct(lh0, lh1, 0.99, NULL);
     double ap99 = num(doc, "append_p99"), batches = num(doc, "batches"),
            written = num(doc, "written"), dups = num(doc, "dups"), gaps = num(doc, "gaps");
+    dups_by_stream(doc);
     double rss = rss_of(npid);
     bench_stop(npid, SIGTERM, 20000);
     bench_stop(spid, SIGTERM, 20000);
@@ -325,14 +346,15 @@ int bench_ingest_main(int argc, char **argv)
            "\"receive_to_durable_p50_us\":%.0f,\"receive_to_durable_p99_us\":%.0f,"
            "\"event_to_durable_p50_us\":%.0f,\"event_to_durable_p99_us\":%.0f,"
            "\"latency_samples\":%.0f,"
-           "\"records_per_batch\":%.1f,\"dups\":%.0f,\"gaps\":%.0f,\"rss_mb\":%.1f,"
+           "\"records_per_batch\":%.1f,\"dups\":%.0f,\"dups_window\":%.0f,\"gaps\":%.0f,"
+           "\"rss_mb\":%.1f,"
            "\"node_cpu_cores\":%.2f,\"collector_cpu_cores\":%.2f,\"writer_cpu_cores\":%.2f,"
            "\"sim_cpu_cores\":%.2f,\"sim_generated_per_s\":%.0f,\"sim_written_per_s\":%.0f,"
            "\"sim_ns_per_event\":%.0f,\"pinned\":%s,\"backpressure_mb\":%ld,"
            "\"sync_threads\":%ld,\"latency_sched\":\"%s\"}\n",
            rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99, ep50,
            ep99, samples,
-           batches > 0 ? written / batches : 0, dups, gaps, rss, (c1 - c0) / el,
+           batches > 0 ? written / batches : 0, dups, dups - dups0, gaps, rss, (c1 - c0) / el,
            (cc1 - cc0) / el, (cw1 - cw0) / el, (s1 - s0) / el, (sg1 - sg0) / el, (sw1 - sw0) / el,
            sw1 > sw0 ? (s1 - s0) * 1e9 / (sw1 - sw0) : 0.0, pin ? "true" : "false", bp_mb,
            sync_threads, lsched ? lsched : "off");

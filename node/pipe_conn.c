@@ -19,7 +19,7 @@
 #include <libwebsockets.h>
 
 #include "nlog.h"
-#include "tickraft/actor_sup.h"
+#include "tickraft/actor_loop.h"
 
 #define STABLE_NS (10 * 1000000000ll) /* connection lifetime that resets the backoff */
 
@@ -504,7 +504,16 @@ static void on_frame(struct pipe_conn *c, const char *p, size_t len)
     f->frames++;
     c->last_rx_ns = now;
     pipe_raw_frame(c, p, len, now); /* before parsing: kept even if malformed */
-    if (tr_provider_parse(&c->prov, p, len, now, &c->frame, &err)) {
+    if (f->conn_act && !tr_lact_running(f->conn_act))
+        return; /* failed: the rest of this read waits for its restart's repair */
+    int prc = tr_provider_parse(&c->prov, p, len, now, &c->frame, &err);
+    if (prc) {
+        if (prc == TR_EINTERNAL && f->conn_act) { /* the adapter, not the frame */
+            tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn", "adapter internal error",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));
+            tr_lact_fail(f->conn_act, TR_EINTERNAL, "adapter internal error");
+            return;
+        }
         f->malformed++;
         tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn", "malformed frame",
                 TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));

@@ -273,7 +273,10 @@ struct tr_provider_ops {
     /* Parses one WS text frame into `out` (reset first). recv_ns, if not
      * 0, becomes every event's ts_receive. Returns 0 or TR_EPARSE /
      * TR_ERANGE / TR_ETOOBIG / TR_ENOMEM with err naming the message type
-     * and field ("coinbase match: field 'price': ..."). */
+     * and field ("coinbase match: field 'price': ..."); TR_EINTERNAL when
+     * the adapter's own per-connection state is broken, not the frame:
+     * the node then restarts that connection (its connection actor)
+     * instead of counting a malformed frame. */
     int (*parse)(void *state, const char *frame, size_t len, int64_t recv_ns,
                  struct tr_frame *out, struct tr_error *err);
 

@@ -7,7 +7,10 @@
  *           (tr_batch, as the hot path does), counted on receipt
  *   rtt:    call/reply of 200 bytes, one outstanding
  * inproc:// between threads of this process; ipc:// to a process actor
- * (tickraft-actor-host) for the runtime, between two threads for raw nng. */
+ * (tickraft-actor-host) for the runtime, between two threads for raw nng.
+ *   loop:   a loop actor (actor_loop.h) on this thread's loop: ns per
+ *           tr_lact_call of a 150-byte item, and per tr_lact_send (copy
+ *           queued, then handled in a loop turn), one actor, no hop */
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
@@ -17,8 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "benchutil.h"
-#include "tickraft/actor_sup.h"
+#include "tickraft/actor_loop.h"
 #include "tickraft/event.h"
 
 const char bench_actors_help[] =
@@ -247,6 +252,51 @@ static long for_secs(double seconds, double rate)
     return n < 1000 ? 1000 : n;
 }
 
+/* ---- loop actors: a counter on this thread's loop ---- */
+static uint64_t g_loop_items, g_loop_bytes;
+
+static int lc_handle(struct tr_lact *self, void *state, const struct tr_lact_msg *m)
+{
+    (void)self;
+    (void)state;
+    g_loop_items++;
+    g_loop_bytes += m->len;
+    return TR_ACTOR_CONTINUE;
+}
+
+static const struct tr_lact_def lc_def = {"bench", NULL, lc_handle, NULL};
+
+/* ns per call and per send (queued + handled), n items each. */
+static int loop_actor_ns(struct tr_system *sys, long n, double *call_ns, double *send_ns)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct tr_lact_spec kid = {.id = "lsink", .def = &lc_def, .mailbox_hwm = 1024};
+    struct tr_lsup_spec spec = {.name = "bench", .children = &kid, .n_children = 1};
+    struct tr_lsup *sup;
+    if (tr_lsup_start(sys, &loop, &spec, &sup, NULL))
+        return -1;
+    struct tr_lact *a = tr_lsup_find(sup, "lsink");
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; i++)
+        tr_lact_call(a, 1, g_event, EVENT);
+    *call_ns = (double)(bench_now_ns() - t0) / (double)n;
+    g_loop_items = 0;
+    t0 = bench_now_ns();
+    for (long i = 0; i < n;) {
+        while (i < n && tr_lact_send(a, 1, g_event, EVENT) == 0)
+            i++;
+        uv_run(&loop, UV_RUN_NOWAIT); /* full (or done): let the loop hand them over */
+    }
+    while (g_loop_items < (uint64_t)n)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    *send_ns = (double)(bench_now_ns() - t0) / (double)n;
+    tr_lsup_close(sup);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return 0;
+}
+
 int bench_actors_main(int argc, char **argv)
 {
     double secs = (double)bench_arg_long(argc, argv, "--seconds", 2);
@@ -313,6 +363,8 @@ int bench_actors_main(int argc, char **argv)
     double ipc_p50, ipc_p99;
     rt_rtt(client, "psink", rtt_n / 2, &ipc_p50, &ipc_p99);
     double ipc_msgs = rt_msgs(client, "psink", for_secs(secs / 2, 20000));
+    double loop_call_ns = 0, loop_send_ns = 0;
+    loop_actor_ns(sys, for_secs(secs / 4, 20e6), &loop_call_ns, &loop_send_ns);
 
     printf("%-28s %14s %14s\n", "", "runtime", "raw nng");
     printf("%-28s %14.0f %14.0f\n", "inproc msgs/s (200 B)", msgs, raw_msgs);
@@ -325,6 +377,8 @@ int bench_actors_main(int argc, char **argv)
     printf("%-28s %14.1f %14.1f\n", "ipc rtt p99 us", ipc_p99, raw_ipc_p99);
     printf("%-28s %14.0f %14s\n", "ipc msgs/s (200 B)", ipc_msgs, "-");
     printf("process actor start (spawn+exec+ready): %.1f ms\n", spawn_ms);
+    printf("loop actor (same thread): call %.1f ns, send (queued + handled) %.1f ns per %d-byte item\n",
+           loop_call_ns, loop_send_ns, EVENT);
 
     tr_sup_stop(sup);
     tr_sup_wait(sup);
@@ -343,9 +397,9 @@ int bench_actors_main(int argc, char **argv)
            "\"raw_nng_inproc_events_per_s\":%.0f,"
            "\"raw_nng_inproc_rtt_p50_us\":%.1f,\"raw_nng_inproc_rtt_p99_us\":%.1f,"
            "\"raw_nng_ipc_events_per_s\":%.0f,\"raw_nng_ipc_rtt_p50_us\":%.1f,"
-           "\"raw_nng_ipc_rtt_p99_us\":%.1f}\n",
+           "\"raw_nng_ipc_rtt_p99_us\":%.1f,\"loop_call_ns\":%.1f,\"loop_send_ns\":%.1f}\n",
            g_event_real ? "encoded_trade" : "opaque", batch_bytes, per_batch, EVENT, msgs, events, p50, p99, ipc_events, ipc_p50, ipc_p99,
            ipc_msgs, spawn_ms, raw_msgs, raw_msgs_nobuf, raw_batch_msgs * per_batch, raw_p50, raw_p99,
-           raw_ipc_batch_msgs * per_batch, raw_ipc_p50, raw_ipc_p99);
+           raw_ipc_batch_msgs * per_batch, raw_ipc_p50, raw_ipc_p99, loop_call_ns, loop_send_ns);
     return 0;
 }

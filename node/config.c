@@ -125,6 +125,9 @@ static const struct keydef feed_keys[] = {
     {"rotate", V_DUR64, F(rotate_ms), 0, 30 * DAY_MS, 0},
     {"rotate_overlap", V_DUR32, F(rotate_overlap_ms), 0, 3600000, 0},
     {"max_connections", V_U32, F(max_connections), 1, TR_CFG_FEED_CONN_MAX, 0},
+    {"snapshot_attempts", V_U32, F(snapshot_attempts), 0, 1000, 0},
+    {"maintenance_poll", V_DUR32, F(maintenance_poll_ms), 100, 3600000, 0},
+    {"maintenance_max", V_DUR64, F(maintenance_max_ms), 1000, 30 * DAY_MS, 0},
     {0},
 };
 
@@ -539,6 +542,9 @@ static void feed_defaults(struct tr_feed_cfg *f)
     f->rotate_ms = UINT64_MAX; /* "not given": resolved per provider at the end */
     f->rotate_overlap_ms = 5000;
     f->max_connections = 4;
+    f->snapshot_attempts = 4;
+    f->maintenance_poll_ms = 30000;
+    f->maintenance_max_ms = 6 * 3600000ull;
 }
 
 /* The providers' public production endpoints, used when a feed names none. */

@@ -85,6 +85,11 @@ struct tr_feed_cfg {
     uint32_t rotate_overlap_ms;     /* how long old and new overlap; default 5 s */
     uint32_t max_connections;       /* connections per feed incl. overflow ones for
                                        markets a subscription limit shed; default 4 */
+    uint32_t snapshot_attempts;     /* failed book snapshot tries before it is skipped
+                                       (a gap, asked again later); default 4, 0 = never */
+    uint32_t maintenance_poll_ms;   /* status poll cap in a maintenance, and the interval
+                                       without an announced time; default 30 s */
+    uint64_t maintenance_max_ms;    /* longest WebSocket hold in a maintenance; default 6 h */
 };
 
 struct tr_config {

@@ -119,6 +119,10 @@ static int write_feed(const struct tr_feed_cfg *f, struct tr_buf *b)
     if (rc == 0)
         rc = out(b, "rotate_overlap = %s\nmax_connections = %u\n",
                  dur(d2, sizeof d2, f->rotate_overlap_ms), f->max_connections);
+    if (rc == 0)
+        rc = out(b, "snapshot_attempts = %u\nmaintenance_poll = %s\nmaintenance_max = %s\n",
+                 f->snapshot_attempts, dur(d1, sizeof d1, f->maintenance_poll_ms),
+                 dur(d2, sizeof d2, f->maintenance_max_ms));
     return rc;
 }
 

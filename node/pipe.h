@@ -62,6 +62,9 @@ struct pipe_feed_cfg {
     uint32_t rest_backoff_base_ms; /* REST retry: default 1000 */
     uint32_t rest_backoff_max_ms;  /* default 60000 */
     uint32_t snapshot_backoff_base_ms, snapshot_backoff_max_ms; /* book snapshots: 1 s .. 1 min */
+    uint32_t snapshot_attempts;    /* failed tries before a snapshot is skipped (default 4) */
+    uint32_t maint_poll_ms;        /* maintenance: status poll cap / interval without a time (30 s) */
+    uint64_t maint_max_ms;         /* maintenance: longest WebSocket hold (default 6 h) */
     uint32_t ping_s, hangup_s;     /* idle ping / hang-up: default 1 / 3 */
     uint32_t rotate_s;             /* make-before-break rotation period, 0 = off */
     uint32_t rotate_overlap_ms;    /* both connections kept this long after the new one subscribed */
@@ -319,6 +322,7 @@ struct pd_stream {
     uint8_t state;     /* enum pd_state */
     uint8_t have;      /* last is meaningful */
     uint8_t req_out;   /* a repair request is in flight */
+    uint8_t need_base; /* book: a gap was written without a snapshot after it yet */
     uint64_t last;     /* last seq handed to the writer */
     uint64_t last_lsn; /* LSN of that record (0 before this run) */
     struct pd_item *buf; /* reorder buffer: [head, n) sorted by first */
@@ -387,6 +391,12 @@ int pipe_dedup_backfill(struct pipe_dedup *d, struct pd_stream *s, const struct 
                         size_t n, int more, int failed);
 /* A REST/in-band snapshot for a book stream arrived (NULL: fetch failed). */
 int pipe_dedup_snapshot(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *snap);
+/* A book's snapshot was skipped after persistent failures (pipe_rest.c):
+ * one gap event over what is missing and buffered (deltas without a base
+ * are of no use), the buffer emptied; the stream keeps buffering and its
+ * next snapshot must be at or after that gap's end (need_base). The
+ * request stays out (req_out): it is asked again later. */
+int pipe_dedup_snapshot_skipped(struct pipe_dedup *d, struct pd_stream *s);
 /* Heartbeat says the stream reached `seq`; starts a repair if behind. */
 void pipe_dedup_mark(struct pipe_dedup *d, struct pd_stream *s, uint64_t seq);
 /* A new connection subscribed: trades backfill from their position. */

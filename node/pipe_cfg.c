@@ -133,6 +133,9 @@ int pipe_cfg_from(struct pipe_cfg *cfg, const struct tr_config *c, struct tr_err
         f->rotate_s = (uint32_t)(fc->rotate_ms / 1000);
         f->max_conns = fc->max_connections ? fc->max_connections : 4;
         f->rotate_overlap_ms = fc->rotate_overlap_ms;
+        f->snapshot_attempts = fc->snapshot_attempts;
+        f->maint_poll_ms = fc->maintenance_poll_ms ? fc->maintenance_poll_ms : 30000;
+        f->maint_max_ms = fc->maintenance_max_ms ? fc->maintenance_max_ms : 6 * 3600000ull;
         /* the simulator's history covers its whole run: collect it all */
         f->backfill_initial = fc->provider == TR_PROV_SIM;
         f->raw_capture = fc->raw_capture;

@@ -98,6 +98,7 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     c->txq_n = c->txq_i = 0;
     c->per_inst = 0;
     c->opened_ns = pipe_now_ns();
+    f->ws_attempts++;
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
     ci.context = pipe_node_lws(f->node);
@@ -149,9 +150,22 @@ static void retry_cb(uv_timer_t *t)
         f->reconnects[PC_C_REFUSED]++;
         uint64_t d = tr_backoff_ms(f->cfg->backoff_base_ms, f->cfg->backoff_max_ms, f->attempt++,
                                    pipe_node_rand(f->node));
+        if (pipe_maint_hold_ws(f, PC_C_REFUSED, 0, d))
+            return;
         f->retry_at_ns = pipe_now_ns() + (int64_t)d * 1000000;
         uv_timer_start(&f->retry_timer, retry_cb, d, 0);
     }
+}
+
+void pipe_feed_reconnect_in(struct pipe_feed *f, uint64_t delay_ms)
+{
+    if (pipe_node_stopping(f->node) || f->halted_ws || f->paused)
+        return;
+    if (f->conn[f->active].state == PC_IDLE) {
+        f->retry_at_ns = pipe_now_ns() + (int64_t)delay_ms * 1000000;
+        uv_timer_start(&f->retry_timer, retry_cb, delay_ms, 0);
+    }
+    pipe_shed_kick(f); /* overflow connections held meanwhile */
 }
 
 static void schedule_reconnect(struct pipe_feed *f, int cause, int code)
@@ -178,6 +192,9 @@ static void schedule_reconnect(struct pipe_feed *f, int cause, int code)
             TR_KV_STR("cause", pc_cause_name(cause)), TR_KV_INT("code", code),
             TR_KV_STR("policy", tr_policy_name(policy)), TR_KV_UINT("delay_ms", delay),
             TR_KV_UINT("attempt", f->attempt));
+    /* maintenance, or a close that may announce one: wait for the status */
+    if (policy != TR_POLICY_RECONNECT_NOW && pipe_maint_hold_ws(f, cause, code, delay))
+        return;
     f->retry_at_ns = pipe_now_ns() + (int64_t)delay * 1000000;
     uv_timer_start(&f->retry_timer, retry_cb, delay, 0);
 }

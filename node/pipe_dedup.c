@@ -485,6 +485,8 @@ static int give_up_holes(struct pipe_dedup *d, struct pd_stream *s, const char *
     return rc;
 }
 
+static int book_unbased(struct pipe_dedup *d, struct pd_stream *s, uint64_t to, const char *why);
+
 /* Per-connection identity: the owner's records, numbered by the node. */
 static int offer_conn(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *ev,
                       const void *src)
@@ -645,6 +647,8 @@ int pipe_dedup_offer(struct pipe_dedup *d, struct pd_stream *s, const struct tr_
         d->dups++;
         return 0;
     }
+    if (rc == -1 && s->need_base) /* a book without a base: nothing may be drained */
+        return book_unbased(d, s, last, "reorder buffer overflow");
     if (rc == -1) { /* reorder buffer full: what is missing is lost */
         if ((rc = give_up_holes(d, s, "reorder buffer overflow")))
             return rc;
@@ -715,6 +719,39 @@ int pipe_dedup_backfill(struct pipe_dedup *d, struct pd_stream *s, const struct 
     return 0;
 }
 
+/* A book without a base: everything buffered, up to `to`, becomes one gap
+ * event; the stream waits for a snapshot at or after its end. */
+static int book_unbased(struct pipe_dedup *d, struct pd_stream *s, uint64_t to, const char *why)
+{
+    uint64_t from = s->have ? s->last + 1 : 0;
+    for (size_t i = s->head; i < s->n; i++) {
+        if (!s->have && (i == s->head || s->buf[i].first < from))
+            from = s->buf[i].first;
+        if (s->buf[i].last > to)
+            to = s->buf[i].last;
+        free(s->buf[i].enc);
+    }
+    s->head = s->n = 0;
+    s->state = PD_BUFFERING;
+    s->need_base = 1;
+    if (!from || to < from || (s->have && to <= s->last))
+        return 0; /* nothing missing yet */
+    int rc = emit_gap(d, s, from, to, why);
+    if (rc)
+        return rc;
+    s->gaps_unfilled++;
+    d->gaps_unfilled++;
+    return 0;
+}
+
+int pipe_dedup_snapshot_skipped(struct pipe_dedup *d, struct pd_stream *s)
+{
+    if (s->mode != PD_MODE_SEQ)
+        return 0; /* per-connection books resync in band */
+    s->req_out = 1; /* asked again later by the REST poller */
+    return book_unbased(d, s, 0, "book snapshot failed: skipped, asked again later");
+}
+
 int pipe_dedup_snapshot(struct pipe_dedup *d, struct pd_stream *s, const struct tr_event *snap)
 {
     int rc;
@@ -732,6 +769,20 @@ int pipe_dedup_snapshot(struct pipe_dedup *d, struct pd_stream *s, const struct 
         d->ops.want_snapshot(d->ops.arg, s);
         return 0;
     }
+    if (s->need_base && s->have && L < s->last) {
+        s->resyncs++; /* older than the gap written without it: a newer one */
+        d->ops.want_snapshot(d->ops.arg, s);
+        return 0;
+    }
+    if (s->need_base && s->have && L == s->last) {
+        /* the base right after the gap: it starts the book again */
+        s->need_base = 0;
+        s->resyncs++;
+        if ((rc = emit(d, s, L, snap, NULL, 0)))
+            return rc;
+        s->state = PD_LIVE;
+        return drain(d, s);
+    }
     if (s->have && L <= s->last) {
         s->state = PD_LIVE;
         return drain(d, s);
@@ -743,6 +794,7 @@ int pipe_dedup_snapshot(struct pipe_dedup *d, struct pd_stream *s, const struct 
         d->gaps_filled++;
     }
     s->resyncs++;
+    s->need_base = 0;
     if ((rc = emit(d, s, L, snap, NULL, 0)))
         return rc;
     s->state = PD_LIVE;

@@ -54,6 +54,8 @@ struct pipe_rest_req {
     struct pd_stream *s;
     struct pipe_bfjob *job;   /* an operator backfill job's page (pipe_bfjob.c), else NULL */
     char path[1024];          /* the path requested (raw capture records it) */
+    uint32_t attempts;        /* answers that asked for a retry (429, 5xx, none) */
+    int64_t due_ns;           /* rq_later: when it goes back in the queue */
     struct pipe_rest_req *next;
 };
 
@@ -99,8 +101,18 @@ struct pipe_feed {
     int rest_waiting;
     uint32_t rest_attempt;
     int halted_rest;
-    int maintenance;
-    int64_t resume_ns;
+    int maintenance;          /* the status endpoint reported maintenance (pipe_maint.c) */
+    int64_t resume_ns;        /* its announced resume time (0: none) */
+    int64_t maint_since_ns;   /* this maintenance's first report (the bound counts from it) */
+    int ws_hold;              /* enum pm_hold: WebSocket (re)connects wait for the status */
+    int64_t held_since_ns;    /* when the current hold began */
+    uint64_t held_delay_ms;   /* PM_HOLD_CHECK: the backoff the reconnect would have taken */
+    int status_urgent;        /* a status poll goes ahead of a REST backoff wait */
+    uint64_t ws_attempts;     /* WebSocket connection attempts, every slot */
+    uint64_t maint_windows, maint_held_ms;
+    struct pipe_rest_req *rq_later; /* skipped book snapshots, asked again when due */
+    uv_timer_t later_timer;
+    uint64_t snapshots_skipped;
     struct tr_frame rframe;
     /* market registry (refreshed every registry_refresh_s; retried forever) */
     uv_timer_t registry_timer;
@@ -140,6 +152,32 @@ static inline int pipe_conn_group(const struct pipe_conn *c) { return c->slot < 
 int pipe_conn_subscribe_more(struct pipe_conn *c, const int *idx, size_t n);
 /* Backfills trade stream of market i (a subscription now covers it). */
 void pipe_feed_resume_market(struct pipe_feed *f, size_t i);
+
+/* (Re)connects the feed's primary connection in `delay_ms` (if it is idle)
+ * and reopens its overflow connections: the end of a maintenance hold. */
+void pipe_feed_reconnect_in(struct pipe_feed *f, uint64_t delay_ms);
+
+/* pipe_maint.c: exchange maintenance (docs/node.md "Exchange maintenance").
+ * While the provider's status endpoint reports maintenance, the feed's
+ * WebSocket (re)connects wait (PM_HOLD_MAINT) until it reports open, for at
+ * most maintenance_max from the first report; a close 1001 or a refused
+ * connection first asks the status (PM_HOLD_CHECK) before reconnecting. */
+enum pm_hold { PM_HOLD_NONE = 0, PM_HOLD_CHECK, PM_HOLD_MAINT };
+/* Connection ended with cause/code and would reconnect after delay_ms:
+ * 1 when the reconnect is held instead (the caller starts no timer). */
+int pipe_maint_hold_ws(struct pipe_feed *f, int cause, int code, uint64_t delay_ms);
+/* A status answer (TR_XSTATUS_*, resume_ns 0 = no time announced).
+ * Returns the delay before the next status poll, 0 when none is needed. */
+uint64_t pipe_maint_status(struct pipe_feed *f, int status, int64_t resume_ns);
+/* The status poll got no usable answer while no maintenance was known:
+ * a held reconnect goes ahead with its own backoff. */
+void pipe_maint_status_unknown(struct pipe_feed *f);
+/* The wait before polling the status again: until the announced resume
+ * time plus a margin, capped at poll_ms; poll_ms without a time in the
+ * future (the reference's 30 s). Pure, for the unit test. */
+uint64_t pipe_maint_poll_ms(int64_t now_ns, int64_t resume_ns, uint32_t poll_ms);
+/* 1 while reconnects may be held: maintenance reported less than max_ms ago. */
+int pipe_maint_within_bound(int64_t now_ns, int64_t since_ns, uint64_t max_ms);
 
 /* pipe_shed.c: markets a subscription limit refused go to an overflow
  * connection of the feed (up to max_connections) or, at that bound, are
@@ -189,6 +227,12 @@ void pipe_rest_pump(struct pipe_feed *f);
 uint64_t pipe_rest_retry_ms(const struct pipe_feed_cfg *cfg, const struct pipe_rest_req *r,
                             uint32_t attempt, uint64_t rnd);
 int pipe_rest_busy(const struct pipe_feed *f);
+/* Asks the exchange status now, ahead of the queue and of a backoff wait
+ * (the answer goes to pipe_maint_status). */
+void pipe_rest_status_now(struct pipe_feed *f);
+/* 1 when a book snapshot that failed `attempts` times (429, 5xx, no
+ * answer) is skipped: an explicit gap, asked again later. Pure. */
+int pipe_rest_snapshot_skip(const struct pipe_feed_cfg *cfg, const struct pipe_rest_req *r);
 /* Market registry: fetch now; on failure retry with the registry backoff. */
 void pipe_registry_start(struct pipe_feed *f);
 

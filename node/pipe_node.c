@@ -376,7 +376,11 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
         /* markets a subscription limit refused, until one accepts them */
         int shed[PIPE_MAX_INST];
         size_t ns = pipe_shed_pending(f, shed, PIPE_MAX_INST);
-        putf(b, "},\"connections\":%d,\"max_connections\":%u,\"shed_total\":%llu,"
+        putf(b, "},\"ws_attempts\":%llu,\"maintenance_windows\":%llu,"
+                "\"maintenance_held_ms\":%llu,\"snapshots_skipped\":%llu",
+             (unsigned long long)f->ws_attempts, (unsigned long long)f->maint_windows,
+             (unsigned long long)f->maint_held_ms, (unsigned long long)f->snapshots_skipped);
+        putf(b, ",\"connections\":%d,\"max_connections\":%u,\"shed_total\":%llu,"
                 "\"resubscribed\":%llu,\"shed\":[",
              pipe_feed_open_conns(f), f->cfg->max_conns, (unsigned long long)f->shed_total,
              (unsigned long long)f->resubscribed);
@@ -502,6 +506,8 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
         f->overlap_timer.data = f;
         uv_timer_init(loop, &f->rest_timer);
         uv_timer_init(loop, &f->registry_timer);
+        uv_timer_init(loop, &f->later_timer);
+        f->later_timer.data = f;
         f->retry_timer.data = f->rotate_timer.data = f->rest_timer.data = f;
         f->registry_timer.data = f;
         pipe_shed_init(f, loop);
@@ -725,6 +731,7 @@ static void close_handles(struct pipe_node *n)
         uv_close((uv_handle_t *)&f->overlap_timer, NULL);
         uv_close((uv_handle_t *)&f->rest_timer, NULL);
         uv_close((uv_handle_t *)&f->registry_timer, NULL);
+        uv_close((uv_handle_t *)&f->later_timer, NULL);
         pipe_shed_close(f);
     }
 }
@@ -792,6 +799,12 @@ static void stop_now(struct pipe_node *n, int rc)
             r = nx;
         }
         f->rq_head = f->rq_tail = NULL;
+        for (r = f->rq_later; r;) {
+            struct pipe_rest_req *nx = r->next;
+            free(r);
+            r = nx;
+        }
+        f->rq_later = NULL;
         free(f->inflight);
         f->inflight = NULL;
     }

@@ -7,10 +7,14 @@
  *   400        no retry: the repair fails (an explicit gap for trades)
  *   401/403    halt this feed's REST and alert; pending repairs fail
  *   404        skip the resource (the repair fails)
- *   429, 5xx   retry with backoff (Retry-After honoured when longer)
- *   503        poll the exchange status endpoint until it is open again,
- *              sleeping until the announced resume time (capped at 30 s
- *              per poll so a cancelled maintenance is noticed)
+ *   429, 5xx   retry with backoff (Retry-After honoured when longer); a
+ *              book snapshot that failed snapshot_attempts times is
+ *              skipped (an explicit gap in its book) and asked again
+ *              snapshot_backoff_max later, at the back of the queue, so
+ *              trade backfills behind it are not starved
+ *   503        also ask the exchange status at once: in maintenance the
+ *              queue (and the feed's WebSocket reconnects, pipe_maint.c)
+ *              wait for its end
  * Connection errors and unparsable bodies retry with backoff, 5 times for
  * bodies. lws needs lws_http_client_read in RECEIVE_CLIENT_HTTP or the body
  * never arrives (FACTS.md). */
@@ -43,6 +47,12 @@ void pipe_rest_enqueue(struct pipe_feed *f, int kind, struct pd_stream *s)
 void pipe_rest_enqueue_job(struct pipe_feed *f, struct pipe_bfjob *job)
 {
     enqueue(f, TR_REST_TRADES, NULL, job);
+}
+
+void pipe_rest_status_now(struct pipe_feed *f)
+{
+    f->status_urgent = 1;
+    enqueue(f, TR_REST_STATUS, NULL, NULL);
 }
 
 static void enqueue(struct pipe_feed *f, int kind, struct pd_stream *s, struct pipe_bfjob *job)
@@ -156,6 +166,10 @@ static void fail_req(struct pipe_feed *f, struct pipe_rest_req *r)
         registry_retry(f);
         return;
     }
+    if (r->kind == TR_REST_STATUS) {
+        pipe_maint_status_unknown(f);
+        return;
+    }
     if (r->job) {
         pipe_bfjob_failed(r->job, "REST gave up (400/404/401/403 or unparsable bodies)");
         return;
@@ -179,6 +193,81 @@ static void fail_all(struct pipe_feed *f)
         free(r);
     }
     f->rq_tail = NULL;
+    uv_timer_stop(&f->later_timer);
+    while (f->rq_later) {
+        struct pipe_rest_req *r = f->rq_later;
+        f->rq_later = r->next;
+        fail_req(f, r);
+        free(r);
+    }
+}
+
+/* ---- book snapshots skipped on persistent failure ---- */
+
+int pipe_rest_snapshot_skip(const struct pipe_feed_cfg *cfg, const struct pipe_rest_req *r)
+{
+    return r->kind == TR_REST_BOOK && !r->job && r->s && cfg->snapshot_attempts &&
+           r->attempts >= cfg->snapshot_attempts;
+}
+
+static void later_cb(uv_timer_t *t);
+
+static void arm_later(struct pipe_feed *f)
+{
+    int64_t due = 0, now = pipe_now_ns();
+    for (struct pipe_rest_req *q = f->rq_later; q; q = q->next)
+        if (!due || q->due_ns < due)
+            due = q->due_ns;
+    if (due)
+        uv_timer_start(&f->later_timer, later_cb, due > now ? (uint64_t)(due - now) / 1000000 : 0,
+                       0);
+}
+
+/* Skipped snapshots whose time has come go to the back of the queue. */
+static void later_cb(uv_timer_t *t)
+{
+    struct pipe_feed *f = t->data;
+    int64_t now = pipe_now_ns();
+    struct pipe_rest_req **pp = &f->rq_later;
+    while (*pp) {
+        struct pipe_rest_req *r = *pp;
+        if (r->due_ns > now || pipe_node_stopping(f->node)) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        r->next = NULL;
+        r->attempts = 0;
+        if (f->rq_tail)
+            f->rq_tail->next = r;
+        else
+            f->rq_head = r;
+        f->rq_tail = r;
+    }
+    arm_later(f);
+    pipe_rest_pump(f);
+}
+
+/* The reference's snapshot poller skips a market it cannot fetch and
+ * tries again at its next cycle: the book gets an explicit gap over what
+ * it holds (deltas without a base are of no use), the request waits
+ * snapshot_backoff_max outside the queue, and the queue goes on. */
+static void skip_snapshot(struct pipe_feed *f, struct pipe_rest_req *r)
+{
+    uint64_t later = f->cfg->snapshot_backoff_max_ms;
+    f->snapshots_skipped++;
+    f->rest_attempt = 0;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "rest", "book snapshot skipped: gap written",
+            TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", r->s->instrument),
+            TR_KV_UINT("attempts", r->attempts), TR_KV_UINT("again_in_ms", later));
+    int rc = pipe_dedup_snapshot_skipped(pipe_node_dedup(f->node), r->s);
+    if (rc < 0)
+        pipe_node_fatal(f->node, rc, "deduplicate/write");
+    r->due_ns = pipe_now_ns() + (int64_t)later * 1000000;
+    r->next = f->rq_later;
+    f->rq_later = r;
+    arm_later(f);
+    pipe_rest_pump(f);
 }
 
 /* The adapter's view of a request (the parser needs it too: Binance's
@@ -223,13 +312,19 @@ static const char *rest_endpoint(const struct pipe_feed_cfg *fc, const char **na
 
 void pipe_rest_pump(struct pipe_feed *f)
 {
-    if (f->inflight || f->rest_waiting || !f->rq_head || f->rwsi)
+    if (f->inflight || !f->rq_head || f->rwsi)
+        return;
+    /* a backoff or maintenance wait holds the queue; a status poll someone
+     * waits for (a held reconnect, a 503) goes ahead of it */
+    if (f->rest_waiting && !(f->status_urgent && f->rq_head->kind == TR_REST_STATUS))
         return;
     if (f->halted_rest) {
         fail_all(f);
         return;
     }
     struct pipe_rest_req *r = f->rq_head;
+    if (r->kind == TR_REST_STATUS)
+        f->status_urgent = 0;
     f->rq_head = r->next;
     if (!f->rq_head)
         f->rq_tail = NULL;
@@ -302,7 +397,21 @@ uint64_t pipe_rest_retry_ms(const struct pipe_feed_cfg *cfg, const struct pipe_r
     return tr_backoff_ms(cfg->rest_backoff_base_ms, cfg->rest_backoff_max_ms, attempt, rnd);
 }
 
+static void retry_later(struct pipe_feed *f, struct pipe_rest_req *r);
+
+/* A failure that asks for a retry (429, 5xx, no answer): with backoff, or
+ * a book snapshot failing for too long is skipped. */
 static void backoff_retry(struct pipe_feed *f, struct pipe_rest_req *r)
+{
+    r->attempts++;
+    if (pipe_rest_snapshot_skip(f->cfg, r)) {
+        skip_snapshot(f, r);
+        return;
+    }
+    retry_later(f, r);
+}
+
+static void retry_later(struct pipe_feed *f, struct pipe_rest_req *r)
 {
     uint64_t d = pipe_rest_retry_ms(f->cfg, r, f->rest_attempt++, pipe_node_rand(f->node));
     if (f->retry_after_s > 0 && (uint64_t)f->retry_after_s * 1000 > d)
@@ -313,27 +422,28 @@ static void backoff_retry(struct pipe_feed *f, struct pipe_rest_req *r)
 
 static void handle_status_body(struct pipe_feed *f, const struct tr_rest_result *res)
 {
-    struct tr_nlog *lg = pipe_node_log(f->node);
-    if (res->status == TR_XSTATUS_MAINTENANCE) {
-        int64_t now = pipe_now_ns();
-        int64_t wait = res->resume_ns > now ? (res->resume_ns - now) / 1000000 : 1000;
-        if (wait < 500)
-            wait = 500;
-        if (wait > 30000)
-            wait = 30000;
-        f->maintenance = 1;
-        f->resume_ns = res->resume_ns;
-        tr_nlog(lg, TR_NLOG_WARN, "rest", "exchange in maintenance",
-                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("resume_ns", res->resume_ns),
-                TR_KV_INT("wait_ms", wait));
-        pipe_rest_enqueue(f, TR_REST_STATUS, NULL);
-        f->rest_waiting = 1;
-        uv_timer_start(&f->rest_timer, wait_cb, (uint64_t)wait, 0);
+    uint64_t wait = pipe_maint_status(f, res->status,
+                                      res->status == TR_XSTATUS_MAINTENANCE ? res->resume_ns : 0);
+    if (!wait)
+        return;
+    /* in maintenance: the queue waits, the status heads it (waiting first,
+     * so that queueing it does not send it at once) */
+    wait_ms(f, wait);
+    pipe_rest_enqueue(f, TR_REST_STATUS, NULL);
+}
+
+/* The status poll got no usable answer. In a maintenance the status
+ * endpoint may be down too: poll again with backoff. Otherwise it only
+ * stands for a held reconnect or a 503, which go on without it. */
+static void status_failed(struct pipe_feed *f, struct pipe_rest_req *r)
+{
+    if (f->maintenance) {
+        backoff_retry(f, r);
         return;
     }
-    if (f->maintenance)
-        tr_nlog(lg, TR_NLOG_INFO, "rest", "exchange open again", TR_KV_STR("feed", f->cfg->name));
-    f->maintenance = 0;
+    free(r);
+    pipe_maint_status_unknown(f);
+    pipe_rest_pump(f);
 }
 
 /* The request in flight finished with HTTP status st (<0: no response). */
@@ -347,7 +457,10 @@ static void req_done(struct pipe_feed *f)
     int st = f->rstatus;
     if (st <= 0) {
         f->rest_conn_errors++;
-        backoff_retry(f, r);
+        if (r->kind == TR_REST_STATUS)
+            status_failed(f, r);
+        else
+            backoff_retry(f, r);
         return;
     }
     f->rest_codes[code_slot(st)]++;
@@ -365,7 +478,9 @@ static void req_done(struct pipe_feed *f)
             tr_nlog(lg, TR_NLOG_WARN, "rest", "unparsable body", TR_KV_STR("feed", f->cfg->name),
                     TR_KV_ERR(&err));
             tr_rest_result_free(&res);
-            if (f->rest_attempt < BODY_RETRIES) {
+            if (r->kind == TR_REST_STATUS) {
+                status_failed(f, r);
+            } else if (f->rest_attempt < BODY_RETRIES) {
                 backoff_retry(f, r);
             } else {
                 f->rest_attempt = 0;
@@ -402,12 +517,17 @@ static void req_done(struct pipe_feed *f)
     tr_nlog(lg, st == 429 || st >= 500 ? TR_NLOG_WARN : TR_NLOG_ERROR, "rest", "http error",
             TR_KV_STR("feed", f->cfg->name), TR_KV_INT("status", st),
             TR_KV_STR("policy", tr_policy_name(policy)));
+    if (r->kind == TR_REST_STATUS && policy != TR_POLICY_HALT) {
+        status_failed(f, r);
+        return;
+    }
     switch (policy) {
     case TR_POLICY_BACKOFF: backoff_retry(f, r); return;
-    case TR_POLICY_CHECK_STATUS:
-        requeue_front(f, r);
-        f->maintenance = 1;
-        pipe_rest_enqueue(f, TR_REST_STATUS, NULL);
+    case TR_POLICY_CHECK_STATUS: /* overload or maintenance: the status says which
+                                  * (not counted against a snapshot: a maintenance
+                                  * is waited out, not skipped) */
+        retry_later(f, r);
+        pipe_rest_status_now(f);
         return;
     case TR_POLICY_HALT:
         f->halted_rest = 1;
@@ -419,12 +539,6 @@ static void req_done(struct pipe_feed *f)
         fail_all(f);
         return;
     default: /* NO_RETRY, SKIP */
-        if (r->kind == TR_REST_STATUS) { /* no status endpoint: just wait */
-            f->maintenance = 0;
-            free(r);
-            wait_ms(f, 5000);
-            return;
-        }
         fail_req(f, r);
         free(r);
         pipe_rest_pump(f);

@@ -145,8 +145,8 @@ static void shed_cb(uv_timer_t *t)
 {
     struct pipe_feed *f = t->data;
     f->shed_due_ns = 0;
-    if (pipe_node_stopping(f->node) || f->paused || f->halted_ws)
-        return;
+    if (pipe_node_stopping(f->node) || f->paused || f->halted_ws || f->ws_hold)
+        return; /* (a maintenance hold kicks it again at its end) */
     int again = 0;
     for (int s = 2; s < PIPE_CONN_SLOTS; s++)
         if (f->conn[s].state == PC_IDLE && group_size(f, s) && pipe_conn_open(f, s) < 0) {
@@ -235,6 +235,9 @@ void pipe_shed_conn_ended(struct pipe_conn *c, int cause, int code)
     /* markets whose subscription never got an answer are asked again with
      * the rest when it reconnects */
     uint64_t delay = cause == PC_C_RESYNC || code == 1000 ? 0 : backoff(f, &f->x_attempt);
+    /* maintenance (or a close that may be one): pipe_maint.c reopens it */
+    if (delay && pipe_maint_hold_ws(f, cause, code, delay))
+        return;
     tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn", "overflow connection reconnecting",
             TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot),
             TR_KV_STR("cause", pc_cause_name(cause)), TR_KV_INT("code", code),

@@ -302,7 +302,7 @@ static void cb_rest(struct sim_exch *x, const struct sim_req *rq, struct sim_res
     }
     if (strcmp(p, "/status") == 0) {
         sim_putf(b, "{\"status\":\"%s\",\"resume_time\":", x->f.maint_until ? "maintenance" : "online");
-        if (x->f.maint_until)
+        if (x->f.maint_until && !x->f.maint_silent)
             sim_put_iso(b, x->f.maint_until, 6);
         else
             sim_put(b, "null");

@@ -326,7 +326,7 @@ static void k_rest(struct sim_exch *x, const struct sim_req *rq, struct sim_resp
         int up = !x->f.maint_until;
         sim_putf(b, "{\"exchange_active\":%s,\"trading_active\":%s,\"exchange_estimated_resume_time\":",
                  up ? "true" : "false", up ? "true" : "false");
-        if (up)
+        if (up || x->f.maint_silent)
             sim_put(b, "null");
         else
             sim_put_iso(b, x->f.maint_until, 6);

@@ -160,7 +160,7 @@ static void native_rest(struct sim_exch *x, const struct sim_req *rq, struct sim
         sim_put(b, "]}");
     } else if (strcmp(rq->path, "/status") == 0) {
         sim_putf(b, "{\"status\":\"%s\",\"resume_ns\":%lld}", x->f.maint_until ? "maintenance" : "open",
-                 (long long)x->f.maint_until);
+                 (long long)(x->f.maint_silent ? 0 : x->f.maint_until));
     } else if (strcmp(rq->path, "/trades") == 0) {
         int idx = find_arg(x, rq, "instrument");
         if (idx < 0)

@@ -30,6 +30,27 @@ static double arg_secs(const struct sim_req *rq, double def)
     return *end || d < 0 ? def : d;
 }
 
+static uint8_t arg_endpoint(const struct sim_req *rq)
+{
+    const char *v = sim_req_arg(rq, "endpoint");
+    if (!v)
+        return SIM_EP_ANY;
+    return !strcmp(v, "status") ? SIM_EP_STATUS : !strcmp(v, "book") ? SIM_EP_BOOK
+           : !strcmp(v, "trades") ? SIM_EP_TRADES : !strcmp(v, "markets") ? SIM_EP_MARKETS
+                                                                          : SIM_EP_ANY;
+}
+
+int sim_rest_endpoint(const char *path, int is_status)
+{
+    if (is_status)
+        return SIM_EP_STATUS;
+    if (strstr(path, "book") || strstr(path, "/depth"))
+        return SIM_EP_BOOK; /* native/coinbase book, kalshi orderbook, binance depth */
+    if (strstr(path, "rades"))
+        return SIM_EP_TRADES; /* trades, aggTrades, historicalTrades */
+    return SIM_EP_MARKETS;
+}
+
 static void set_stall(struct sim_server *s, int d, int on)
 {
     for (struct sim_conn *c = s->conns; c; c = c->next)
@@ -71,18 +92,28 @@ static int apply_one(struct sim_server *s, int d, const char *name, const struct
     } else if (strcmp(name, "http429") == 0) {
         f->r429_until = until;
         f->retry_after = (int)arg_long(rq, "retry_after", 1);
+        f->ep429 = arg_endpoint(rq);
     } else if (strcmp(name, "http5xx") == 0) {
         f->r5xx_until = until;
         f->r5xx_code = (int)arg_long(rq, "code", 500);
         if (f->r5xx_code < 500 || f->r5xx_code > 599)
             f->r5xx_code = 500;
+        f->ep5xx = arg_endpoint(rq);
+    } else if (strcmp(name, "http4xx") == 0) {
+        f->r4xx_until = until;
+        f->r4xx_code = (int)arg_long(rq, "code", 404);
+        if (f->r4xx_code < 400 || f->r4xx_code > 499)
+            f->r4xx_code = 404;
+        f->ep4xx = arg_endpoint(rq);
     } else if (strcmp(name, "auth") == 0) {
         f->auth_until = until;
         f->auth_code = arg_long(rq, "code", 401) == 403 ? 403 : 401;
+        f->epauth = arg_endpoint(rq);
     } else if (strcmp(name, "maintenance") == 0) {
         if (!f->maint_until)
             sim_server_status_event(s, d, "maintenance");
         f->maint_until = until;
+        f->maint_silent = arg_long(rq, "announce", 1) == 0;
         sim_server_close_conns(s, d, 1001);
     } else if (strcmp(name, "gap") == 0) {
         f->gap_left = (uint32_t)arg_long(rq, "count", 10);
@@ -178,23 +209,36 @@ void sim_fault_tick(struct sim_server *s, int64_t now)
     }
 }
 
-int sim_fault_rest(struct sim_server *s, struct sim_exch *x, int is_status, struct sim_resp *rs)
+/* 1 when a fault limited to endpoint `want` (0: any) applies to `ep`. */
+static int ep_match(uint8_t want, int ep)
+{
+    return want == SIM_EP_ANY || want == ep;
+}
+
+int sim_fault_rest(struct sim_server *s, struct sim_exch *x, int ep, struct sim_resp *rs)
 {
     int64_t now = sim_now_ns();
     struct sim_faults *f = &x->f;
-    if (f->auth_until > now) {
+    int is_status = ep == SIM_EP_STATUS;
+    if (f->auth_until > now && ep_match(f->epauth, ep)) {
         sim_resp_json(rs, f->auth_code,
                       f->auth_code == 403 ? "{\"message\":\"Forbidden\"}"
                                           : "{\"message\":\"Unauthorized\"}");
         return 1;
     }
-    if (f->r429_until > now) {
+    if (f->r4xx_until > now && ep_match(f->ep4xx, ep)) {
+        sim_resp_json(rs, f->r4xx_code,
+                      f->r4xx_code == 404 ? "{\"message\":\"Not Found\"}"
+                                          : "{\"message\":\"Bad Request\"}");
+        return 1;
+    }
+    if (f->r429_until > now && ep_match(f->ep429, ep)) {
         sim_resp_json(rs, 429, "{\"message\":\"Too Many Requests\"}");
         snprintf(rs->hname, sizeof rs->hname, "retry-after:");
         snprintf(rs->hval, sizeof rs->hval, "%d", f->retry_after);
         return 1;
     }
-    if (f->r5xx_until > now) {
+    if (f->r5xx_until > now && ep_match(f->ep5xx, ep)) {
         sim_resp_json(rs, f->r5xx_code, "{\"message\":\"Internal Server Error\"}");
         return 1;
     }

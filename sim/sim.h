@@ -79,8 +79,12 @@ struct sim_inst {
  * are CLOCK_REALTIME ns; 0 means off. */
 struct sim_faults {
     int64_t stall_until, refuse_until, maint_until;
-    int64_t r429_until, r5xx_until, auth_until;
-    int r5xx_code, auth_code, retry_after;
+    int64_t r429_until, r5xx_until, auth_until, r4xx_until;
+    int r5xx_code, auth_code, retry_after, r4xx_code;
+    /* which REST endpoints the 429/5xx/auth/4xx faults answer (SIM_EP_*,
+     * 0: all of them) */
+    uint8_t ep429, ep5xx, epauth, ep4xx;
+    int maint_silent;           /* maintenance announced without a resume time */
     uint32_t gap_left;          /* next N events hidden (or lost) */
     int gap_lost;               /* 1: unrecoverable */
     int gap_inst;               /* -1: any instrument */
@@ -387,6 +391,7 @@ struct sim_server {
     size_t *noff;
     size_t noffcap;
     int64_t refuse_until;
+    uint64_t ws_refused;        /* WebSocket handshakes refused (refuse, maintenance) */
     uint64_t ev_generated, ev_sent, ev_written, frames_sent, bytes_sent;
     struct sim_age age;         /* native frames: event timestamp -> written */
     struct sim_replay *replay;
@@ -413,8 +418,13 @@ int sim_fault_apply(struct sim_server *s, const char *name, const struct sim_req
                     struct sim_resp *rs);
 /* Called each second: ends expired faults (stall, maintenance). */
 void sim_fault_tick(struct sim_server *s, int64_t now);
-/* REST gate: fills rs and returns 1 if a fault answers this request. */
-int sim_fault_rest(struct sim_server *s, struct sim_exch *x, int is_status, struct sim_resp *rs);
+/* REST endpoints, as the faults' `endpoint=` argument names them. */
+enum { SIM_EP_ANY = 0, SIM_EP_STATUS, SIM_EP_BOOK, SIM_EP_TRADES, SIM_EP_MARKETS };
+/* The endpoint a dialect-relative REST path is (status when is_status). */
+int sim_rest_endpoint(const char *path, int is_status);
+/* REST gate: fills rs and returns 1 if a fault answers this request to
+ * endpoint `ep` (SIM_EP_*). */
+int sim_fault_rest(struct sim_server *s, struct sim_exch *x, int ep, struct sim_resp *rs);
 
 /* ---- replay.c ---- */
 int sim_replay_open(struct sim_server *s, const char *path, double speed, struct tr_error *err);

@@ -77,6 +77,12 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_tls_collects_refuses_unknown_ca_and_wrong_name PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  # exchange maintenance holds reconnects; failing snapshots are skipped
+  add_test(NAME e2e_node_maintenance_waits_snapshot_skipped_no_loss
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_maint.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_node_maintenance_waits_snapshot_skipped_no_loss PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
 
 # tickraft-bench ingest (bench/bench_ingest.c) runs tickraft-sim and

@@ -205,6 +205,69 @@ static void book_buffers_until_snapshot_and_resyncs_after_gap(void **state)
     assert_int_equal(f->out[5].seq, 13);
 }
 
+/* A snapshot skipped after persistent failures (pipe_rest.c): one gap over
+ * what the book misses and buffered, nothing drained without a base; a
+ * snapshot older than that gap's end is refused, one at its end starts the
+ * book again, and deltas after it follow. */
+static void skipped_snapshot_writes_gap_and_needs_a_newer_base(void **state)
+{
+    struct fx *f = *state;
+    struct pd_stream *s = pipe_dedup_stream(&f->d, "sim", TR_KIND_BOOK_DELTA, "X", &book_desc);
+    struct tr_event e = delta(5, 1);
+    assert_int_equal(pipe_dedup_snapshot(&f->d, s, &e), 0);
+    e = delta(6, 0);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
+    e = delta(9, 0); /* 7..8 lost: a snapshot is asked for */
+    pipe_dedup_offer(&f->d, s, &e, NULL);
+    e = delta(10, 0);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
+    assert_int_equal(f->snapshots, 1);
+    assert_int_equal(f->n, 2);
+    /* the REST poller gives up on it: gap 7..10 (9 and 10 have no base) */
+    assert_int_equal(pipe_dedup_snapshot_skipped(&f->d, s), 0);
+    assert_int_equal(f->n, 3);
+    assert_int_equal(f->out[2].kind, TR_KIND_GAP);
+    assert_int_equal(f->out[2].from, 7);
+    assert_int_equal(f->out[2].to, 10);
+    assert_int_equal(s->req_out, 1); /* asked again later, not at every delta */
+    e = delta(11, 0);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
+    assert_int_equal(f->n, 3); /* buffered: no base */
+    assert_int_equal(f->snapshots, 1);
+    /* the later snapshot is older than the gap's end: a newer one */
+    s->req_out = 0;
+    e = delta(8, 1);
+    assert_int_equal(pipe_dedup_snapshot(&f->d, s, &e), 0);
+    assert_int_equal(f->snapshots, 2);
+    assert_int_equal(f->n, 3);
+    /* at the gap's end exactly: it is the base, delta 11 follows */
+    e = delta(10, 1);
+    assert_int_equal(pipe_dedup_snapshot(&f->d, s, &e), 0);
+    assert_int_equal(f->n, 5);
+    assert_int_equal(f->out[3].kind, TR_KIND_BOOK_SNAPSHOT);
+    assert_int_equal(f->out[3].seq, 10);
+    assert_int_equal(f->out[4].seq, 11);
+    assert_int_equal(s->need_base, 0);
+    /* skipped again, then a snapshot past the gap: gap, snapshot, deltas */
+    e = delta(14, 0);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
+    assert_int_equal(pipe_dedup_snapshot_skipped(&f->d, s), 0);
+    assert_int_equal(f->out[5].kind, TR_KIND_GAP);
+    assert_int_equal(f->out[5].from, 12);
+    assert_int_equal(f->out[5].to, 14);
+    e = delta(16, 0);
+    pipe_dedup_offer(&f->d, s, &e, NULL);
+    s->req_out = 0;
+    e = delta(15, 1);
+    assert_int_equal(pipe_dedup_snapshot(&f->d, s, &e), 0);
+    assert_int_equal(f->n, 9);
+    assert_int_equal(f->out[6].kind, TR_KIND_GAP); /* 15: superseded by the snapshot */
+    assert_int_equal(f->out[6].from, 15);
+    assert_int_equal(f->out[6].to, 15);
+    assert_int_equal(f->out[7].kind, TR_KIND_BOOK_SNAPSHOT);
+    assert_int_equal(f->out[8].seq, 16);
+}
+
 static void restored_position_makes_replays_duplicates(void **state)
 {
     struct fx *f = *state;
@@ -320,6 +383,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(unrecoverable_trades_become_one_gap_event, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(book_buffers_until_snapshot_and_resyncs_after_gap, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(skipped_snapshot_writes_gap_and_needs_a_newer_base, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(restored_position_makes_replays_duplicates, setup,
                                         teardown),

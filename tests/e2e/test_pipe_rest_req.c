@@ -105,12 +105,55 @@ static void snapshot_retries_use_snapshot_backoff(void **state)
         }
 }
 
+/* The reference's snapshot poller "skips on persistent failure": a book
+ * snapshot is skipped once it failed snapshot_attempts times (0: never);
+ * trade backfills and operator jobs are never skipped. */
+static void snapshot_skipped_after_its_attempts_only(void **state)
+{
+    (void)state;
+    struct pipe_feed_cfg fc;
+    memset(&fc, 0, sizeof fc);
+    fc.snapshot_attempts = 4;
+    struct pd_stream s;
+    memset(&s, 0, sizeof s);
+    struct pipe_rest_req book = {.kind = TR_REST_BOOK, .s = &s};
+    struct pipe_rest_req trades = {.kind = TR_REST_TRADES, .s = &s};
+    for (uint32_t a = 0; a < 10; a++) {
+        book.attempts = trades.attempts = a;
+        assert_int_equal(pipe_rest_snapshot_skip(&fc, &book), a >= 4);
+        assert_int_equal(pipe_rest_snapshot_skip(&fc, &trades), 0);
+    }
+    fc.snapshot_attempts = 0;
+    book.attempts = 1000;
+    assert_int_equal(pipe_rest_snapshot_skip(&fc, &book), 0);
+}
+
+/* Maintenance (node/pipe_maint.c): the status is polled at the announced
+ * resume time + 0.5 s, at most poll_ms later; without a time, or once it
+ * has passed, every poll_ms (the reference's 30 s); reconnects are held
+ * for at most maintenance_max from the first report. */
+static void maintenance_poll_plan_and_bound(void **state)
+{
+    (void)state;
+    const int64_t s1 = 1000000000, now = 1800000000 * s1;
+    assert_int_equal(pipe_maint_poll_ms(now, now + 3 * s1, 30000), 3500);
+    assert_int_equal(pipe_maint_poll_ms(now, now + 3600 * s1, 30000), 30000);
+    assert_int_equal(pipe_maint_poll_ms(now, 0, 30000), 30000);
+    assert_int_equal(pipe_maint_poll_ms(now, now - 5 * s1, 30000), 30000);
+    assert_int_equal(pipe_maint_poll_ms(now, now + 1, 2000), 500);
+    assert_true(pipe_maint_within_bound(now, now - 10 * s1, 60000));
+    assert_false(pipe_maint_within_bound(now, now - 60 * s1, 60000));
+    assert_true(pipe_maint_within_bound(now, now - 5 * 3600 * s1, 6 * 3600000ull));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(book_request_names_instrument_and_binance_parses_it),
         cmocka_unit_test(trade_backfill_request_names_instrument_and_position),
         cmocka_unit_test(snapshot_retries_use_snapshot_backoff),
+        cmocka_unit_test(snapshot_skipped_after_its_attempts_only),
+        cmocka_unit_test(maintenance_poll_plan_and_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

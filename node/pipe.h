@@ -323,6 +323,8 @@ struct pd_stream {
     uint8_t have;      /* last is meaningful */
     uint8_t req_out;   /* a repair request is in flight */
     uint8_t need_base; /* book: a gap was written without a snapshot after it yet */
+    uint8_t loss_group; /* IDSET repair counted for connection group loss_group-1 (pipe_loss.c) */
+    uint64_t loss_written0; /* `written` when that repair started */
     uint64_t last;     /* last seq handed to the writer */
     uint64_t last_lsn; /* LSN of that record (0 before this run) */
     struct pd_item *buf; /* reorder buffer: [head, n) sorted by first */
@@ -397,6 +399,9 @@ int pipe_dedup_snapshot(struct pipe_dedup *d, struct pd_stream *s, const struct 
  * next snapshot must be at or after that gap's end (need_base). The
  * request stays out (req_out): it is asked again later. */
 int pipe_dedup_snapshot_skipped(struct pipe_dedup *d, struct pd_stream *s);
+/* Writes a gap event `why` at the stream's next sequence (a loss that no
+ * sequence range describes: Kalshi trades, pipe_loss.c). */
+int pipe_dedup_gap_note(struct pipe_dedup *d, struct pd_stream *s, const char *why);
 /* Heartbeat says the stream reached `seq`; starts a repair if behind. */
 void pipe_dedup_mark(struct pipe_dedup *d, struct pd_stream *s, uint64_t seq);
 /* A new connection subscribed: trades backfill from their position. */

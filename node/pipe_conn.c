@@ -374,6 +374,7 @@ static void resume_streams(struct pipe_feed *f, int g)
     for (size_t i = 0; i < f->cfg->n_instruments; i++)
         if (f->home[i] == g)
             pipe_feed_resume_market(f, i);
+    pipe_loss_repairs_started(f, g); /* a subscription that missed trades */
 }
 
 static void overlap_cb(uv_timer_t *t);
@@ -506,6 +507,8 @@ static int seq_hole(struct pipe_conn *c)
             "subscription sequence gap: resubscribing", TR_KV_STR("feed", c->feed->cfg->name),
             TR_KV_UINT("sid", sid), TR_KV_UINT("expected", c->sids[i].last + 1),
             TR_KV_UINT("got", seq));
+    if (c->frame.n_events && c->frame.events[0].kind == TR_KIND_TRADE) /* the trade channel */
+        pipe_loss_missed(c->feed, pipe_conn_group(c), seq - c->sids[i].last - 1);
     c->resync = 1;
     pipe_conn_close(c, 1000);
     return 1;

@@ -744,6 +744,19 @@ static int book_unbased(struct pipe_dedup *d, struct pd_stream *s, uint64_t to, 
     return 0;
 }
 
+int pipe_dedup_gap_note(struct pipe_dedup *d, struct pd_stream *s, const char *why)
+{
+    uint64_t next = s->have ? s->last + 1 : 1;
+    int rc = emit_gap(d, s, next, next, why);
+    if (rc)
+        return rc;
+    s->gaps++;
+    d->gaps++;
+    s->gaps_unfilled++;
+    d->gaps_unfilled++;
+    return 0;
+}
+
 int pipe_dedup_snapshot_skipped(struct pipe_dedup *d, struct pd_stream *s)
 {
     if (s->mode != PD_MODE_SEQ)

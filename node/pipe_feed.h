@@ -61,6 +61,15 @@ struct pipe_rest_req {
 
 #define PIPE_HTTP_CODES 8 /* counted statuses: 2xx 400 401 403 404 429 5xx other */
 
+/* Trade messages a connection group's subscription missed (Kalshi seq),
+ * and what the repairs after it wrote (pipe_loss.c). */
+struct pipe_loss {
+    uint64_t missed;          /* missed, repairs not started yet */
+    uint64_t missed_now;      /* missed, covered by the repairs under way */
+    uint64_t written;         /* trades those repairs wrote */
+    int pending;              /* repairs under way */
+};
+
 struct pipe_feed {
     struct pipe_node *node;
     const struct pipe_feed_cfg *cfg;
@@ -113,11 +122,17 @@ struct pipe_feed {
     struct pipe_rest_req *rq_later; /* skipped book snapshots, asked again when due */
     uv_timer_t later_timer;
     uint64_t snapshots_skipped;
+    struct pipe_loss loss[PIPE_CONN_SLOTS]; /* per connection group (pipe_loss.c) */
+    uint64_t loss_missed_total, loss_lost_total;
     struct tr_frame rframe;
     /* market registry (refreshed every registry_refresh_s; retried forever) */
     uv_timer_t registry_timer;
     uint32_t registry_attempt;
     uint64_t registry_listed, registry_missing, registry_refreshes;
+    char reg_cursor[TR_CURSOR_MAX]; /* the next page of the market list ("" = the first) */
+    struct tr_buf reg_names;  /* names of the pages read so far (NUL-terminated) */
+    size_t reg_n;
+    uint32_t reg_pages, reg_pages_last; /* pages read in this / the last full refresh */
     /* figures */
     uint64_t reconnects[PC_C_MAX];
     uint64_t frames, events, malformed, sub_errors, alerts, rotations;
@@ -178,6 +193,15 @@ void pipe_maint_status_unknown(struct pipe_feed *f);
 uint64_t pipe_maint_poll_ms(int64_t now_ns, int64_t resume_ns, uint32_t poll_ms);
 /* 1 while reconnects may be held: maintenance reported less than max_ms ago. */
 int pipe_maint_within_bound(int64_t now_ns, int64_t since_ns, uint64_t max_ms);
+
+/* pipe_loss.c: trade losses no sequence pins on a market (Kalshi). The
+ * subscription of connection group g skipped n trade messages; its
+ * streams' repairs started (after the resubscription); one of them is done
+ * (its backfill ended). When all are done and fewer trades were written
+ * than were missed, every trade stream of the group gets a gap event. */
+void pipe_loss_missed(struct pipe_feed *f, int g, uint64_t n);
+void pipe_loss_repairs_started(struct pipe_feed *f, int g);
+void pipe_loss_repair_done(struct pipe_feed *f, struct pd_stream *s);
 
 /* pipe_shed.c: markets a subscription limit refused go to an overflow
  * connection of the feed (up to max_connections) or, at that bound, are

@@ -356,7 +356,7 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
              "\"rest_halted\":%d,\"frames\":%llu,\"events\":%llu,\"malformed\":%llu,"
              "\"sub_errors\":%llu,\"alerts\":%llu,\"rotations\":%llu,\"reconnects\":%llu,"
              "\"markets_listed\":%llu,\"markets_missing\":%llu,\"registry_refreshes\":%llu,"
-             "\"reconnects_by_cause\":{",
+             "\"registry_pages\":%u,\"reconnects_by_cause\":{",
              i ? "," : "", f->cfg->name, f->ops->name, pipe_feed_state(f), f->paused,
              f->connected, f->maintenance,
              f->halted_rest, (unsigned long long)f->frames, (unsigned long long)f->events,
@@ -364,7 +364,7 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
              (unsigned long long)f->alerts, (unsigned long long)f->rotations,
              (unsigned long long)rc, (unsigned long long)f->registry_listed,
              (unsigned long long)f->registry_missing,
-             (unsigned long long)f->registry_refreshes);
+             (unsigned long long)f->registry_refreshes, f->reg_pages_last);
         for (int k = 0; k < PC_C_MAX; k++)
             putf(b, "%s\"%s\":%llu", k ? "," : "", pc_cause_name(k),
                  (unsigned long long)f->reconnects[k]);
@@ -499,6 +499,7 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
             goto fail;
         }
         tr_buf_init(&f->rbody);
+        tr_buf_init(&f->reg_names);
         tr_frame_init(&f->rframe);
         uv_timer_init(loop, &f->retry_timer);
         uv_timer_init(loop, &f->rotate_timer);
@@ -603,6 +604,7 @@ fail:
         lws_context_destroy(n->lws);
     for (size_t i = 0; i < n->n_feeds; i++) {
         tr_buf_free(&n->feeds[i].rbody);
+        tr_buf_free(&n->feeds[i].reg_names);
         tr_frame_free(&n->feeds[i].rframe);
     }
     free(n->feeds);
@@ -869,6 +871,7 @@ int pipe_node_close(struct pipe_node *n, struct tr_error *err)
             }
         }
         tr_buf_free(&f->rbody);
+        tr_buf_free(&f->reg_names);
         tr_frame_free(&f->rframe);
     }
     free(n->feeds);

@@ -117,7 +117,8 @@ static void wait_ms(struct pipe_feed *f, uint64_t ms)
 static void registry_cb(uv_timer_t *t)
 {
     struct pipe_feed *f = t->data;
-    if (!pipe_node_stopping(f->node) && !f->paused)
+    /* (reg_pages: a paged read is under way, its next page queued) */
+    if (!pipe_node_stopping(f->node) && !f->paused && !f->reg_pages)
         pipe_rest_enqueue(f, TR_REST_MARKETS, NULL);
 }
 
@@ -127,24 +128,50 @@ void pipe_registry_start(struct pipe_feed *f)
     uv_timer_start(&f->registry_timer, registry_cb, 0, 0);
 }
 
+/* Starts the market list again from its first page. */
+static void registry_reset(struct pipe_feed *f)
+{
+    f->reg_cursor[0] = 0;
+    f->reg_names.len = 0;
+    f->reg_n = 0;
+    f->reg_pages = 0;
+}
+
 /* The registry could not be read: retry forever with its own backoff. */
 static void registry_retry(struct pipe_feed *f)
 {
+    registry_reset(f);
     uint64_t d = tr_backoff_ms(f->cfg->registry_backoff_base_ms, f->cfg->registry_backoff_max_ms,
                                f->registry_attempt++, pipe_node_rand(f->node));
     uv_timer_start(&f->registry_timer, registry_cb, d, 0);
 }
 
+#define REGISTRY_PAGES_MAX 10000 /* a cursor that never ends is a provider bug */
+
+/* A page of the market list: Kalshi pages it with a cursor (limit 1000 a
+ * page); the list is judged once its last page (empty cursor) is in. */
 static void registry_done(struct pipe_feed *f, const struct tr_rest_result *res)
 {
     f->registry_attempt = 0;
+    if (tr_buf_append(&f->reg_names, res->names.data, res->names.len)) {
+        pipe_node_fatal(f->node, TR_ENOMEM, "market registry");
+        return;
+    }
+    f->reg_n += res->n_names;
+    f->reg_pages++;
+    if (res->cursor[0] && f->reg_pages < REGISTRY_PAGES_MAX) {
+        snprintf(f->reg_cursor, sizeof f->reg_cursor, "%s", res->cursor);
+        pipe_rest_enqueue(f, TR_REST_MARKETS, NULL);
+        return;
+    }
     f->registry_refreshes++;
-    f->registry_listed = res->n_names;
+    f->registry_listed = f->reg_n;
+    f->reg_pages_last = f->reg_pages;
     uint64_t missing = 0;
     for (size_t i = 0; i < f->cfg->n_instruments; i++) {
-        const char *want = f->cfg->instruments[i], *p = (const char *)res->names.data;
+        const char *want = f->cfg->instruments[i], *p = (const char *)f->reg_names.data;
         int found = 0;
-        for (size_t k = 0; k < res->n_names && !found; k++) {
+        for (size_t k = 0; k < f->reg_n && !found; k++) {
             found = strcmp(p, want) == 0;
             p += strlen(p) + 1;
         }
@@ -156,6 +183,10 @@ static void registry_done(struct pipe_feed *f, const struct tr_rest_result *res)
         }
     }
     f->registry_missing = missing;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "registry", "market list read",
+            TR_KV_STR("feed", f->cfg->name), TR_KV_UINT("listed", f->reg_n),
+            TR_KV_UINT("pages", f->reg_pages), TR_KV_UINT("missing", missing));
+    registry_reset(f);
     uv_timer_start(&f->registry_timer, registry_cb, (uint64_t)f->cfg->registry_refresh_s * 1000, 0);
 }
 
@@ -176,8 +207,10 @@ static void fail_req(struct pipe_feed *f, struct pipe_rest_req *r)
     }
     struct pipe_dedup *d = pipe_node_dedup(f->node);
     int rc = 0;
-    if (r->s && r->kind == TR_REST_TRADES)
+    if (r->s && r->kind == TR_REST_TRADES) {
         rc = pipe_dedup_backfill(d, r->s, NULL, 0, 0, 1);
+        pipe_loss_repair_done(f, r->s);
+    }
     else if (r->s && r->kind == TR_REST_BOOK)
         rc = pipe_dedup_snapshot(d, r->s, NULL);
     if (rc < 0)
@@ -259,7 +292,8 @@ static void skip_snapshot(struct pipe_feed *f, struct pipe_rest_req *r)
     f->rest_attempt = 0;
     tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "rest", "book snapshot skipped: gap written",
             TR_KV_STR("feed", f->cfg->name), TR_KV_STR("instrument", r->s->instrument),
-            TR_KV_UINT("attempts", r->attempts), TR_KV_UINT("again_in_ms", later));
+            TR_KV_UINT("attempts", r->attempts), TR_KV_INT("status", f->rstatus),
+            TR_KV_UINT("again_in_ms", later));
     int rc = pipe_dedup_snapshot_skipped(pipe_node_dedup(f->node), r->s);
     if (rc < 0)
         pipe_node_fatal(f->node, rc, "deduplicate/write");
@@ -289,6 +323,8 @@ void pipe_rest_build_req(const struct pipe_feed *f, const struct pipe_rest_req *
     } else if (r->kind == TR_REST_TRADES && r->s && r->s->have) {
         q->after_id = r->s->last;
         q->has_after_id = 1;
+    } else if (r->kind == TR_REST_MARKETS && f->reg_cursor[0]) {
+        q->cursor = f->reg_cursor; /* the next page of the market list */
     }
 }
 
@@ -498,6 +534,8 @@ static void req_done(struct pipe_feed *f)
         } else if (r->kind == TR_REST_TRADES && r->s) {
             snprintf(r->s->cursor, sizeof r->s->cursor, "%s", res.cursor);
             rc = pipe_dedup_backfill(d, r->s, f->rframe.events, f->rframe.n_events, res.more, 0);
+            if (rc >= 0 && r->s->state == PD_LIVE)
+                pipe_loss_repair_done(f, r->s);
         } else if (r->kind == TR_REST_BOOK && r->s) {
             rc = f->rframe.n_events ? pipe_dedup_snapshot(d, r->s, &f->rframe.events[0])
                                     : pipe_dedup_snapshot(d, r->s, NULL);
@@ -539,6 +577,13 @@ static void req_done(struct pipe_feed *f)
         fail_all(f);
         return;
     default: /* NO_RETRY, SKIP */
+        if (r->kind == TR_REST_BOOK && !r->job && r->s) {
+            /* a book cannot do without a snapshot: not retried now, but
+             * skipped like a persistent failure (gap, the next cycle asks) */
+            r->attempts++;
+            skip_snapshot(f, r);
+            return;
+        }
         fail_req(f, r);
         free(r);
         pipe_rest_pump(f);

@@ -332,11 +332,27 @@ static void k_rest(struct sim_exch *x, const struct sim_req *rq, struct sim_resp
             sim_put_iso(b, x->f.maint_until, 6);
         sim_put(b, "}");
     } else if (strcmp(p, "/trade-api/v2/markets") == 0) {
+        /* pages of `limit` (1..1000, default 100, as Kalshi's API) capped
+         * at --markets-page; the cursor is the next market's index, "" on
+         * the last page (an unparsable cursor starts from the first) */
+        const char *ls = sim_req_arg(rq, "limit"), *cur = sim_req_arg(rq, "cursor");
+        long limit = ls ? strtol(ls, NULL, 10) : 100;
+        if (limit <= 0 || limit > 1000)
+            limit = limit <= 0 ? 100 : 1000;
+        if (x->markets_page && limit > (long)x->markets_page)
+            limit = (long)x->markets_page;
+        uint32_t from = cur && *cur ? (uint32_t)strtoul(cur, NULL, 10) : 0;
+        if (from > x->n_inst)
+            from = x->n_inst;
+        uint32_t to = from + (uint32_t)limit < x->n_inst ? from + (uint32_t)limit : x->n_inst;
         sim_put(b, "{\"markets\":[");
-        for (uint32_t i = 0; i < x->n_inst; i++)
-            sim_putf(b, "%s{\"ticker\":\"%s\",\"status\":\"%s\"}", i ? "," : "", x->inst[i].name,
-                     x->f.maint_until ? "closed" : "active");
-        sim_put(b, "],\"cursor\":\"\"}");
+        for (uint32_t i = from; i < to; i++)
+            sim_putf(b, "%s{\"ticker\":\"%s\",\"status\":\"%s\"}", i > from ? "," : "",
+                     x->inst[i].name, x->f.maint_until ? "closed" : "active");
+        if (to < x->n_inst)
+            sim_putf(b, "],\"cursor\":\"%u\"}", to);
+        else
+            sim_put(b, "],\"cursor\":\"\"}");
     } else if (strcmp(p, "/trade-api/v2/markets/trades") == 0) {
         k_trades(x, rq, rs);
     } else if (strncmp(p, "/trade-api/v2/markets/", 22) == 0) {

@@ -19,7 +19,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: tickraft-sim --port P --seed S --dialect D[,D..] --instruments N --rate R\n"
             "                    [--history S] [--truth FILE] [--epoch NS] [--control-port P]\n"
-            "                    [--max-subs N] [--max-events N] [--tick-us US]\n"
+            "                    [--max-subs N] [--max-events N] [--tick-us US] [--markets-page N]\n"
             "                    [--backpressure BYTES] [--tls-cert FILE --tls-key FILE]\n"
             "                    [--rest-port P]\n"
             "       tickraft-sim --replay FILE [--speed X] [--port P] [--truth FILE]\n"
@@ -83,6 +83,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--truth")) cfg.truth = v;
         else if (!strcmp(a, "--epoch")) cfg.epoch_ns = atoll(v);
         else if (!strcmp(a, "--max-subs")) cfg.max_subs = (uint32_t)atoi(v);
+        else if (!strcmp(a, "--markets-page")) cfg.markets_page = (uint32_t)atoi(v);
         else if (!strcmp(a, "--max-events")) cfg.max_events = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--tick-us")) cfg.tick_us = atoi(v);
         else if (!strcmp(a, "--backpressure")) cfg.backpressure = (size_t)strtoull(v, NULL, 10);

@@ -544,6 +544,7 @@ int sim_server_open(struct sim_server *s, const struct sim_config *cfg, struct t
         if (sim_exch_init(&s->x[d], d, cfg->seed, cfg->instruments, cfg->rate / (nd ? nd : 1),
                           cfg->history_s, epoch, now))
             return tr_errorf(err, TR_ENOMEM, "simulator: allocate exchange %s", sim_dialects[d].name);
+        s->x[d].markets_page = cfg->markets_page;
         s->active[d] = 1;
     }
     if (cfg->truth) {

@@ -110,6 +110,7 @@ struct sim_exch {
     size_t hist_max;           /* per-instrument trade history cap */
     struct sim_faults f;
     uint32_t kalshi_sid;       /* Kalshi: last sid handed out (exchange-wide) */
+    uint32_t markets_page;     /* Kalshi /markets: most markets per page (0: 1000) */
 };
 
 /* ---- gen.c ---- */
@@ -344,6 +345,7 @@ struct sim_config {
     int64_t epoch_ns;           /* timestamp of event 0; <0: now */
     const char *truth;
     uint32_t max_subs;          /* 0: no limit */
+    uint32_t markets_page;      /* Kalshi /markets page cap (0: 1000, Kalshi's maximum limit) */
     int tick_us;                /* generation tick in µs (0: SIM_TICK_US_DEFAULT) */
     uint64_t max_events;        /* per exchange: stop after this many (0: never) */
     const char *replay;

@@ -15,7 +15,9 @@
  *   - no duplicates and strict order by native sequence;
  *   - trades: every truth trade up to the last stored one is stored with
  *     identical content, except those the truth marks unrecoverable, which
- *     must be covered by an explicit gap event; a gap may cover nothing else;
+ *     must be covered by an explicit gap event; a gap may cover nothing else
+ *     (trades with UUID ids, Kalshi: a lost trade's stream must hold a gap
+ *     event, as no range can name it);
  *   - books: from the first snapshot on, every truth delta is stored or
  *     covered by a gap that a snapshot at the gap's end follows (book deltas
  *     are never backfilled: a snapshot supersedes them);
@@ -488,8 +490,16 @@ int main(int argc, char **argv)
                 struct idrec *r = &s->ids[k];
                 /* (Kalshi times have 1 s steps: the first and last stored
                  * seconds are shared with trades before/after the run) */
-                if (!r->id[0] || r->seen || r->lost || r->ts <= s->first_ts || !s->stored)
+                if (!r->id[0] || r->seen || r->ts <= s->first_ts || !s->stored)
                     continue;
+                /* a lost trade has no sequence to place a gap over: the
+                 * stream must carry a gap event (the node writes one in
+                 * every trade stream of the connection that missed it) */
+                if (r->lost) {
+                    if (!s->gaps && (until_ns ? r->ts <= until_ns : r->ts < s->last_ts))
+                        s->lost_unmarked++;
+                    continue;
+                }
                 if (until_ns ? r->ts <= until_ns : r->ts < s->last_ts)
                     s->missing++;
             }

@@ -11,6 +11,9 @@
 #     feed reopens its overflow connection too;
 #   - a make-before-break rotation (SIGUSR1) keeps both connections for
 #     rotate_overlap (2 s) after the new one subscribed, then closes the old;
+#   - REST 404 on a trade backfill: skipped, the hole an explicit gap event;
+#     REST 400 on a book snapshot: not retried, the snapshot skipped with a
+#     gap event in the book and asked again later (sim fault http4xx);
 #   - REST 401: the feed's REST halts with an alert, the pending repair
 #     becomes an explicit gap event (never a silent hole);
 #   - SIGTERM afterwards still stops cleanly (exit 0).
@@ -43,6 +46,7 @@ ping_interval = 1s
 ping_timeout = 3s
 ws_backoff_max = 2s
 rest_backoff_max = 2s
+snapshot_backoff_max = 1s
 max_connections = 2
 rotate_overlap = 2s
 EOF
@@ -121,6 +125,18 @@ check "resumed: both connections open again" grep -q '"connections":2,"max_conne
 s2a=$(last_seq sim/trade/SIM-2); sleep 1.5; s2b=$(last_seq sim/trade/SIM-2)
 check "SIM-2 collects again on its overflow connection ($s2a -> $s2b)" test "${s2b:-0}" -gt "${s2a:-0}"
 
+log "fault: REST 404 (delisted under the request) on trades while SIM-1 has a trade hole"
+ctl http4xx code=404 endpoint=trades secs=3; ctl gap count=5 instrument=SIM-1 kind=trade; sleep 1.5
+check "404: skipped, not retried" grep -q 'msg="http error" feed=sim status=404 policy=skip' "$WORK/node.log"
+log "fault: REST 400 (malformed, a bug on our side) on book snapshots while SIM-2's book has a hole"
+ctl http4xx code=400 endpoint=book secs=3; ctl gap count=5 instrument=SIM-2 kind=book; sleep 1.5
+check "400: not retried" grep -q 'msg="http error" feed=sim status=400 policy=no_retry' "$WORK/node.log"
+check "400: the snapshot skipped with a gap, asked again later" \
+    grep -q 'msg="book snapshot skipped: gap written" feed=sim instrument=SIM-2 attempts=1 status=400' "$WORK/node.log"
+ctl clear; sleep 2.5
+status
+check "SIM-2's book live again once snapshots are answered" grep -q '"key":"sim/book/SIM-2","last_seq":[0-9]*,"state":"live"' "$WORK/st.json"
+
 log "fault: REST answers 401 while a gap needs a backfill"
 ctl auth code=401 secs=30; sleep 0.2; ctl gap count=40 instrument=SIM-0; sleep 3
 check "REST halted with an alert" grep -q 'msg="alert: authentication failure, REST halted"' "$WORK/node.log"
@@ -136,5 +152,9 @@ check "stop order: publisher, collector flush, writer, log (was $order)" \
     test "$order" = "publisher closed,graceful stop,pipeline flushed,stopped,stopped cleanly,"
 "$BIN/tickraft-ctl" log dump --dir "$WORK/data" >"$WORK/dump.jsonl" 2>/dev/null
 check "the lost backfill is an explicit gap event" grep -q '"kind":"gap".*backfill failed' "$WORK/dump.jsonl"
+check "404: SIM-1's lost trades are an explicit gap event" \
+    grep -q '"kind":"gap","instrument":"SIM-1".*"reason":"backfill failed"' "$WORK/dump.jsonl"
+check "400: SIM-2's book has an explicit gap event" \
+    grep -q '"kind":"gap","instrument":"SIM-2".*"reason":"book snapshot failed: skipped, asked again later"' "$WORK/dump.jsonl"
 [ "$FAIL" = 0 ] && log PASS || log FAIL
 exit "$FAIL"

@@ -251,6 +251,9 @@ void pipe_rest_pump(struct pipe_feed *f);
 uint64_t pipe_rest_retry_ms(const struct pipe_feed_cfg *cfg, const struct pipe_rest_req *r,
                             uint32_t attempt, uint64_t rnd);
 int pipe_rest_busy(const struct pipe_feed *f);
+/* Frees the skipped snapshots set aside (their streams stay req_out: the
+ * poller's restart queues them again). */
+void pipe_rest_drop_later(struct pipe_feed *f);
 /* Asks the exchange status now, ahead of the queue and of a backoff wait
  * (the answer goes to pipe_maint_status). */
 void pipe_rest_status_now(struct pipe_feed *f);

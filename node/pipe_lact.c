@@ -111,7 +111,9 @@ static int conn_start(struct tr_lact *self, void *arg, void **state)
     if (!in)
         return TR_ENOMEM;
     *state = in;
-    if (pipe_node_stopping(f->node) || f->paused)
+    /* (ws_hold: a maintenance or its status check holds reconnects; its
+     * end reconnects, pipe_maint.c) */
+    if (pipe_node_stopping(f->node) || f->paused || f->ws_hold)
         return 0;
     if (tr_lact_incarnation(self) > 1)
         tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "connection actor restarted",
@@ -194,8 +196,8 @@ static int poll_start(struct tr_lact *self, void *arg, void **state)
                               s);
             n++;
         }
-    if (f->maintenance)
-        pipe_rest_enqueue(f, TR_REST_STATUS, NULL);
+    if (f->maintenance || f->ws_hold) /* (a held reconnect waits for its answer) */
+        pipe_rest_status_now(f);
     if (!pipe_node_stopping(f->node) && !f->paused)
         pipe_registry_start(f);
     pipe_rest_pump(f);
@@ -218,6 +220,7 @@ static void poll_stop(struct tr_lact *self, void *state, int reason)
     (void)self;
     uv_timer_stop(&f->rest_timer);
     uv_timer_stop(&f->registry_timer);
+    pipe_rest_drop_later(f); /* skipped snapshots: their streams are requeued at start */
     f->rest_waiting = 1; /* holds pipe_rest_pump until the next start */
     if (f->rwsi) {
         detach(f->rwsi);

@@ -114,16 +114,30 @@ static void wait_ms(struct pipe_feed *f, uint64_t ms)
 
 /* ---- market registry ---- */
 
+static void registry_reset(struct pipe_feed *f);
+
+/* A page of the market list queued or in flight (a paged read under way). */
+static int markets_pending(const struct pipe_feed *f)
+{
+    if (f->inflight && f->inflight->kind == TR_REST_MARKETS)
+        return 1;
+    for (const struct pipe_rest_req *q = f->rq_head; q; q = q->next)
+        if (q->kind == TR_REST_MARKETS)
+            return 1;
+    return 0;
+}
+
 static void registry_cb(uv_timer_t *t)
 {
     struct pipe_feed *f = t->data;
-    /* (reg_pages: a paged read is under way, its next page queued) */
-    if (!pipe_node_stopping(f->node) && !f->paused && !f->reg_pages)
+    if (!pipe_node_stopping(f->node) && !f->paused && !markets_pending(f))
         pipe_rest_enqueue(f, TR_REST_MARKETS, NULL);
 }
 
 void pipe_registry_start(struct pipe_feed *f)
 {
+    if (!markets_pending(f)) /* (a poller restart dropped a paged read) */
+        registry_reset(f);
     f->registry_timer.data = f;
     uv_timer_start(&f->registry_timer, registry_cb, 0, 0);
 }
@@ -244,6 +258,16 @@ int pipe_rest_snapshot_skip(const struct pipe_feed_cfg *cfg, const struct pipe_r
 }
 
 static void later_cb(uv_timer_t *t);
+
+void pipe_rest_drop_later(struct pipe_feed *f)
+{
+    uv_timer_stop(&f->later_timer);
+    while (f->rq_later) {
+        struct pipe_rest_req *r = f->rq_later;
+        f->rq_later = r->next;
+        free(r);
+    }
+}
 
 static void arm_later(struct pipe_feed *f)
 {

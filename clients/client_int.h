@@ -34,12 +34,9 @@ struct conn_slot {
     struct conn *k;
     nng_ctx ctx;
     nng_aio *saio;      /* send, no callback (completes without a thread hop) */
-    nng_aio *raio;      /* receive for a bounded wait; its callback sets done */
-    nng_aio *daio;      /* receive for an unbounded wait: no callback, so nng's completing
-                         * thread wakes the waiter itself (one thread hop fewer) */
+    nng_aio *raio;      /* receive; its callback sets done */
     int open;           /* ctx and aios exist on the current socket */
     int pending;        /* a receive is outstanding */
-    int direct;         /* it is on daio */
     int done;           /* guarded by k->mu: raio completed */
     int64_t sent_ms;    /* monotonic ms of the send */
     int64_t deadline_ms; /* monotonic: past it with no reply the node counts as gone */
@@ -83,19 +80,14 @@ int64_t conn_mono_ms(void);
 /* ---- pipelined requests (clients/slot.c) ----
  * Sends `req` on slot i of the open connection and starts waiting for its
  * reply in the background; the node counts as gone if no reply came
- * within timeout_ms. The slot must have nothing outstanding. `direct`: the
- * caller will wait for this reply without a deadline of its own (poll -1,
- * run), so the receive completes straight into the waiting thread instead
- * of through a callback on nng's task thread; conn_slot_wait then ignores
- * `until` for it. 0, or TR_ECONNRESET / TR_ENOMEM (err filled). */
+ * within timeout_ms. The slot must have nothing outstanding. 0, or
+ * TR_ECONNRESET / TR_ENOMEM (err filled). */
 int conn_slot_send(struct conn *k, unsigned i, const struct tr_buf *req, int timeout_ms,
-                   int direct, struct tr_error *err);
-/* Waits for slot i's reply until monotonic ms `until` (a direct slot:
- * until the reply, the loss of the node or its own deadline): 1 and *out
- * (the caller owns the message), 0 when `until` came first (still
- * outstanding), or TR_ECONNRESET when the node's pipe went away or the
- * slot's own deadline passed (the receive is cancelled; the caller moves
- * on). */
+                   struct tr_error *err);
+/* Waits for slot i's reply until monotonic ms `until`: 1 and *out (the
+ * caller owns the message), 0 when `until` came first (still outstanding),
+ * or TR_ECONNRESET when the node's pipe went away or the slot's own
+ * deadline passed (the receive is cancelled; the caller moves on). */
 int conn_slot_wait(struct conn *k, unsigned i, int64_t until, nng_msg **out,
                    struct tr_error *err);
 /* Cancels every outstanding slot receive (their replies are dropped). */

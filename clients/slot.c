@@ -3,22 +3,7 @@
  * can have several FETCHes waiting at the node at once (protocol 1.1,
  * docs/protocol.md "Pipelining"). The caller decides the order in which it
  * waits for the slots (a subscription waits in FETCH-number order), so
- * replies that arrive out of order are simply held in their slot.
- *
- * Two receive aios per slot. A bounded wait (poll with a timeout) needs a
- * completion it can wait for with a deadline, so its aio has a callback;
- * nng runs that callback on one of its task threads, which then wakes the
- * subscription's thread. An unbounded wait (poll -1, tr_client_sub_run)
- * uses an aio without a callback: nng then completes it on the thread that
- * finished the receive, which wakes the waiter in nng_aio_wait directly,
- * one thread hand-off fewer on every batch (docs/sdk.md has the figures).
- * Such a wait cannot time out on its own terms: it ends with the reply
- * (the node answers an idle long-poll within wait_ms, so
- * tr_client_sub_stop is seen as soon as before), the slot's own deadline
- * (the aio's timeout), or the loss of the node: with resends off
- * (NNG_OPT_REQ_RESENDTIME infinite, below) nng 1.5.2 fails a pending
- * receive with NNG_ECONNRESET as soon as the pipe closes
- * (test_client_kill9 checks it with a one-minute rpc timeout). */
+ * replies that arrive out of order are simply held in their slot. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,8 +28,6 @@ static int slot_open(struct conn *k, struct conn_slot *sl, struct tr_error *err)
     int rv = nng_aio_alloc(&sl->saio, NULL, NULL);
     if (!rv)
         rv = nng_aio_alloc(&sl->raio, slot_cb, sl);
-    if (!rv)
-        rv = nng_aio_alloc(&sl->daio, NULL, NULL);
     if (!rv && (rv = nng_ctx_open(&sl->ctx, k->sock)) == 0) {
         /* a reply never comes twice: the node answers a repeated number
          * with the same batch, but nng must not resend on its own */
@@ -52,15 +35,14 @@ static int slot_open(struct conn *k, struct conn_slot *sl, struct tr_error *err)
         sl->open = 1;
         return 0;
     }
-    nng_aio_free(sl->daio);
     nng_aio_free(sl->raio);
     nng_aio_free(sl->saio);
-    sl->daio = sl->raio = sl->saio = NULL;
+    sl->raio = sl->saio = NULL;
     return tr_errorf(err, conn_map_nng(rv), "%s: open context: %s", conn_url(k), nng_strerror(rv));
 }
 
 int conn_slot_send(struct conn *k, unsigned i, const struct tr_buf *req, int timeout_ms,
-                   int direct, struct tr_error *err)
+                   struct tr_error *err)
 {
     struct conn_slot *sl = &k->slot[i];
     int rc;
@@ -87,28 +69,12 @@ int conn_slot_send(struct conn *k, unsigned i, const struct tr_buf *req, int tim
     pthread_mutex_lock(&k->mu);
     sl->done = 0;
     pthread_mutex_unlock(&k->mu);
-    nng_aio *a = direct ? sl->daio : sl->raio;
-    nng_aio_set_timeout(a, timeout_ms);
-    nng_ctx_recv(sl->ctx, a);
+    nng_aio_set_timeout(sl->raio, timeout_ms);
+    nng_ctx_recv(sl->ctx, sl->raio);
     sl->pending = 1;
-    sl->direct = direct;
     sl->sent_ms = conn_mono_ms();
     sl->deadline_ms = sl->sent_ms + timeout_ms;
     return 0;
-}
-
-static int direct_wait(struct conn *k, struct conn_slot *sl, nng_msg **out, struct tr_error *err)
-{
-    nng_aio_wait(sl->daio);
-    sl->pending = 0;
-    int rv = nng_aio_result(sl->daio);
-    if (rv == 0) {
-        *out = nng_aio_get_msg(sl->daio);
-        return 1;
-    }
-    const char *why = atomic_load(&k->lost) || rv == NNG_ECANCELED ? "connection lost"
-                      : rv == NNG_ETIMEDOUT ? "no reply in time" : nng_strerror(rv);
-    return tr_errorf(err, TR_ECONNRESET, "%s: %s", conn_url(k), why);
 }
 
 static struct timespec abs_mono(int64_t ms)
@@ -122,8 +88,6 @@ int conn_slot_wait(struct conn *k, unsigned i, int64_t until, nng_msg **out,
     struct conn_slot *sl = &k->slot[i];
     if (!sl->pending)
         return tr_errorf(err, TR_EINVAL, "slot %u has no request", i);
-    if (sl->direct)
-        return direct_wait(k, sl, out, err);
     int64_t lim = until < sl->deadline_ms ? until : sl->deadline_ms;
     struct timespec ts = abs_mono(lim);
     pthread_mutex_lock(&k->mu);
@@ -159,11 +123,10 @@ void conn_slots_abandon(struct conn *k)
         struct conn_slot *sl = &k->slot[i];
         if (!sl->pending)
             continue;
-        nng_aio *a = sl->direct ? sl->daio : sl->raio;
-        nng_aio_cancel(a);
-        nng_aio_wait(a);
-        if (nng_aio_result(a) == 0)
-            nng_msg_free(nng_aio_get_msg(a));
+        nng_aio_cancel(sl->raio);
+        nng_aio_wait(sl->raio);
+        if (nng_aio_result(sl->raio) == 0)
+            nng_msg_free(nng_aio_get_msg(sl->raio));
         sl->pending = 0;
     }
 }
@@ -175,10 +138,6 @@ void conn_slots_drain(struct conn *k, int timeout_ms)
         struct conn_slot *sl = &k->slot[i];
         if (!sl->pending)
             continue;
-        if (sl->direct) { /* bounded by its own deadline; a loss ends it */
-            nng_aio_wait(sl->daio);
-            continue;
-        }
         struct timespec ts = abs_mono(until);
         pthread_mutex_lock(&k->mu);
         while (!sl->done && !atomic_load(&k->lost))
@@ -197,10 +156,9 @@ void conn_slots_close(struct conn *k)
         if (!sl->open)
             continue;
         nng_aio_free(sl->raio); /* stops: no callback runs after this */
-        nng_aio_free(sl->daio);
         nng_aio_free(sl->saio);
         nng_ctx_close(sl->ctx);
-        sl->raio = sl->daio = sl->saio = NULL;
+        sl->raio = sl->saio = NULL;
         sl->open = 0;
     }
 }

@@ -128,7 +128,7 @@ static int do_subscribe(struct tr_client_sub *s, struct tr_error *err)
     return 0;
 }
 
-static int send_fetch(struct tr_client_sub *s, uint64_t no, int direct, struct tr_error *err)
+static int send_fetch(struct tr_client_sub *s, uint64_t no, struct tr_error *err)
 {
     struct tr_buf b;
     tr_buf_init(&b);
@@ -141,7 +141,7 @@ static int send_fetch(struct tr_client_sub *s, uint64_t no, int direct, struct t
     msgpack_pack_uint32(&pk, (uint32_t)s->o.wait_ms);
     /* a pipelined FETCH first waits for the ones before it at the node */
     int timeout = s->c->timeout_ms + s->o.wait_ms * (int)s->depth;
-    int rc = conn_slot_send(s->k, (unsigned)(no % s->depth), &b, timeout, direct, err);
+    int rc = conn_slot_send(s->k, (unsigned)(no % s->depth), &b, timeout, err);
     tr_buf_free(&b);
     if (!rc)
         s->st.fetches++;
@@ -152,14 +152,12 @@ static int send_fetch(struct tr_client_sub *s, uint64_t no, int direct, struct t
  * `depth` FETCHes outstanding. 1 batch taken, 0 `until` (monotonic ms)
  * came first, or an error: TR_ECONNRESET (the connection moved on), the
  * node's status (TR_ENOTFOUND, TR_EPROTO: subscribe again), TR_EPROTO for a
- * bad reply. `direct`: the caller waits without a deadline, so the
- * FETCHes sent now are received on the slots' direct aios
- * (clients/slot.c). */
-static int next_batch(struct tr_client_sub *s, int64_t until, int direct, struct tr_error *err)
+ * bad reply. */
+static int next_batch(struct tr_client_sub *s, int64_t until, struct tr_error *err)
 {
     for (;;) {
         while (s->sent_no < s->fetch_no + s->depth) {
-            int rc = send_fetch(s, s->sent_no + 1, direct, err);
+            int rc = send_fetch(s, s->sent_no + 1, err);
             if (rc)
                 return rc;
             s->sent_no++;
@@ -181,7 +179,7 @@ static int next_batch(struct tr_client_sub *s, int64_t until, int direct, struct
         if (rep.status == TR_EBUSY && s->busy_resends++ < 100) {
             /* the node had no worker to hold it ahead of its turn; the
              * FETCH before it is answered now, so this one is next */
-            if ((rc = send_fetch(s, no, direct, err)))
+            if ((rc = send_fetch(s, no, err)))
                 return rc;
             continue;
         }
@@ -344,7 +342,7 @@ int tr_client_sub_poll(struct tr_client_sub *s, struct tr_client_msg *m, int tim
             }
             continue;
         }
-        rc = next_batch(s, deadline, timeout_ms < 0, err);
+        rc = next_batch(s, deadline, err);
         batch_ns = real_ns();
         if (rc == 1 || rc == 0)
             continue; /* deliver it, or see that the time is up */
@@ -369,10 +367,7 @@ int tr_client_sub_run(struct tr_client_sub *s, tr_client_event_cb cb, void *arg,
 {
     struct tr_client_msg m;
     for (;;) {
-        /* unbounded: the replies wake this thread straight from nng's
-         * receiving thread (clients/slot.c); an idle long-poll still ends
-         * within wait_ms, so a stop is seen as soon as before */
-        int rc = tr_client_sub_poll(s, &m, -1, err);
+        int rc = tr_client_sub_poll(s, &m, 1000, err);
         if (rc == 0 || rc == TR_ECONNREFUSED)
             continue;
         if (rc < 0)

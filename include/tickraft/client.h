@@ -162,21 +162,15 @@ int tr_client_subscribe(struct tr_client *c, const struct tr_client_sub_options 
 /* Next message: 1 and *m filled, 0 when nothing arrived within timeout_ms
  * (-1 waits until a message or tr_client_sub_stop), or an error: TR_ECLOSED
  * (stopped), TR_ECONNREFUSED (every node failed in a row for longer than
- * the rpc timeout; polling again retries), TR_EAUTH, TR_EPROTO.
- * Latency: with -1 (and in tr_client_sub_run) a reply wakes this thread
- * straight from nng's receiving thread; with a timeout it goes through one
- * more of nng's threads (docs/sdk.md "Thread hops"). A poll with a timeout
- * right after a -1 poll or a run may wait up to one long-poll (wait_ms)
- * past its timeout for the fetches those left outstanding. */
+ * the rpc timeout; polling again retries), TR_EAUTH, TR_EPROTO. */
 int tr_client_sub_poll(struct tr_client_sub *s, struct tr_client_msg *m, int timeout_ms,
                        struct tr_error *err);
 /* Callback mode: calls `cb` for every message until it returns nonzero
  * (returns 0), tr_client_sub_stop (TR_ECLOSED) or an error. Runs on the
- * calling thread; waits as poll with -1 does (the lower-latency path). */
+ * calling thread. */
 int tr_client_sub_run(struct tr_client_sub *s, tr_client_event_cb cb, void *arg,
                       struct tr_error *err);
-/* Makes poll/run return TR_ECLOSED soon: within the long-poll wait, or the
- * rpc timeout when the node has stopped answering. Any thread. */
+/* Makes poll/run return TR_ECLOSED soon (within the long-poll wait). Any thread. */
 void tr_client_sub_stop(struct tr_client_sub *s);
 /* Appends the opaque cursor of the last event delivered to `out`
  * (caller-owned buffer). Works on every node of the cluster. */

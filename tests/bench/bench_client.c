@@ -250,9 +250,8 @@ int bench_client_main(int argc, char **argv)
      * the previous one ends, no window */
     long gcm = bench_arg_long(argc, argv, "--group-commit-ms", 2);
     long pipeline = bench_arg_long(argc, argv, "--pipeline", 0);
-    /* run: tr_client_sub_run, the callback the issue's figure ends in (its
-     * waits take the SDK's callback-less path, clients/slot.c); poll:
-     * tr_client_sub_poll with a timeout, as before */
+    /* run: tr_client_sub_run, the callback the issue's figure ends in;
+     * poll: tr_client_sub_poll with a timeout, as before */
     const char *deliver = bench_arg(argc, argv, "--deliver", "run");
     int by_poll = strcmp(deliver, "poll") == 0;
     char dir[] = "/tmp/tr_bench_client_XXXXXX";

@@ -3,7 +3,7 @@
  * killed with SIGKILL and restarted on the same address with more data,
  * and delivers every event once, in order. A second subscriber with two
  * nodes fails over to the other process at the kill, by poll and in
- * callback mode (whose waits only the pipe's loss can end). */
+ * callback mode. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -175,11 +175,10 @@ static void kill9_fails_over_to_the_other_node(void **state)
     ch_rmdir(db);
 }
 
-/* Callback mode: run's waits have no deadline of their own (the reply
- * completes them straight into this thread, clients/slot.c), so only the
- * loss of the node's pipe can end the one waiting at the killed node. With
- * an rpc timeout of a minute, a wait the loss did not end would hold the
- * subscriber there past the test's timeout. */
+/* Callback mode (tr_client_sub_run): the node is killed while the
+ * subscriber waits at it with nothing to read; with an rpc timeout of a
+ * minute, only noticing the lost pipe (not the timeout) moves it on to the
+ * other node within the test's time. */
 struct k9run {
     struct ch_check chk;
     atomic_uint_fast64_t seen;

@@ -6,8 +6,7 @@
  * counted, and served when sent again; numbers too far ahead are refused;
  * unsubscribing with fetches outstanding frees the session safely; the
  * SDK delivers everything in order at every pipeline depth, by poll and
- * by callback (tr_client_sub_run, whose waits take the callback-less
- * path), keeps one FETCH at a time on a node that speaks 1.0, and a run
+ * by callback (tr_client_sub_run), keeps one FETCH at a time on a node that speaks 1.0, and a run
  * ends on tr_client_sub_stop from another thread. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -332,9 +331,8 @@ static void sdk_on_a_1_0_node_fetches_one_at_a_time(void **state)
     ch_node_close(&n);
 }
 
-/* Callback mode (tr_client_sub_run): its unbounded waits take the
- * replies on the slots' callback-less aios (clients/slot.c). The callback
- * writes the live part itself (it runs on this thread, the log's writer). */
+/* Callback mode (tr_client_sub_run). The callback writes the live part
+ * itself (it runs on this thread, the log's writer). */
 struct run_ctx {
     struct ch_check chk;
     struct tr_log *log;
@@ -374,8 +372,8 @@ static void sdk_run_delivers_in_order_at_every_pipeline_depth(void **state)
         assert_int_equal(tr_client_sub_run(s, run_cb, &r, &err), 0);
         assert_int_equal(r.chk.bad, 0);
         assert_int_equal(r.chk.total, 3 * r.last);
-        /* a bounded poll after run: the FETCHes run left outstanding are
-         * answered empty at the end of their long-poll */
+        /* a poll after run: nothing more, the FETCHes run left outstanding
+         * are answered empty at the end of their long-poll */
         struct tr_client_msg m;
         assert_int_equal(tr_client_sub_poll(s, &m, 20, &err), 0);
         struct tr_client_sub_stats st;

@@ -21,6 +21,8 @@
  * CPU: the node's total and its collector and writer threads (named
  * tr-collector / tr-writer), in cores, over the window.
  * Both processes share this 2-core machine with the benchmark.
+ * --tls: the feed is wss:// + https:// (REST on a second port) with a CA the
+ * benchmark makes with the openssl command line, to measure what TLS costs.
  * Prints one JSON object last. */
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +49,7 @@ const char bench_ingest_help[] =
     "  --latency-sched off|nice:N|fifo:N|rr:N (the node's [node] latency_sched)\n"
     "  --backpressure MB (the simulator pauses while more is queued for the node:\n"
     "    the node's ceiling instead of an overload; default off)\n"
+    "  --tls (wss:// + https:// on a second port, a CA made with openssl: TLS's cost)\n"
     "  --bin DIR (next to this program)";
 
 /* GET `path` into buf; 0 or -1. */
@@ -238,9 +241,11 @@ int bench_ingest_main(int argc, char **argv)
     long bp_mb = bench_arg_long(argc, argv, "--backpressure", 0);
     long sync_threads = bench_arg_long(argc, argv, "--sync-threads", 0);
     const char *lsched = bench_arg(argc, argv, "--latency-sched", NULL);
-    int pin = 0;
-    for (int i = 1; i < argc; i++)
+    int pin = 0, tls = 0;
+    for (int i = 1; i < argc; i++) {
         pin |= strcmp(argv[i], "--pin") == 0;
+        tls |= strcmp(argv[i], "--tls") == 0;
+    }
     if (pin && bench_pin_self(1) != 0) {
         perror("ingest: --pin: sched_setaffinity to CPU 1");
         return 1;
@@ -257,6 +262,18 @@ int bench_ingest_main(int argc, char **argv)
         hport = bench_free_port();
     while (pport == sport || pport == hport)
         pport = bench_free_port();
+    int rport = 0, cport = 0; /* --tls: REST and the simulator's plain control port */
+    if (tls) {
+        if (bench_make_certs(dir) != 0) {
+            fprintf(stderr, "ingest: --tls: openssl failed (see %s/openssl.log)\n", dir);
+            return 1;
+        }
+        while (!rport || rport == sport || rport == hport || rport == pport)
+            rport = bench_free_port();
+        while (!cport || cport == sport || cport == hport || cport == pport || cport == rport)
+            cport = bench_free_port();
+    }
+    int stats_port = tls ? cport : sport;
     char pub[64], sim[1100], node[1100], simlog[1100], nodelog[1100];
     snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", pport);
     snprintf(sim, sizeof sim, "%s/tickraft-sim", bindir);
@@ -269,7 +286,8 @@ int bench_ingest_main(int argc, char **argv)
                                     .group_commit_ms = gc, .rate = rate, .instruments = inst,
                                     .tick_us = tick, .pin = pin,
                                     .backpressure = bp_mb << 20,
-                                    .sync_threads = sync_threads, .latency_sched = lsched};
+                                    .sync_threads = sync_threads, .latency_sched = lsched,
+                                    .tls = tls, .rest_port = rport, .control_port = cport};
     pid_t spid, npid;
     if (bench_simnode_start(&sno, &spid, &npid))
         return 1;
@@ -294,7 +312,7 @@ int bench_ingest_main(int argc, char **argv)
     hist_of(doc, "receive_to_durable", rh0);
     hist_of(doc, "event_to_durable", eh0);
     char sst[4096];
-    http_get_doc(sport, "/stats", sst, sizeof sst);
+    http_get_doc(stats_port, "/stats", sst, sizeof sst);
     double sw0 = num(sst, "written"), sg0 = num(sst, "generated");
     double s0 = cpu_of(spid, NULL);
     /* where receive-to-durable goes (node/pipe.h PIPE_ST_*) */
@@ -310,7 +328,7 @@ int bench_ingest_main(int argc, char **argv)
     uint64_t t1 = bench_now_ns();
     double d1 = num(doc, "durable_lsn"), e1 = num(doc, "events");
     double s1 = cpu_of(spid, NULL);
-    http_get_doc(sport, "/stats", sst, sizeof sst);
+    http_get_doc(stats_port, "/stats", sst, sizeof sst);
     double sw1 = num(sst, "written"), sg1 = num(sst, "generated");
     double c1 = cpu_of(npid, NULL), cc1 = cpu_of(npid, "tr-collector"),
            cw1 = cpu_of(npid, "tr-writer");
@@ -351,12 +369,12 @@ int bench_ingest_main(int argc, char **argv)
            "\"node_cpu_cores\":%.2f,\"collector_cpu_cores\":%.2f,\"writer_cpu_cores\":%.2f,"
            "\"sim_cpu_cores\":%.2f,\"sim_generated_per_s\":%.0f,\"sim_written_per_s\":%.0f,"
            "\"sim_ns_per_event\":%.0f,\"pinned\":%s,\"backpressure_mb\":%ld,"
-           "\"sync_threads\":%ld,\"latency_sched\":\"%s\"}\n",
+           "\"sync_threads\":%ld,\"latency_sched\":\"%s\",\"tls\":%s}\n",
            rate, inst, el, gc, (d1 - d0) / el, (e1 - e0) / el, p50, p99, ap99, rp50, rp99, ep50,
            ep99, samples,
            batches > 0 ? written / batches : 0, dups, dups - dups0, gaps, rss, (c1 - c0) / el,
            (cc1 - cc0) / el, (cw1 - cw0) / el, (s1 - s0) / el, (sg1 - sg0) / el, (sw1 - sw0) / el,
            sw1 > sw0 ? (s1 - s0) * 1e9 / (sw1 - sw0) : 0.0, pin ? "true" : "false", bp_mb,
-           sync_threads, lsched ? lsched : "off");
+           sync_threads, lsched ? lsched : "off", tls ? "true" : "false");
     return 0;
 }

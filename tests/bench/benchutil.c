@@ -223,14 +223,20 @@ int bench_simnode_start(const struct bench_simnode_opts *o, pid_t *sim, pid_t *n
             listen, o->group_commit_ms);
     if (o->sync_threads > 0)
         fprintf(f, "sync_threads = %ld\n", o->sync_threads);
-    fprintf(f, "[feed sim]\nprovider = sim\nws_url = ws://127.0.0.1:%d/native\n"
-               "rest_url = http://127.0.0.1:%d/native\ninstruments = ",
-            o->sim_port, o->sim_port);
+    fprintf(f, "[feed sim]\nprovider = sim\n");
+    if (o->tls)
+        fprintf(f, "ws_url = wss://localhost:%d/native\nrest_url = https://127.0.0.1:%d/native\n"
+                   "ca_file = %s/ca.pem\ninstruments = ",
+                o->sim_port, o->rest_port, o->dir);
+    else
+        fprintf(f, "ws_url = ws://127.0.0.1:%d/native\nrest_url = http://127.0.0.1:%d/native\n"
+                   "instruments = ",
+                o->sim_port, o->sim_port);
     for (long i = 0; i < o->instruments; i++)
         fprintf(f, "%sSIM-%ld", i ? ", " : "", i);
     fprintf(f, "\nchannels = trades, book\nping_interval = 1s\nping_timeout = 3s\n");
     fclose(f);
-    char sp[16], sr[32], si[16], stk[16], sbp[32];
+    char sp[16], sr[32], si[16], stk[16], sbp[32], srp[16], scp[16], cert[1100], key[1100];
     snprintf(sp, sizeof sp, "%d", o->sim_port);
     snprintf(sr, sizeof sr, "%ld", o->rate);
     snprintf(si, sizeof si, "%ld", o->instruments);
@@ -238,6 +244,7 @@ int bench_simnode_start(const struct bench_simnode_opts *o, pid_t *sim, pid_t *n
     snprintf(sbp, sizeof sbp, "%ld", o->backpressure);
     char *sargv[] = {(char *)o->sim, "--port", sp, "--seed", "1", "--dialect", "native",
                      "--instruments", si, "--rate", sr, "--history", "30",
+                     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                      NULL, NULL, NULL, NULL, NULL};
     int k = 13;
     if (o->tick_us > 0) {
@@ -248,9 +255,40 @@ int bench_simnode_start(const struct bench_simnode_opts *o, pid_t *sim, pid_t *n
         sargv[k++] = "--backpressure";
         sargv[k++] = sbp;
     }
+    if (o->tls) {
+        snprintf(srp, sizeof srp, "%d", o->rest_port);
+        snprintf(scp, sizeof scp, "%d", o->control_port);
+        snprintf(cert, sizeof cert, "%s/sim.pem", o->dir);
+        snprintf(key, sizeof key, "%s/sim.key", o->dir);
+        char *more[] = {"--tls-cert", cert, "--tls-key", key, "--rest-port", srp,
+                        "--control-port", scp};
+        for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+            sargv[k++] = more[i];
+    }
     *sim = bench_spawn_on(sargv, o->simlog, o->pin ? 1 : -1);
     bench_sleep_ms(500);
     char *nargv[] = {(char *)o->node, "--config", conf, "--publish", (char *)o->publish, NULL};
     *node = bench_spawn_on(nargv, o->nodelog, o->pin ? 0 : -1);
+    return 0;
+}
+
+int bench_make_certs(const char *dir)
+{
+    static const char *const steps[] = {
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-keyout '%1$s/ca.key' -out '%1$s/ca.pem' -days 2 -subj /CN=bench-ca",
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-keyout '%1$s/sim.key' -out '%1$s/sim.csr' -subj /CN=tickraft-sim",
+        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > '%1$s/sim.ext'",
+        "openssl x509 -req -in '%1$s/sim.csr' -CA '%1$s/ca.pem' -CAkey '%1$s/ca.key' "
+        "-CAcreateserial -out '%1$s/sim.pem' -days 2 -extfile '%1$s/sim.ext'",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        char cmd[4096], full[4400];
+        snprintf(cmd, sizeof cmd, steps[i], dir);
+        snprintf(full, sizeof full, "(%s) >>'%s/openssl.log' 2>&1", cmd, dir);
+        if (system(full) != 0)
+            return -1;
+    }
     return 0;
 }

@@ -73,7 +73,15 @@ struct bench_simnode_opts {
                                 a connection has more bytes queued */
     long sync_threads;       /* [storage] sync_threads; <= 0 = the node's default */
     const char *latency_sched; /* [node] latency_sched ("fifo:10"...); NULL = default */
+    int tls;                 /* 1: wss://localhost:sim_port + https://127.0.0.1:rest_port
+                                with DIR/ca.pem (bench_make_certs); the simulator's
+                                /stats then on control_port (plain) */
+    int rest_port, control_port;
 };
+/* Makes DIR/ca.pem and a server certificate DIR/sim.pem + DIR/sim.key for
+ * localhost and 127.0.0.1 with the openssl command line (EC P-256).
+ * 0 or -1 (openssl missing or failed: its output is in DIR/openssl.log). */
+int bench_make_certs(const char *dir);
 /* Writes DIR/node.conf and starts the simulator, then (500 ms later) the
  * node. Fills *sim and *node with their pids; the caller stops both with
  * bench_stop. Returns 0, or -1 when the config cannot be written. */

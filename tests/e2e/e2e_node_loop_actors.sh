@@ -13,7 +13,8 @@
 # restart for conn-fa and for poll-fa and none for the others, /metrics
 # has actor restarts by name, and the truth check finds zero missing, zero
 # duplicated, nothing out of order (fa's hole is repaired as after any
-# reconnect: trades backfilled, books resynced).
+# reconnect: trades backfilled, books resynced). Then the escalation of the
+# loop supervisor restarts the collector (second run, below).
 #
 #   bash tests/e2e/e2e_node_loop_actors.sh BIN_DIR TESTS_DIR
 set -u
@@ -84,5 +85,33 @@ check "fb kept delivering (status sampled every 0.5 s)" \
     awk 'NR > 4 && $1 + 0 <= p3 + 0 { bad = 1 } { p3 = p2; p2 = p1; p1 = $1 } END { exit bad || NR < 16 }' "$WORK/fb.txt"
 check "fa collecting again" grep -Eq '"key":"sim/trade/SIM-0","last_seq":[1-9]' "$WORK/status.json"
 stop_and_check_truth
+
+# escalation: fa's connection actor failing in every incarnation
+# ($TR_NODE_FAULT_REPEAT=1, 100 ms after each start; ws_backoff_base
+# 100 ms) exceeds the loop supervisor's intensity (3 x 2 feeds + 2 = 8 in
+# 60 s): the pipeline stops as fatal and the root restarts the collector,
+# whose new loop actors start again; a SIGTERM then still stops cleanly
+sed -i "s#^data_dir = .*#data_dir = $WORK/data2#; s#^file = .*#file = $WORK/node2.log#" "$WORK/node.conf"
+sed -i 's#^ws_backoff_max = 2s#ws_backoff_base = 100ms\nws_backoff_max = 1s#' "$WORK/node.conf"
+"$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 13 --dialect native \
+    --instruments 4 --rate 200 --history 3600 >"$WORK/sim2.log" 2>&1 &
+SIM_PID=$!
+sleep 0.5
+TR_NODE_FAULT_CONN_CRASH_MS=100 TR_NODE_FAULT_REPEAT=1 TR_NODE_FAULT_FEED=fa \
+    "$BIN/tickraft-node" --config "$WORK/node.conf" --publish off >"$WORK/node2.out" 2>&1 &
+NODE_PID=$!
+for _ in $(seq 1 300); do
+    n=$(grep -c 'component=collector msg=started' "$WORK/node2.log" 2>/dev/null)
+    [ "${n:-0}" -ge 2 ] && break
+    sleep 0.1
+done
+check "loop actors past their intensity: pipeline stopped as fatal" \
+    grep -q 'what="connection/poller actors restarted too often"' "$WORK/node2.log"
+check "nine conn-fa failures before that" test "$(grep -B1000 'actors restarted too often' "$WORK/node2.log" |
+    grep -c 'msg="fault injection: actor failing" actor=conn-fa')" = 9
+check "the collector restarted" test "$(grep -c 'component=collector msg=started' "$WORK/node2.log")" = 2
+kill -TERM "$NODE_PID"; wait "$NODE_PID"; rc=$?; NODE_PID=
+check "graceful stop during the failures: exit 0 (was $rc)" test "$rc" = 0
+kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
 [ "$FAIL" = 0 ] && log PASS || log FAIL
 exit "$FAIL"

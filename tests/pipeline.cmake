@@ -83,17 +83,17 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_maintenance_waits_snapshot_skipped_no_loss PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
-  # Kalshi: the market list paged by cursor; lost trades become gap events
-  add_test(NAME e2e_node_kalshi_registry_pages_lost_trades_are_gaps
+  # Kalshi: the market list paged by cursor, maintenance, lost trades become gap events
+  add_test(NAME e2e_node_kalshi_pages_maintenance_lost_trades_are_gaps
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_kalshi.sh
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
-  set_tests_properties(e2e_node_kalshi_registry_pages_lost_trades_are_gaps PROPERTIES
+  set_tests_properties(e2e_node_kalshi_pages_maintenance_lost_trades_are_gaps PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
-  # subscription-limit shedding in the binance dialect (whole-request refusal)
-  add_test(NAME e2e_node_binance_limit_shed_to_overflow_no_loss
+  # binance dialect: limit shedding (whole-request refusal), maintenance without a time
+  add_test(NAME e2e_node_binance_shed_and_maintenance_no_loss
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_shed_binance.sh
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
-  set_tests_properties(e2e_node_binance_limit_shed_to_overflow_no_loss PROPERTIES
+  set_tests_properties(e2e_node_binance_shed_and_maintenance_no_loss PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
 endif()
 

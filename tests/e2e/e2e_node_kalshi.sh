@@ -4,7 +4,9 @@
 #   1. the market registry pages the market list with Kalshi's cursor: the
 #      simulator serves at most 2 markets a page (--markets-page 2), 5
 #      markets listed, so 3 pages, none missing;
-#   2. a trade gap the exchange lost for good (`gap kind=trade lost=1`):
+#   2. a 2 s maintenance with Kalshi's announced resume time: no WebSocket
+#      attempt until the status says open (the outage backfilled);
+#   3. a trade gap the exchange lost for good (`gap kind=trade lost=1`):
 #      the trade subscription's seq jumps, the node resubscribes and
 #      backfills by time, REST cannot bring the lost trades back, and the
 #      connection's trade streams get an explicit gap event;
@@ -43,6 +45,18 @@ status >"$WORK/st1.json"
 check "registry: 5 markets listed over 3 pages, none missing" \
     grep -q '"markets_listed":5,"markets_missing":0,"registry_refreshes":1,"registry_pages":3' "$WORK/st1.json"
 check "registry log line" grep -q 'msg="market list read" feed=kx listed=5 pages=3 missing=0' "$WORK/node.log"
+
+log "fault: kalshi maintenance for 2 s (exchange_estimated_resume_time announced)"
+refused() { curl -sf "http://127.0.0.1:$SIM_PORT/stats" | grep -o '"ws_refused":[0-9]*' | cut -d: -f2; }
+r0=$(refused)
+ctl maintenance secs=2
+for _ in $(seq 1 60); do grep -q 'msg="exchange open again"' "$WORK/node.log" && break; sleep 0.1; done
+sleep 1.5
+r1=$(refused)
+check "maintenance seen with Kalshi's resume time" \
+    grep -Eq 'msg="exchange in maintenance" feed=kx resume_ns=[1-9][0-9]+ next_poll_ms=2[0-9]{3} ws_held=true' "$WORK/node.log"
+check "no WebSocket attempt during it (simulator refused $r0 -> $r1)" test "$r1" = "$r0"
+check "collecting again" bash -c "curl -sf http://127.0.0.1:$HTTP_PORT/api/status | grep -q '\"state\":\"collecting\"'"
 
 log "fault: 12 trades lost for good (not in REST history)"
 ctl gap count=12 kind=trade lost=1

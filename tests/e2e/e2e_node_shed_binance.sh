@@ -6,8 +6,11 @@
 # streams before the limit stay subscribed). With a limit of 2 markets per
 # connection and max_connections = 2, the third market asked for is shed,
 # moves to an overflow connection and collects there; the others keep
-# collecting on the primary. Then SIGTERM and tr-e2e-check (trades and
-# books, from each stream's first trade): zero missing, zero duplicated.
+# collecting on the primary. Then a 2 s maintenance (Binance's status
+# announces no resume time): no WebSocket attempt, primary or overflow,
+# until the status says open, then both reconnect and collect. Then SIGTERM
+# and tr-e2e-check (trades and books, from each stream's first trade):
+# zero missing, zero duplicated (the outage backfilled).
 #
 #   bash tests/e2e/e2e_node_shed_binance.sh BIN_DIR TESTS_DIR
 set -u
@@ -22,7 +25,7 @@ printf '%s\n' "[node]" "id = 10" "data_dir = $WORK/data" "[log]" "level = info" 
     "ws_url = ws://127.0.0.1:$SIM_PORT/binance/ws" "rest_url = http://127.0.0.1:$SIM_PORT/binance" \
     "instruments = SIM0USDT, SIM1USDT, SIM2USDT" "channels = trades, book" \
     "ping_interval = 1s" "ping_timeout = 3s" "ws_backoff_max = 2s" "rest_backoff_max = 2s" \
-    "max_connections = 2" >"$WORK/node.conf"
+    "max_connections = 2" "maintenance_poll = 1s" >"$WORK/node.conf"
 # the limit is on before the node connects: its first SUBSCRIBE hits it
 "$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 17 --dialect binance \
     --instruments 3 --rate 300 --history 3600 --max-subs 2 --truth "$WORK/truth.jsonl" \
@@ -45,6 +48,23 @@ a0=$(last_seq binance/trade/SIM0USDT); a2=$(last_seq binance/trade/SIM2USDT); sl
 b0=$(last_seq binance/trade/SIM0USDT); b2=$(last_seq binance/trade/SIM2USDT)
 check "SIM0USDT collects on the primary ($a0 -> $b0)" test "${b0:-0}" -gt "${a0:-0}"
 check "SIM2USDT collects on the overflow connection ($a2 -> $b2)" test "${b2:-0}" -gt "${a2:-0}"
+
+log "fault: binance maintenance for 2 s (its status has no resume time: polled every maintenance_poll)"
+refused() { curl -sf "http://127.0.0.1:$SIM_PORT/stats" | grep -o '"ws_refused":[0-9]*' | cut -d: -f2; }
+r0=$(refused)
+"$BIN/tickraft-sim" ctl --port "$CTL_PORT" maintenance secs=2 >>"$WORK/ctl.log" 2>&1
+for _ in $(seq 1 60); do grep -q 'msg="exchange open again"' "$WORK/node.log" && break; sleep 0.1; done
+sleep 1.5
+r1=$(refused)
+check "maintenance without a time: polled every maintenance_poll" \
+    grep -q 'msg="exchange in maintenance" feed=bn resume_ns=0 next_poll_ms=1000 ws_held=true' "$WORK/node.log"
+check "no WebSocket attempt during it, primary or overflow (simulator refused $r0 -> $r1)" test "$r1" = "$r0"
+curl -sf "http://127.0.0.1:$HTTP_PORT/api/status" >"$WORK/st2.json"
+check "both connections back, nothing shed" grep -q '"connections":2,"max_connections":2,"shed_total":1,"resubscribed":1,"shed":\[\]' "$WORK/st2.json"
+a0=$(last_seq binance/trade/SIM0USDT); a2=$(last_seq binance/trade/SIM2USDT); sleep 1.5
+b0=$(last_seq binance/trade/SIM0USDT); b2=$(last_seq binance/trade/SIM2USDT)
+check "SIM0USDT collects again ($a0 -> $b0)" test "${b0:-0}" -gt "${a0:-0}"
+check "SIM2USDT collects again on the overflow connection ($a2 -> $b2)" test "${b2:-0}" -gt "${a2:-0}"
 until=$(( $(date +%s%N) - 2000000000 ))
 kill -TERM "$NODE_PID"; wait "$NODE_PID"; rc=$?; NODE_PID=
 check "graceful stop exit 0 (was $rc)" test "$rc" = 0

@@ -25,7 +25,7 @@
 
 const char bench_storage_help[] =
     "durable log: append (group commit / no sync) and read events/s, bytes/event, compression "
-    "[--events N] [--batch N] [--instruments N] [--window-ms N] [--hc-level N] [--rate N] [--lat-events N] [--rc-level N] [--lat-segment-kb N] [--dir /tmp]";
+    "[--events N] [--batch N] [--instruments N] [--window-ms N] [--hc-level N] [--rate N] [--lat-events N] [--rc-level N] [--lat-segment-kb N] [--sync-threads N] [--dir /tmp]";
 
 static const char *const instruments[] = {
     "BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "ADA-USD", "XRP-USD", "LTC-USD", "AVAX-USD",
@@ -214,6 +214,8 @@ static int rc_pending(struct tr_log *log)
     return st.recompressed + st.recompress_failed + st.recompress_kept + 1 < st.segments;
 }
 
+static uint32_t lat_sync_threads = 1; /* --sync-threads: the latency runs' fsyncs at once */
+
 /* prefill: first write the whole corpus with recompression off into 64 MiB
  * segments, so the run starts with a 64 MiB sealed segment to recompress:
  * durable latency while the recompressor writes and fsyncs beside it. */
@@ -229,6 +231,7 @@ static int run_latency(const struct corpus *c, const char *dir, uint32_t window_
     struct tr_log_options o;
     tr_log_options_init(&o);
     o.group_commit_ms = window_ms;
+    o.sync_threads = lat_sync_threads;
     o.segment_bytes = seg_bytes;
     o.recompress_level = rc_level;
     o.durable_cb = lat_cb;
@@ -444,6 +447,7 @@ int bench_storage_main(int argc, char **argv)
     double rate = (double)bench_arg_long(argc, argv, "--rate", 50000);
     size_t lat_n = (size_t)bench_arg_long(argc, argv, "--lat-events", 100000);
     int rc_level = (int)bench_arg_long(argc, argv, "--rc-level", 4);
+    lat_sync_threads = (uint32_t)bench_arg_long(argc, argv, "--sync-threads", 1);
     /* Small segments in the latency runs so rolls and recompression happen
      * during them (64 MiB at 50 k/s would roll every ~25 s). */
     uint64_t lat_seg = (uint64_t)bench_arg_long(argc, argv, "--lat-segment-kb", 4096) << 10;
@@ -487,9 +491,11 @@ int bench_storage_main(int argc, char **argv)
         return 1;
     rm_dir(l0dir);
     if (lat_only) { /* A/B runs of the figure above: --lat-only 1 [--rc-level 0] */
-        printf("{\"rc_level\":%d,\"rc_throughout\":%s,\"p50\":%.0f,\"p99\":%.0f,\"p999\":%.0f,"
-               "\"fsync_p50_us\":%.0f,\"fsync_p99_us\":%.0f}\n", rc_level,
-               lr.rc_throughout ? "true" : "false", lr.p50, lr.p99, lr.p999, fs50, fs99);
+        printf("{\"rc_level\":%d,\"rc_throughout\":%s,\"sync_threads\":%u,\"p50\":%.0f,"
+               "\"p99\":%.0f,\"p999\":%.0f,\"syncs\":%llu,\"fsync_p50_us\":%.0f,"
+               "\"fsync_p99_us\":%.0f}\n", rc_level, lr.rc_throughout ? "true" : "false",
+               lat_sync_threads, lr.p50, lr.p99, lr.p999, (unsigned long long)lr.syncs, fs50,
+               fs99);
         return 0;
     }
     struct tr_log_stats st, sth, stz;

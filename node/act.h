@@ -66,6 +66,10 @@ struct act_ctx {
     /* $TR_NODE_FAULT_COLLECTOR_HANG_MS: the collector's loop blocks once,
      * that many ms after it starts, for ACT_FAULT_HANG_S (0 = off) */
     uint32_t fault_hang_ms;
+    /* $TR_NODE_FAULT_DEDUP_CRASH_MS: the deduplicator (the collector)
+     * reports a broken invariant once, that many ms after it starts */
+    uint32_t fault_dedup_ms;
+    atomic_int fault_dedup_done;
     atomic_int fault_hang_done;
     atomic_int fault_collector_done, fault_writer_done;
     /* $TR_NODE_FAULT_CONN_CRASH_MS / $TR_NODE_FAULT_POLLER_CRASH_MS: the

@@ -35,6 +35,7 @@
 #define AC_TIMER_TICK  1u
 #define AC_TIMER_FAULT 2u
 #define AC_TIMER_HANG  3u
+#define AC_TIMER_DEDUP 4u
 
 struct ac {
     struct act_ctx *ctx;
@@ -44,7 +45,7 @@ struct ac {
     struct pipe_wremote remote;
     uv_handle_t *base[8]; /* the runtime's own handles on the loop */
     size_t n_base;
-    uint64_t tick_id, fault_id, hang_id;
+    uint64_t tick_id, fault_id, hang_id, dedup_id;
     int64_t last_tick_ns;   /* the loop's last 100 ms tick (hang: abandoned) */
     int gone;               /* found abandoned: the shared context is not ours */
     unsigned ticks;
@@ -290,6 +291,8 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
         tr_actor_timer_start(self, c->fault_collector_ms, 0, AC_TIMER_FAULT, &st->fault_id);
     if (c->fault_hang_ms && !atomic_load(&c->fault_hang_done))
         tr_actor_timer_start(self, c->fault_hang_ms, 0, AC_TIMER_HANG, &st->hang_id);
+    if (c->fault_dedup_ms && !atomic_load(&c->fault_dedup_done))
+        tr_actor_timer_start(self, c->fault_dedup_ms, 0, AC_TIMER_DEDUP, &st->dedup_id);
     tr_nlog(c->lg, TR_NLOG_INFO, "collector", "started", TR_KV_UINT("epoch", rep[0]),
             TR_KV_UINT("next_lsn", rep[1] + 1));
     publish(st);
@@ -323,6 +326,16 @@ static int ac_handle(struct tr_actor *self, void *state, const struct tr_msg *ms
             return TR_ACTOR_CONTINUE;
         tr_nlog(c->lg, TR_NLOG_WARN, "collector", "fault injection: collector crashing");
         return TR_EINTERNAL;
+    case AC_TIMER_DEDUP:
+        /* the deduplicator is this actor (docs/node.md "Shape"): a broken
+         * invariant of its streams stops the pipeline as fatal, and the
+         * restart re-derives them from the checkpoint and the log, and
+         * starts every connection and poller (they point into them) anew */
+        if (atomic_exchange(&c->fault_dedup_done, !c->fault_repeat))
+            return TR_ACTOR_CONTINUE;
+        tr_nlog(c->lg, TR_NLOG_WARN, "collector", "fault injection: deduplicator invariant broken");
+        pipe_node_fatal(st->n, TR_EINTERNAL, "deduplicator invariant broken (fault injection)");
+        return TR_ACTOR_CONTINUE;
     case AC_TIMER_HANG: {
         if (atomic_exchange(&c->fault_hang_done, 1))
             return TR_ACTOR_CONTINUE;
@@ -347,6 +360,7 @@ static void ac_terminate(struct tr_actor *self, void *state, int reason)
     tr_actor_timer_stop(self, st->tick_id);
     tr_actor_timer_stop(self, st->fault_id);
     tr_actor_timer_stop(self, st->hang_id);
+    tr_actor_timer_stop(self, st->dedup_id);
     char why[64];
     tr_exit_str(reason, why, sizeof why);
     int gone = abandoned(st);

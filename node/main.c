@@ -176,6 +176,7 @@ int main(int argc, char **argv)
     ctx.fault_writer_ms = env_ms("TR_NODE_FAULT_WRITER_CRASH_MS");
     ctx.fault_repeat = env_ms("TR_NODE_FAULT_REPEAT") != 0;
     ctx.fault_hang_ms = env_ms("TR_NODE_FAULT_COLLECTOR_HANG_MS");
+    ctx.fault_dedup_ms = env_ms("TR_NODE_FAULT_DEDUP_CRASH_MS");
     ctx.lact_faults.conn_ms = env_ms("TR_NODE_FAULT_CONN_CRASH_MS");
     ctx.lact_faults.poll_ms = env_ms("TR_NODE_FAULT_POLLER_CRASH_MS");
     ctx.lact_faults.repeat = ctx.fault_repeat;

@@ -13,8 +13,10 @@
 # restart for conn-fa and for poll-fa and none for the others, /metrics
 # has actor restarts by name, and the truth check finds zero missing, zero
 # duplicated, nothing out of order (fa's hole is repaired as after any
-# reconnect: trades backfilled, books resynced). Then the escalation of the
-# loop supervisor restarts the collector (second run, below).
+# reconnect: trades backfilled, books resynced). Then (second run) a broken
+# invariant of the deduplicator restarts the collector and with it every
+# loop actor, no loss; and (third run) the escalation of the loop
+# supervisor restarts the collector.
 #
 #   bash tests/e2e/e2e_node_loop_actors.sh BIN_DIR TESTS_DIR
 set -u
@@ -85,6 +87,39 @@ check "fb kept delivering (status sampled every 0.5 s)" \
     awk '$1 + 0 > 0 { n++ } n > 3 && $1 + 0 <= p3 + 0 { bad = 1 } $1 + 0 > 0 { p3 = p2; p2 = p1; p1 = $1 }
          END { exit bad || n < 12 }' "$WORK/fb.txt"
 check "fa collecting again" grep -Eq '"key":"sim/trade/SIM-0","last_seq":[1-9]' "$WORK/status.json"
+stop_and_check_truth
+
+# the deduplicator (the collector itself) reports a broken invariant at 3 s
+# ($TR_NODE_FAULT_DEDUP_CRASH_MS): the pipeline stops as fatal, the root
+# restarts the collector, which re-derives its streams from the checkpoint
+# and the log and starts every loop actor anew (new children of a new
+# supervisor: not counted as their restarts); nothing lost or doubled
+mv "$WORK/data" "$WORK/data1"; mv "$WORK/truth.jsonl" "$WORK/truth1.jsonl"
+sed -i "s#^file = .*#file = $WORK/node3.log#" "$WORK/node.conf"
+"$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 14 --dialect native \
+    --instruments 4 --rate 1000 --history 3600 --truth "$WORK/truth.jsonl" \
+    >"$WORK/sim3.log" 2>&1 &
+SIM_PID=$!
+sleep 0.5
+TR_NODE_FAULT_DEDUP_CRASH_MS=3000 \
+    "$BIN/tickraft-node" --config "$WORK/node.conf" --publish off >"$WORK/node3.out" 2>&1 &
+NODE_PID=$!
+for _ in $(seq 1 200); do
+    n=$(grep -c 'msg=subscribed feed=fb' "$WORK/node3.log" 2>/dev/null)
+    [ "${n:-0}" -ge 2 ] && break
+    sleep 0.1
+done
+sleep 3 # the new incarnation collects and repairs the restart's hole
+curl -sf "http://127.0.0.1:$HTTP_PORT/api/status" >"$WORK/status3.json" 2>/dev/null
+check "dedup: invariant broken (fault injected), pipeline stopped as fatal" \
+    grep -q 'what="deduplicator invariant broken (fault injection)"' "$WORK/node3.log"
+check "dedup: two collector incarnations" \
+    test "$(grep -c 'component=collector msg=started' "$WORK/node3.log")" = 2
+check "dedup: both feeds subscribed again" test "$(grep -c 'msg=subscribed feed=fa' "$WORK/node3.log")" = 2
+check "dedup: status counts the collector's restart" \
+    grep -q '"name":"collector","running":1,"restarts":1' "$WORK/status3.json"
+check "dedup: its dependants run again, new children (no restarts of theirs)" \
+    grep -q '"name":"conn-fa","running":1,"restarts":0' "$WORK/status3.json"
 stop_and_check_truth
 
 # escalation: fa's connection actor failing in every incarnation

@@ -71,7 +71,7 @@ kill -TERM "$NODE_PID"; wait "$NODE_PID"; rc=$?; NODE_PID=
 check "graceful stop exit 0 (was $rc)" test "$rc" = 0
 kill -TERM "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
 if "$TESTS/tr-e2e-check" --truth "$WORK/truth.jsonl" --dir "$WORK/data" --kinds trade \
-    --until "$until" --from-first 1 >"$WORK/check.json"; then
+    --until "$until" --from-first 1 --id-gaps 1 >"$WORK/check.json"; then
     log "ok: zero missing, zero duplicated, lost trades explained by gap events"
 else
     log "FAIL: the log disagrees with the truth"; FAIL=1

@@ -5,6 +5,7 @@
  * pipeline: they read what the collector publishes to the context each
  * second (snapshot, status JSON) and the log through their own readers. */
 #include "act.h"
+#include "nsched.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,12 @@ static int pub_init(struct tr_actor *self, void *arg, void **state)
     po.admin_arg = c;
     po.tls_cert_key_file = c->pcfg->pub_tls_cert_key;
     po.tls_ca_file = c->pcfg->pub_tls_ca;
+    if (c->pcfg->latency_sched.policy != NSCHED_OFF) {
+        /* the worker holding a subscriber's long-poll reads and sends the
+         * records once durable: on the same latency path as the writer */
+        po.thread_cb = nsched_log_thread_cb; /* only reads its argument */
+        po.thread_arg = (void *)&c->pcfg->sched_log;
+    }
     char name[32];
     snprintf(name, sizeof name, "tickraft-node-%u", c->pcfg->node_id);
     po.node_name = name;

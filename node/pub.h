@@ -51,6 +51,13 @@ struct tr_pub_options {
                                       signed by this CA (mutual TLS); NULL = not asked */
     tr_pub_admin_cb admin_cb;
     void *admin_arg;
+    /* Called first on each worker thread (role "pub", n = 0..workers-1),
+     * e.g. to raise its scheduling priority (the node's latency_sched):
+     * a worker that holds a long-poll is the one that reads and sends the
+     * records once they are durable. NULL = none; thread_arg is borrowed
+     * until tr_pub_close. */
+    void (*thread_cb)(void *arg, const char *role, unsigned n);
+    void *thread_arg;
     int speak_1_0;             /* tests: behave as a protocol 1.0 node (HELLO reports minor 0,
                                   a FETCH ahead of its turn gets TR_EPROTO) */
 };

@@ -12,6 +12,7 @@
 #include "tickraft/protocol.h"
 
 struct pub_session;
+struct worker_arg; /* pub_server.c: a worker's publisher and index */
 
 struct pub_counters {
     atomic_uint_fast64_t requests, errors, malformed, oversized, unauthenticated, bad_version,
@@ -25,6 +26,7 @@ struct tr_pub {
     char *node_name, *admin_token, *data_token;
     nng_socket sock;
     pthread_t *threads;
+    struct worker_arg *wargs; /* one per worker thread */
     unsigned n_threads;
     atomic_int stopping;
     atomic_uint waiters; /* workers inside a long-poll wait */

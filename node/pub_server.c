@@ -256,9 +256,20 @@ out:
     msgpack_unpacked_destroy(&u);
 }
 
+struct worker_arg {
+    struct tr_pub *p;
+    unsigned n;
+};
+
 static void *worker(void *arg)
 {
-    struct tr_pub *p = arg;
+    struct worker_arg *wa = arg;
+    struct tr_pub *p = wa->p;
+    char name[16];
+    snprintf(name, sizeof name, "tr-pub%u", wa->n);
+    pthread_setname_np(pthread_self(), name); /* for ps -L / top -H */
+    if (p->o.thread_cb)
+        p->o.thread_cb(p->o.thread_arg, "pub", wa->n);
     nng_ctx ctx;
     nng_aio *aio = NULL;
     struct pub_reply r;
@@ -346,6 +357,7 @@ static void pub_free(struct tr_pub *p)
     free(p->admin_token);
     free(p->data_token);
     free(p->threads);
+    free(p->wargs);
     free(p->sessions);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -374,10 +386,13 @@ int tr_pub_open(struct tr_pub **out, const struct tr_pub_options *o, struct tr_e
     p->admin_token = dup_opt(o->admin_token);
     p->data_token = dup_opt(o->data_token);
     p->threads = calloc(p->o.workers, sizeof *p->threads);
+    p->wargs = calloc(p->o.workers, sizeof *p->wargs);
+    for (unsigned i = 0; p->wargs && i < p->o.workers; i++)
+        p->wargs[i] = (struct worker_arg){p, i};
     p->sessions = calloc(p->o.max_subscribers, sizeof *p->sessions);
     p->next_id = ((uint64_t)pub_now_ns() << 16) | 1; /* ids differ across restarts */
     int rc = TR_ENOMEM;
-    if (!p->listen || !p->node_name || !p->threads || !p->sessions ||
+    if (!p->listen || !p->node_name || !p->threads || !p->wargs || !p->sessions ||
         (o->admin_token && o->admin_token[0] && !p->admin_token) ||
         (o->data_token && o->data_token[0] && !p->data_token)) {
         tr_errorf(err, rc, "publisher: out of memory");
@@ -398,7 +413,8 @@ int tr_pub_open(struct tr_pub **out, const struct tr_pub_options *o, struct tr_e
         if ((rc = listen_one(p, p->listen[i], err)))
             goto fail_sock;
     for (; p->n_threads < p->o.workers; p->n_threads++)
-        if (pthread_create(&p->threads[p->n_threads], NULL, worker, p)) {
+        if (pthread_create(&p->threads[p->n_threads], NULL, worker,
+                           &p->wargs[p->n_threads])) {
             tr_errorf(err, rc = TR_ENOMEM, "publisher: start worker thread");
             goto fail_threads;
         }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "benchutil.h"
+#include "node/nsched.h"
 #include "tickraft/client.h"
 
 const char bench_e2eclient_help[] =
@@ -39,6 +40,8 @@ const char bench_e2eclient_help[] =
     "  --group-commit-ms MS (2; 0 = leader/follower) --tick-us US (simulator's default)\n"
     "  --pipeline N (FETCHes the SDK keeps outstanding; 0 = its default)\n"
     "  --deliver run|poll (run: tr_client_sub_run's callback, the default)\n"
+    "  --latency-sched off|nice:N|fifo:N|rr:N (the node's [node] latency_sched, and the\n"
+    "    same for this subscriber process)\n"
     "  --bin DIR (next to this program)";
 
 static int64_t now_real(void)
@@ -102,6 +105,15 @@ int bench_e2eclient_main(int argc, char **argv)
     long pipeline = bench_arg_long(argc, argv, "--pipeline", 0);
     /* run: events reach a callback (tr_client_sub_run); poll: a timed poll */
     int by_poll = strcmp(bench_arg(argc, argv, "--deliver", "run"), "poll") == 0;
+    /* the node's [node] latency_sched (collector, writer, sync threads and
+     * the publisher's workers), and the same for this subscriber process
+     * (its thread and nng's, which start after it is applied) */
+    const char *lsched = bench_arg(argc, argv, "--latency-sched", NULL);
+    struct nsched ns = {NSCHED_OFF, 0};
+    if (lsched && nsched_parse(lsched, &ns)) {
+        fprintf(stderr, "e2eclient: bad --latency-sched %s\n", lsched);
+        return 2;
+    }
     if (tick <= 0)
         tick = bench_arg_long(argc, argv, "--tick-ms", 0) * 1000;
     char bindir[1024];
@@ -124,11 +136,15 @@ int bench_e2eclient_main(int argc, char **argv)
                                     .nodelog = nodelog, .sim_port = sport,
                                     .http_port = 0, .publish = pub,
                                     .group_commit_ms = gc, .rate = rate, .instruments = inst,
-                                    .tick_us = tick};
+                                    .tick_us = tick, .latency_sched = lsched};
     pid_t spid, npid;
     if (bench_simnode_start(&sno, &spid, &npid))
         return 1;
 
+    /* after the children started (they would inherit it), before nng's
+     * threads exist in this process */
+    if (ns.policy != NSCHED_OFF && nsched_apply(&ns, "e2eclient", NULL))
+        fprintf(stderr, "e2eclient: --latency-sched %s not applied to the subscriber\n", lsched);
     const char *nodes[] = {pub};
     struct tr_client_options co = {.nodes = nodes, .n_nodes = 1, .name = "bench-e2eclient"};
     struct tr_client *c = NULL;
@@ -183,13 +199,13 @@ int bench_e2eclient_main(int argc, char **argv)
     if (system(cmd) != 0)
         fprintf(stderr, "e2eclient: could not remove %s\n", dir);
     printf("{\"bench\":\"e2eclient\",\"target_rate\":%ld,\"instruments\":%ld,\"seconds\":%ld,"
-           "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"pipeline\":%ld,\"deliver\":\"%s\","
+           "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"pipeline\":%ld,\"deliver\":\"%s\",\"latency_sched\":\"%s\","
            "\"events_per_s\":%.0f,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
            "\"receive_to_client_p50_us\":%.0f,\"receive_to_client_p99_us\":%.0f,"
            "\"samples\":%zu}\n",
            rate, inst, secs, gc, tick, pipeline, by_poll ? "poll" : "run",
-           (double)events / (double)secs,
+           lsched ? lsched : "off", (double)events / (double)secs,
            nx ? bench_percentile(lx, nx, 50) : 0, nx ? bench_percentile(lx, nx, 99) : 0,
            nr ? bench_percentile(lr, nr, 50) : 0, nr ? bench_percentile(lr, nr, 99) : 0, nx);
     free(lx);

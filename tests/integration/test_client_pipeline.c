@@ -7,10 +7,12 @@
  * unsubscribing with fetches outstanding frees the session safely; the
  * SDK delivers everything in order at every pipeline depth, by poll and
  * by callback (tr_client_sub_run), keeps one FETCH at a time on a node that speaks 1.0, and a run
- * ends on tr_client_sub_stop from another thread. */
+ * ends on tr_client_sub_stop from another thread; the publisher's
+ * thread_cb runs once on every worker. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <cmocka.h>
@@ -440,6 +442,41 @@ static void sdk_run_ends_on_stop_from_another_thread(void **state)
     ch_node_close(&n);
 }
 
+/* tr_pub_options.thread_cb (the node's latency_sched for the workers):
+ * called once on each worker, role "pub", numbered 0..workers-1. */
+struct seen_workers {
+    atomic_uint calls, mask, bad_role;
+};
+
+static void count_worker(void *arg, const char *role, unsigned n)
+{
+    struct seen_workers *w = arg;
+    if (strcmp(role, "pub") != 0 || n >= 32)
+        atomic_fetch_add(&w->bad_role, 1);
+    else
+        atomic_fetch_or(&w->mask, 1u << n);
+    atomic_fetch_add(&w->calls, 1);
+}
+
+static void thread_cb_runs_once_on_every_worker(void **state)
+{
+    (void)state;
+    struct seen_workers w = {0};
+    struct tr_pub_options po;
+    tr_pub_options_init(&po);
+    po.workers = 6;
+    po.thread_cb = count_worker;
+    po.thread_arg = &w;
+    struct ch_node n;
+    assert_int_equal(ch_node_open(&n, "pipe-thr", 0, &po), 0);
+    while (atomic_load(&w.calls) < 6) /* the workers start on their own */
+        usleep(1000);
+    ch_node_close(&n);
+    assert_int_equal(atomic_load(&w.calls), 6);
+    assert_int_equal(atomic_load(&w.mask), 0x3f);
+    assert_int_equal(atomic_load(&w.bad_role), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +487,7 @@ int main(void)
         cmocka_unit_test(sdk_on_a_1_0_node_fetches_one_at_a_time),
         cmocka_unit_test(sdk_run_delivers_in_order_at_every_pipeline_depth),
         cmocka_unit_test(sdk_run_ends_on_stop_from_another_thread),
+        cmocka_unit_test(thread_cb_runs_once_on_every_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pipe_feed.h"
 
 _Static_assert(TR_CFG_FEED_CONN_MAX + 1 == PIPE_CONN_SLOTS,
                "max_connections counts the primary pair as one connection");
@@ -48,6 +49,11 @@ static int ca_file_of(const struct pipe_cfg *cfg, const struct tr_feed_cfg *fc,
     if (strlen(ca) >= sizeof f->ca_file)
         return tr_errorf(err, TR_ECONFIG, "%s:%d: section [feed %s]: ca_file path too long",
                          cfg->path, fc->line, fc->name);
+    int n = pipe_tls_ca_count(ca);
+    if (n <= 0)
+        return tr_errorf(err, TR_ECONFIG, "%s:%d: section [feed %s]: ca_file %s %s", cfg->path,
+                         fc->line, fc->name, ca,
+                         n < 0 ? "cannot be opened" : "holds no PEM certificate");
     snprintf(f->ca_file, sizeof f->ca_file, "%s", ca);
     return 0;
 }

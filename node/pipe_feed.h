@@ -276,6 +276,9 @@ void pipe_tls_context_info(const struct pipe_cfg *cfg, struct lws_context_creati
  * load it. The vhosts go with the context. */
 int pipe_tls_vhosts(struct lws_context *ctx, const struct lws_protocols *protocols,
                     struct pipe_feed *feeds, size_t n, struct tr_error *err);
+/* Certificates in the PEM file `path` (0: none, the file is not a CA
+ * bundle), or -1 when it cannot be opened. */
+int pipe_tls_ca_count(const char *path);
 /* lws_client_connect_info.ssl_connection for an endpoint: verified TLS or
  * nothing. */
 int pipe_tls_flags(int tls);

@@ -293,6 +293,11 @@ int pipe_tls_verify_cb(struct lws *wsi, void *x509_ctx, size_t preverify_ok);
  * this thread. */
 const char *pipe_tls_failure(const struct lws *wsi);
 
+/* pipe_lwslog.c: lws's own (error) log lines go to `lg` as component=lws
+ * lines from now on, process-wide. */
+struct tr_nlog;
+void pipe_lws_log_to(struct tr_nlog *lg);
+
 /* pipe_node.c: services the feeds use */
 struct lws_context *pipe_node_lws(struct pipe_node *n);
 struct pipe_dedup *pipe_node_dedup(struct pipe_node *n);

@@ -548,7 +548,7 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
             TR_KV_UINT("last_lsn", tr_log_last_lsn(n->log)), TR_KV_UINT("scanned", scanned),
             TR_KV_UINT("streams", n->dd.n_streams));
 
-    lws_set_log_level(LLL_ERR, NULL);
+    pipe_lws_log_to(lg); /* lws's errors as component=lws lines, not raw stderr */
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     void *loops[1] = {loop};

@@ -441,11 +441,14 @@ static void handle_ctl(struct pipe_conn *c)
             f->alerts++;
             /* shed the market named, else the last one asked for on this
              * connection; pipe_shed.c finds it another connection */
+            int named = i >= 0;
             i = pipe_shed_market(f, c, i);
             tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: subscription limit, shedding",
                     TR_KV_STR("feed", f->cfg->name),
                     TR_KV_STR("instrument", i >= 0 ? f->cfg->instruments[i] : ""),
                     TR_KV_STR("text", ctl->text));
+            if (!named && i >= 0) /* the refusal may have failed the whole request */
+                pipe_shed_ask_rest(f, c);
         } else {
             f->alerts++;
             tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: subscribe refused, not retrying",

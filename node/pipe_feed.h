@@ -212,6 +212,10 @@ void pipe_shed_close(struct pipe_feed *f); /* uv_close of the timer */
  * not named; the last one asked on c is taken). Returns the market shed,
  * or -1 when none could be named. */
 int pipe_shed_market(struct pipe_feed *f, struct pipe_conn *c, int i);
+/* A limit refusal that named no market may have failed the whole request
+ * (Coinbase, Kalshi): asks again on c for the markets c still serves
+ * (already subscribed ones are acknowledged again at no cost). */
+void pipe_shed_ask_rest(struct pipe_feed *f, struct pipe_conn *c);
 /* Connection group g's subscription was answered: its markets awaiting an
  * answer are subscribed (their trade streams resume when `resume`). */
 void pipe_shed_confirmed(struct pipe_feed *f, int g, int resume);

@@ -201,6 +201,22 @@ int pipe_shed_market(struct pipe_feed *f, struct pipe_conn *c, int i)
     return i;
 }
 
+void pipe_shed_ask_rest(struct pipe_feed *f, struct pipe_conn *c)
+{
+    int g = pipe_conn_group(c), idx[PIPE_MAX_INST];
+    size_t n = 0;
+    for (size_t i = 0; i < f->cfg->n_instruments; i++)
+        if (f->home[i] == g && !f->dropped[i])
+            idx[n++] = (int)i;
+    if (!n || c->state != PC_OPEN)
+        return;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn",
+            "limit refusal named no market: asking again for the rest", TR_KV_STR("feed", f->cfg->name),
+            TR_KV_INT("slot", c->slot), TR_KV_UINT("markets", n));
+    if (pipe_conn_subscribe_more(c, idx, n) < 0)
+        pipe_conn_close(c, 1000); /* its reconnect subscribes them */
+}
+
 void pipe_shed_confirmed(struct pipe_feed *f, int g, int resume)
 {
     int any = 0;

@@ -92,9 +92,9 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_kalshi_pages_maintenance_lost_trades_are_gaps PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
-  # binance and coinbase dialects: limit shedding (refusals that name no
-  # market), maintenance (binance: no resume time; coinbase: announced)
-  foreach(d binance coinbase)
+  # binance, coinbase and kalshi dialects: limit shedding (refusals that
+  # name no market), maintenance (binance: no resume time; others: announced)
+  foreach(d binance coinbase kalshi)
     add_test(NAME e2e_node_${d}_shed_and_maintenance_no_loss
              COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_shed_maint.sh
                      ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests ${d})

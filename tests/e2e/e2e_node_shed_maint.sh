@@ -26,6 +26,8 @@ binance) WS=/binance/ws; M0=SIM0USDT; M1=SIM1USDT; M2=SIM2USDT; KINDS=trade,book
          RESUME='resume_ns=0 next_poll_ms=1000' ;; # (Binance's status has no resume time)
 coinbase) WS=/coinbase; M0=SIM0-USD; M1=SIM1-USD; M2=SIM2-USD; KINDS=trade # (level2: no exchange-wide seq)
          RESUME='resume_ns=[1-9][0-9]+ next_poll_ms=1000' ;;
+kalshi) WS=/kalshi/trade-api/ws/v2; M0=KXSIM-26JAN01-T0; M1=KXSIM-26JAN01-T1; M2=KXSIM-26JAN01-T2
+         KINDS=trade; RESUME='resume_ns=[1-9][0-9]+ next_poll_ms=1000' ;;
 *) echo "unknown dialect $DIALECT" >&2; exit 2 ;;
 esac
 . "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"

@@ -51,8 +51,9 @@ void nsched_format(const struct nsched *s, char *buf, size_t cap)
         snprintf(buf, cap, "%s:%d", names[s->policy], s->prio);
 }
 
-int nsched_apply(const struct nsched *s, const char *thread, struct tr_nlog *lg)
+int nsched_apply(const struct nsched *s, int stage, const char *thread, struct tr_nlog *lg)
 {
+    int prio = s->prio;
     if (s->policy == NSCHED_OFF)
         return 0;
     int e;
@@ -60,7 +61,8 @@ int nsched_apply(const struct nsched *s, const char *thread, struct tr_nlog *lg)
         /* Linux: a nice value is per thread (setpriority on the tid) */
         e = setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), s->prio) == 0 ? 0 : errno;
     } else {
-        struct sched_param sp = {.sched_priority = s->prio};
+        prio = s->prio + stage > 99 ? 99 : s->prio + stage;
+        struct sched_param sp = {.sched_priority = prio};
         e = pthread_setschedparam(pthread_self(), s->policy == NSCHED_FIFO ? SCHED_FIFO : SCHED_RR,
                                   &sp);
     }
@@ -75,7 +77,7 @@ int nsched_apply(const struct nsched *s, const char *thread, struct tr_nlog *lg)
         return -e;
     }
     tr_nlog(lg, TR_NLOG_INFO, "sched", "latency_sched applied", TR_KV_STR("thread", thread),
-            TR_KV_STR("latency_sched", v));
+            TR_KV_STR("latency_sched", v), TR_KV_INT("priority", prio));
     return 0;
 }
 
@@ -84,5 +86,5 @@ void nsched_log_thread_cb(void *arg, const char *role, unsigned n)
     struct nsched_log *l = arg;
     char name[16];
     snprintf(name, sizeof name, "tr-%s%u", role, n); /* the log names its threads so */
-    nsched_apply(&l->s, name, l->lg);
+    nsched_apply(&l->s, NSCHED_STAGE_SYNC, name, l->lg);
 }

@@ -276,6 +276,7 @@ int tr_log_append_many(struct tr_log *log, const struct tr_log_record *recs, siz
             return rc;
         need += REC_HDR_SIZE + kl + recs[i].payload_len;
     }
+    int kick = 0;
     pthread_mutex_lock(&log->wmu);
     int rc = failed(log, err);
     if (rc == 0)
@@ -306,7 +307,7 @@ int tr_log_append_many(struct tr_log *log, const struct tr_log_record *recs, siz
     if (log->o.sync == TR_LOG_SYNC_EVERY)
         rc = sync_active(log, err);
     else if (log->o.sync == TR_LOG_SYNC_GROUP)
-        sync_kick(log);
+        kick = sync_kick_wanted(log);
     if (last_lsn)
         *last_lsn = log->next_lsn - 1;
     goto out;
@@ -316,6 +317,8 @@ undo:
     log->next_lsn = lsn0;
 out:
     pthread_mutex_unlock(&log->wmu);
+    if (kick)
+        sync_kick(log);
     return rc;
 }
 

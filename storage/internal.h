@@ -290,7 +290,16 @@ long seg_find(const struct tr_log *log, uint64_t id);
 void publish_lsns(struct tr_log *log, uint64_t written, uint64_t durable, int synced);
 int sync_start(struct tr_log *log, struct tr_error *err);
 void sync_stop(struct tr_log *log);
-void sync_kick(struct tr_log *log); /* caller holds wmu */
+/* Whether an append should wake a sync thread (one waits for work, or
+ * group_commit_bytes is reached); caller holds wmu. The wake itself,
+ * sync_kick, is done after releasing wmu: a woken sync thread (running at
+ * once on the other CPU, or preempting the writer under latency_sched)
+ * would otherwise block on wmu straight away and be woken a second time.
+ * No wake is lost: a sync thread decides to wait under wmu, so the
+ * append that made the log dirty happened either before (it sees it) or
+ * after it waits (the signal reaches it). */
+int sync_kick_wanted(struct tr_log *log);
+void sync_kick(struct tr_log *log);
 /* Writes raw[0..upto) as blocks at the end of the active segment. Caller
  * holds wmu. On failure the file is cut back and raw is left untouched. */
 int write_raw(struct tr_log *log, size_t upto, struct tr_error *err);

@@ -220,10 +220,14 @@ void sync_stop(struct tr_log *log)
     log->n_sync = 0;
 }
 
+int sync_kick_wanted(struct tr_log *log)
+{
+    return log->sync_idle || log->unsynced_bytes >= log->o.group_commit_bytes;
+}
+
 void sync_kick(struct tr_log *log)
 {
-    if (log->sync_idle || log->unsynced_bytes >= log->o.group_commit_bytes)
-        pthread_cond_signal(&log->sync_cv);
+    pthread_cond_signal(&log->sync_cv);
 }
 
 /* Waits on log->cv until `done` or the deadline; caller holds mu. */

@@ -57,11 +57,19 @@ int nsched_apply(const struct nsched *s, int stage, const char *thread, struct t
     if (s->policy == NSCHED_OFF)
         return 0;
     int e;
-    if (s->policy == NSCHED_NICE) {
+    /* Real time only where the thread never waits for a lower-priority
+     * one by spinning: libuv's loop (collector, writer) spins with
+     * sched_yield while another thread is inside uv_async_send for it, and
+     * a FIFO thread yields only to its own priority, so a normal-priority
+     * sender preempted there on the same CPU stalls it until RT throttling
+     * (seen: the writer at 94 % CPU in that spin, the node pinned to one
+     * CPU never came up). The loop threads get a strong nice instead. */
+    int rt = s->policy != NSCHED_NICE && stage == NSCHED_STAGE_SYNC;
+    if (!rt) {
+        prio = s->policy == NSCHED_NICE ? s->prio : NSCHED_LOOP_NICE;
         /* Linux: a nice value is per thread (setpriority on the tid) */
-        e = setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), s->prio) == 0 ? 0 : errno;
+        e = setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), prio) == 0 ? 0 : errno;
     } else {
-        prio = s->prio + stage > 99 ? 99 : s->prio + stage;
         struct sched_param sp = {.sched_priority = prio};
         e = pthread_setschedparam(pthread_self(), s->policy == NSCHED_FIFO ? SCHED_FIFO : SCHED_RR,
                                   &sp);
@@ -77,7 +85,8 @@ int nsched_apply(const struct nsched *s, int stage, const char *thread, struct t
         return -e;
     }
     tr_nlog(lg, TR_NLOG_INFO, "sched", "latency_sched applied", TR_KV_STR("thread", thread),
-            TR_KV_STR("latency_sched", v), TR_KV_INT("priority", prio));
+            TR_KV_STR("latency_sched", v), TR_KV_STR("policy", rt ? "realtime" : "nice"),
+            TR_KV_INT(rt ? "priority" : "nice", prio));
     return 0;
 }
 

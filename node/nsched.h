@@ -24,17 +24,20 @@ int nsched_parse(const char *v, struct nsched *s);
 void nsched_format(const struct nsched *s, char *buf, size_t cap);
 /* Applies *s to the calling thread and logs the outcome (info when applied,
  * warn with the reason when not) under component "sched", naming `thread`.
- * For fifo/rr the thread gets priority prio + stage (capped at 99): the
- * node passes its place on the frame -> durable path (collector 0, writer 1,
- * sync threads 2), so a downstream thread preempts an upstream one on a
- * shared CPU instead of waiting for it to block (same-priority FIFO threads
- * never preempt each other). lg may be NULL. Returns 0, or a negative errno
- * when not applied. */
+ * `stage` is the thread's place on the frame -> durable path. fifo/rr make
+ * only plain threads real-time (priority prio): the log's sync threads and
+ * the publisher's workers (both through nsched_log_thread_cb, as
+ * NSCHED_STAGE_SYNC); the collector and writer run libuv loops, which can
+ * spin on a lower-priority thread (nsched.c), so they get nice
+ * NSCHED_LOOP_NICE instead. nice:N sets N on
+ * all. lg may be NULL. Returns 0, or a negative errno when not applied. */
 enum { NSCHED_STAGE_COLLECTOR = 0, NSCHED_STAGE_WRITER = 1, NSCHED_STAGE_SYNC = 2 };
+#define NSCHED_LOOP_NICE (-10)
 int nsched_apply(const struct nsched *s, int stage, const char *thread, struct tr_nlog *lg);
 
-/* For tr_log_options.thread_cb (the log's sync threads): arg is a
- * struct nsched_log borrowed for the log's lifetime. */
+/* For tr_log_options.thread_cb (the log's sync threads) and
+ * tr_pub_options.thread_cb (the publisher's workers): plain threads, no
+ * libuv loop. arg is a struct nsched_log borrowed for their lifetime. */
 struct nsched_log {
     struct nsched s;
     struct tr_nlog *lg;

@@ -221,7 +221,7 @@ static int ac_init(struct tr_actor *self, void *arg, void **state)
     st->ctx = c;
     st->self = self;
     pthread_setname_np(pthread_self(), "tr-collector"); /* per-thread CPU in top, the bench */
-    nsched_apply(&c->pcfg->latency_sched, NSCHED_STAGE_COLLECTOR, "tr-collector",
+    nsched_apply(&c->pcfg->latency_sched, NSCHED_LOOP, "tr-collector",
                  c->lg);
     tr_buf_init(&st->status);
     uv_walk(tr_actor_loop(self), base_cb, st);

@@ -95,7 +95,7 @@ static int aw_init(struct tr_actor *self, void *arg, void **state)
     st->ctx = c;
     st->notify_fd = -1;
     pthread_setname_np(pthread_self(), "tr-writer");
-    nsched_apply(&c->pcfg->latency_sched, NSCHED_STAGE_WRITER, "tr-writer", c->lg);
+    nsched_apply(&c->pcfg->latency_sched, NSCHED_LOOP, "tr-writer", c->lg);
     struct tr_error err;
     tr_error_clear(&err);
     /* a collector batch holds at most batch_max records: one append each */

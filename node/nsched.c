@@ -51,7 +51,7 @@ void nsched_format(const struct nsched *s, char *buf, size_t cap)
         snprintf(buf, cap, "%s:%d", names[s->policy], s->prio);
 }
 
-int nsched_apply(const struct nsched *s, int stage, const char *thread, struct tr_nlog *lg)
+int nsched_apply(const struct nsched *s, int kind, const char *thread, struct tr_nlog *lg)
 {
     int prio = s->prio;
     if (s->policy == NSCHED_OFF)
@@ -64,7 +64,7 @@ int nsched_apply(const struct nsched *s, int stage, const char *thread, struct t
      * sender preempted there on the same CPU stalls it until RT throttling
      * (seen: the writer at 94 % CPU in that spin, the node pinned to one
      * CPU never came up). The loop threads get a strong nice instead. */
-    int rt = s->policy != NSCHED_NICE && stage == NSCHED_STAGE_SYNC;
+    int rt = s->policy != NSCHED_NICE && kind == NSCHED_PLAIN;
     if (!rt) {
         prio = s->policy == NSCHED_NICE ? s->prio : NSCHED_LOOP_NICE;
         /* Linux: a nice value is per thread (setpriority on the tid) */
@@ -95,5 +95,5 @@ void nsched_log_thread_cb(void *arg, const char *role, unsigned n)
     struct nsched_log *l = arg;
     char name[16];
     snprintf(name, sizeof name, "tr-%s%u", role, n); /* the log names its threads so */
-    nsched_apply(&l->s, NSCHED_STAGE_SYNC, name, l->lg);
+    nsched_apply(&l->s, NSCHED_PLAIN, name, l->lg);
 }

@@ -24,16 +24,16 @@ int nsched_parse(const char *v, struct nsched *s);
 void nsched_format(const struct nsched *s, char *buf, size_t cap);
 /* Applies *s to the calling thread and logs the outcome (info when applied,
  * warn with the reason when not) under component "sched", naming `thread`.
- * `stage` is the thread's place on the frame -> durable path. fifo/rr make
- * only plain threads real-time (priority prio): the log's sync threads and
- * the publisher's workers (both through nsched_log_thread_cb, as
- * NSCHED_STAGE_SYNC); the collector and writer run libuv loops, which can
- * spin on a lower-priority thread (nsched.c), so they get nice
- * NSCHED_LOOP_NICE instead. nice:N sets N on
- * all. lg may be NULL. Returns 0, or a negative errno when not applied. */
-enum { NSCHED_STAGE_COLLECTOR = 0, NSCHED_STAGE_WRITER = 1, NSCHED_STAGE_SYNC = 2 };
+ * `kind` says what the thread runs. fifo/rr make only NSCHED_PLAIN threads
+ * real-time (priority prio): the log's sync threads and the publisher's
+ * workers (both through nsched_log_thread_cb), a client's own thread; an
+ * NSCHED_LOOP thread (the collector and writer: libuv loops, which can
+ * spin on a lower-priority thread, nsched.c) gets nice NSCHED_LOOP_NICE
+ * instead. nice:N sets N on all. lg may be NULL. Returns 0, or a negative
+ * errno when not applied. */
+enum { NSCHED_LOOP = 0, NSCHED_PLAIN = 1 };
 #define NSCHED_LOOP_NICE (-10)
-int nsched_apply(const struct nsched *s, int stage, const char *thread, struct tr_nlog *lg);
+int nsched_apply(const struct nsched *s, int kind, const char *thread, struct tr_nlog *lg);
 
 /* For tr_log_options.thread_cb (the log's sync threads) and
  * tr_pub_options.thread_cb (the publisher's workers): plain threads, no

@@ -143,7 +143,7 @@ int bench_e2eclient_main(int argc, char **argv)
 
     /* after the children started (they would inherit it), before nng's
      * threads exist in this process */
-    if (ns.policy != NSCHED_OFF && nsched_apply(&ns, "e2eclient", NULL))
+    if (ns.policy != NSCHED_OFF && nsched_apply(&ns, NSCHED_PLAIN, "e2eclient", NULL))
         fprintf(stderr, "e2eclient: --latency-sched %s not applied to the subscriber\n", lsched);
     const char *nodes[] = {pub};
     struct tr_client_options co = {.nodes = nodes, .n_nodes = 1, .name = "bench-e2eclient"};

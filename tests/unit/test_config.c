@@ -222,7 +222,7 @@ static void latency_sched_values(void **state)
         assert_int_equal(nsched_parse(bad[i], &s), -1);
     /* off applies nothing and cannot fail */
     s = (struct nsched){NSCHED_OFF, 0};
-    assert_int_equal(nsched_apply(&s, NSCHED_STAGE_SYNC, "test", NULL), 0);
+    assert_int_equal(nsched_apply(&s, NSCHED_PLAIN, "test", NULL), 0);
     refused(NODE "latency_sched = fifo:0\n", "key 'latency_sched': 'fifo:0' is not off, nice:N");
     refused(NODE "[storage]\nsync_threads = 5\n", "key 'sync_threads': 5 is out of range");
     refused(NODE "[storage]\nsync_threads = 0\n", "key 'sync_threads': 0 is out of range");

@@ -106,7 +106,10 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     ci.address = f->cfg->host; /* resolved at start (pipe_cfg.c) */
     ci.port = f->cfg->port;
     ci.path = f->cfg->ws_path;
-    ci.host = name; /* Host header, TLS SNI and the certificate's name check */
+    char hp[300]; /* lws copies it */
+    /* Host header (with a non-default port); TLS SNI and the certificate's
+     * name check use the name before the ':' */
+    ci.host = pipe_tls_host(hp, sizeof hp, name, f->cfg->port, f->cfg->ws_tls);
     ci.origin = name;
     ci.ssl_connection = pipe_tls_flags(f->cfg->ws_tls);
     ci.vhost = f->vhost;

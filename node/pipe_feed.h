@@ -283,6 +283,9 @@ int pipe_tls_vhosts(struct lws_context *ctx, const struct lws_protocols *protoco
 /* Certificates in the PEM file `path` (0: none, the file is not a CA
  * bundle), or -1 when it cannot be opened. */
 int pipe_tls_ca_count(const char *path);
+/* lws_client_connect_info.host for `name`: "name:port" in `buf` when the
+ * port is not the scheme's default, else `name`. */
+const char *pipe_tls_host(char *buf, size_t cap, const char *name, int port, int tls);
 /* lws_client_connect_info.ssl_connection for an endpoint: verified TLS or
  * nothing. */
 int pipe_tls_flags(int tls);

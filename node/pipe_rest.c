@@ -415,7 +415,10 @@ void pipe_rest_pump(struct pipe_feed *f)
     int tls;
     ci.address = rest_endpoint(f->cfg, &name, &ci.port, &tls);
     ci.path = path;
-    ci.host = name; /* Host header, TLS SNI and the certificate's name check */
+    char hp[300]; /* lws copies it */
+    /* Host header (with a non-default port); TLS SNI and the certificate's
+     * name check use the name before the ':' */
+    ci.host = pipe_tls_host(hp, sizeof hp, name, ci.port, tls);
     ci.origin = name;
     ci.ssl_connection = pipe_tls_flags(tls);
     ci.vhost = f->vhost;

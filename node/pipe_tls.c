@@ -136,3 +136,16 @@ int pipe_tls_ca_count(const char *path)
     fclose(f);
     return n;
 }
+
+const char *pipe_tls_host(char *buf, size_t cap, const char *name, int port, int tls)
+{
+    /* RFC 9110 7.2: the port goes in Host unless it is the scheme's
+     * default (stream.binance.com:9443). lws takes SNI and the name it
+     * verifies from the same string and cuts them at the first ':', so
+     * both stay the bare name. An IPv6 literal would be cut there too:
+     * it keeps the bare form (feeds resolve IPv4 only anyway). */
+    if (port == (tls ? 443 : 80) || strchr(name, ':') ||
+        (size_t)snprintf(buf, cap, "%s:%d", name, port) >= cap)
+        return name;
+    return buf;
+}

@@ -153,6 +153,12 @@ static void other_bundles_get_their_own_vhost(void **state)
     assert_non_null(feeds[1].vhost);           /* another file */
     assert_ptr_equal(feeds[2].vhost, feeds[1].vhost); /* the same file: shared */
     assert_null(feeds[3].vhost);               /* no TLS */
+    char hb[64];
+    assert_string_equal(pipe_tls_host(hb, sizeof hb, "stream.binance.com", 9443, 1),
+                        "stream.binance.com:9443");
+    assert_string_equal(pipe_tls_host(hb, sizeof hb, "api.binance.com", 443, 1), "api.binance.com");
+    assert_string_equal(pipe_tls_host(hb, sizeof hb, "localhost", 80, 0), "localhost");
+    assert_string_equal(pipe_tls_host(hb, sizeof hb, "localhost", 443, 0), "localhost:443");
     assert_int_equal(pipe_tls_flags(1), LCCSCF_USE_SSL);
     assert_int_equal(pipe_tls_flags(0), 0);
     lws_context_destroy(ctx);

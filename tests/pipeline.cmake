@@ -15,6 +15,9 @@ if(TARGET tr_node)
   # TLS set-up: URLs to the pipeline, CA bundle checked, vhost per bundle
   tr_unit_test(test_pipeline_tls SOURCES e2e/test_pipe_tls.c LIBS tr_node TIMEOUT 30)
   target_include_directories(test_pipeline_tls PRIVATE ${CMAKE_SOURCE_DIR}/node)
+  # TLS over memory BIOs (for wss:// on lws raw connections): verified both ways
+  tr_unit_test(test_pipeline_tlsmem SOURCES e2e/test_pipe_tlsmem.c LIBS tr_node TIMEOUT 30)
+  target_include_directories(test_pipeline_tlsmem PRIVATE ${CMAKE_SOURCE_DIR}/node)
   # the collector -> writer hand-off (batch messages, predicted LSNs)
   tr_unit_test(test_pipeline_wire SOURCES e2e/test_pipe_wire.c LIBS tr_node TIMEOUT 30)
   target_include_directories(test_pipeline_wire PRIVATE ${CMAKE_SOURCE_DIR}/node)

@@ -1,0 +1,166 @@
+/* TLS for a connection whose bytes lws carries raw: OpenSSL over memory
+ * BIOs. Debian's lws 4.1.6 cannot put TLS on a raw client connection (it
+ * starts the handshake before the socket connects: libwebsockets issue
+ * #2916, docs/node.md "TLS to providers"), so a raw-socket WebSocket path
+ * that wants wss:// encrypts and decrypts itself: what the socket delivers
+ * goes in with pipe_tlsmem_rx (plaintext comes out), what it must send
+ * comes from pipe_tlsmem_pending. Verification is the same as lws's
+ * client: the chain against the feed's CA bundle and the URL's name
+ * (X509_VERIFY_PARAM_set1_host, or the IP address), SNI = that name;
+ * there is no way to turn it off. */
+#include "pipe_tlsmem.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+SSL_CTX *pipe_tlsmem_ctx(const char *ca_file, struct tr_error *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        tr_errorf(err, TR_ENOMEM, "TLS: cannot create a client context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        tr_errorf(err, TR_ECONFIG, "TLS: cannot load the CA bundle %s", ca_file);
+        return NULL;
+    }
+    return ctx;
+}
+
+void pipe_tlsmem_ctx_free(SSL_CTX *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
+int pipe_tlsmem_open(struct pipe_tlsmem *t, SSL_CTX *ctx, const char *name,
+                     struct tr_error *err)
+{
+    memset(t, 0, sizeof t[0]);
+    t->ssl = SSL_new(ctx);
+    BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+    if (!t->ssl || !rb || !wb) {
+        BIO_free(rb);
+        BIO_free(wb);
+        pipe_tlsmem_close(t);
+        return tr_errorf(err, TR_ENOMEM, "TLS: cannot create a session");
+    }
+    SSL_set_bio(t->ssl, rb, wb); /* the session owns both */
+    t->rbio = rb;
+    t->wbio = wb;
+    unsigned char a[16];
+    int literal = inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1;
+    X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
+    X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    int ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(vp, name)
+                     : X509_VERIFY_PARAM_set1_host(vp, name, 0);
+    /* RFC 6066 3: no IP literals in SNI */
+    if (ok == 1 && !literal)
+        ok = (int)SSL_set_tlsext_host_name(t->ssl, name);
+    if (ok != 1) {
+        ERR_clear_error();
+        pipe_tlsmem_close(t);
+        return tr_errorf(err, TR_EINVAL, "TLS: cannot check certificates against '%s'", name);
+    }
+    SSL_set_connect_state(t->ssl);
+    return pipe_tlsmem_rx(t, NULL, 0, NULL) == 0 ? 0 /* the ClientHello is pending */
+                                                 : tr_errorf(err, TR_EPROTO, "TLS: %s", t->why);
+}
+
+void pipe_tlsmem_close(struct pipe_tlsmem *t)
+{
+    if (t->ssl)
+        SSL_free(t->ssl); /* and both BIOs */
+    t->ssl = NULL;
+    t->rbio = t->wbio = NULL;
+}
+
+/* Records why the session failed: the certificate check's verdict when
+ * there is one ("hostname mismatch"), else OpenSSL's first error. */
+static int failed(struct pipe_tlsmem *t)
+{
+    long v = SSL_get_verify_result(t->ssl);
+    unsigned long e = ERR_peek_error();
+    if (v != X509_V_OK)
+        snprintf(t->why, sizeof t->why, "certificate rejected: %s",
+                 X509_verify_cert_error_string(v));
+    else if (e)
+        snprintf(t->why, sizeof t->why, "%s", ERR_reason_error_string(e)
+                                               ? ERR_reason_error_string(e) : "handshake failed");
+    else
+        snprintf(t->why, sizeof t->why, "connection closed by the peer");
+    t->cert_rejected = v != X509_V_OK;
+    t->failed = 1;
+    ERR_clear_error();
+    return TR_EPROTO;
+}
+
+int pipe_tlsmem_rx(struct pipe_tlsmem *t, const void *in, size_t n, struct tr_buf *plain)
+{
+    if (t->failed)
+        return TR_EPROTO;
+    if (n && BIO_write(t->rbio, in, (int)n) != (int)n)
+        return TR_ENOMEM;
+    if (!t->ready) {
+        int r = SSL_do_handshake(t->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(t->ssl, r);
+            return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : failed(t);
+        }
+        t->ready = 1;
+    }
+    if (!plain)
+        return 0;
+    for (;;) {
+        if (tr_buf_reserve(plain, 16384))
+            return TR_ENOMEM;
+        int r = SSL_read(t->ssl, plain->data + plain->len, 16384);
+        if (r > 0) {
+            plain->len += (size_t)r;
+            continue;
+        }
+        int e = SSL_get_error(t->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return 0;
+        if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify: the stream ends here */
+            t->closed = 1;
+            return 0;
+        }
+        return failed(t);
+    }
+}
+
+int pipe_tlsmem_tx(struct pipe_tlsmem *t, const void *p, size_t n)
+{
+    if (t->failed || !t->ready)
+        return t->failed ? TR_EPROTO : TR_EAGAIN;
+    while (n) {
+        int r = SSL_write(t->ssl, p, n > 1u << 30 ? 1 << 30 : (int)n);
+        if (r <= 0)
+            return failed(t);
+        p = (const char *)p + r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+int pipe_tlsmem_pending(struct pipe_tlsmem *t, struct tr_buf *out)
+{
+    size_t n = t->wbio ? (size_t)BIO_ctrl_pending(t->wbio) : 0;
+    if (!n)
+        return 0;
+    if (tr_buf_reserve(out, n))
+        return TR_ENOMEM;
+    int r = BIO_read(t->wbio, out->data + out->len, (int)n);
+    if (r > 0)
+        out->len += (size_t)r;
+    return 0;
+}

@@ -1,22 +1,18 @@
-/* A feed's WebSocket connections: libwebsockets clients on the node's libuv
- * loop. A connection subscribes, parses each frame with the provider
- * adapter and hands the events to the deduplicator. When it ends it is
- * replaced per the reference policy for its close code (shared/reference,
- * tr_policy_for_close): 1000 reconnect at once; 1001/1006/1011 and refused
- * connections back off exponentially (base..max per feed, 0-25 % jitter);
- * 1008 alerts (credentials) and backs off. A silent peer is detected by
- * lws's ping/hang-up policy (ping after ping_s idle, hang up after
- * hangup_s), never by the absence of trades.
- *
- * Close codes: on Debian's lws 4.1.6 libuv backend returning -1 from a
- * callback drops the socket without a close frame (FACTS.md), so a close we
- * start is lws_close_reason + a 1 us wsi timer + -1 from the timer. */
+/* A feed's WebSocket connections: what a connection does with the
+ * provider (the bytes, the WebSocket protocol and the heartbeat are
+ * pipe_ws.c's). A connection subscribes, parses each message with the
+ * provider adapter and hands the events to the deduplicator. When it ends
+ * it is replaced per the reference policy for its close code
+ * (shared/reference, tr_policy_for_close): 1000 reconnect at once;
+ * 1001/1006/1011 and refused connections back off exponentially
+ * (base..max per feed, 0-25 % jitter); 1008 alerts (credentials) and backs
+ * off. A silent peer is detected by the heartbeat rule (a ping after ping_s
+ * without a byte received, a hang-up after hangup_s; pipe_ws.c), never by
+ * the absence of trades. */
 #include "pipe_feed.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#include <libwebsockets.h>
 
 #include "nlog.h"
 #include "tickraft/actor_loop.h"
@@ -41,7 +37,7 @@ const char *pipe_feed_state(const struct pipe_feed *f)
                             : "connecting";
 }
 
-static int cause_of(int code)
+int pc_cause_of(int code)
 {
     switch (code) {
     case 1000: return PC_C_CLOSE_1000;
@@ -51,22 +47,6 @@ static int cause_of(int code)
     case 1011: return PC_C_CLOSE_1011;
     default: return PC_C_CLOSE_OTHER;
     }
-}
-
-static const lws_retry_bo_t *retry_policy(const struct pipe_feed_cfg *cfg)
-{
-    /* lws keeps a pointer: one static policy per (ping, hangup) pair used */
-    static lws_retry_bo_t pol[8];
-    static int n;
-    for (int i = 0; i < n; i++)
-        if (pol[i].secs_since_valid_ping == cfg->ping_s &&
-            pol[i].secs_since_valid_hangup == cfg->hangup_s)
-            return &pol[i];
-    if (n == 8)
-        return &pol[7];
-    pol[n] = (lws_retry_bo_t){.secs_since_valid_ping = (uint16_t)cfg->ping_s,
-                              .secs_since_valid_hangup = (uint16_t)cfg->hangup_s};
-    return &pol[n++];
 }
 
 int pipe_conn_open(struct pipe_feed *f, int slot)
@@ -99,44 +79,18 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     c->per_inst = 0;
     c->opened_ns = pipe_now_ns();
     f->ws_attempts++;
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof ci);
-    ci.context = pipe_node_lws(f->node);
-    const char *name = f->cfg->ws_name[0] ? f->cfg->ws_name : f->cfg->host;
-    ci.address = f->cfg->host; /* resolved at start (pipe_cfg.c) */
-    ci.port = f->cfg->port;
-    ci.path = f->cfg->ws_path;
-    char hp[300]; /* lws copies it */
-    /* Host header (with a non-default port); TLS SNI and the certificate's
-     * name check use the name before the ':' */
-    ci.host = pipe_tls_host(hp, sizeof hp, name, f->cfg->port, f->cfg->ws_tls);
-    ci.origin = name;
-    ci.ssl_connection = pipe_tls_flags(f->cfg->ws_tls);
-    ci.vhost = f->vhost;
-    ci.local_protocol_name = "tr-ws";
-    ci.userdata = c;
-    ci.pwsi = &c->wsi;
-    ci.retry_and_idle_policy = retry_policy(f->cfg);
+    c->last_rx_ns = 0;
     c->state = PC_CONNECTING;
-    if (!lws_client_connect_via_info(&ci)) {
+    int rc = pipe_ws_connect(c);
+    if (rc < 0) {
         /* the failure callback already ran (or will not): treat as refused */
         if (c->state == PC_CONNECTING) {
             c->state = PC_IDLE;
             c->wsi = NULL;
-            return TR_ECONNREFUSED;
+            return rc;
         }
     }
     return 0;
-}
-
-void pipe_conn_close(struct pipe_conn *c, int code)
-{
-    if (!c->wsi || c->state == PC_CLOSING || c->state == PC_IDLE)
-        return;
-    c->close_code = code;
-    c->state = PC_CLOSING;
-    lws_close_reason(c->wsi, (enum lws_close_status)code, NULL, 0);
-    lws_set_timer_usecs(c->wsi, 1);
 }
 
 /* ---- reconnect policy ---- */
@@ -202,8 +156,7 @@ static void schedule_reconnect(struct pipe_feed *f, int cause, int code)
     uv_timer_start(&f->retry_timer, retry_cb, delay, 0);
 }
 
-/* A connection ended (closed, failed or hung up). */
-static void conn_ended(struct pipe_conn *c, int cause, int code)
+void pipe_conn_ended(struct pipe_conn *c, int cause, int code)
 {
     struct pipe_feed *f = c->feed;
     pipe_dedup_source_lost(pipe_node_dedup(f->node), c);
@@ -245,7 +198,7 @@ static void conn_ended(struct pipe_conn *c, int cause, int code)
  * a rejected certificate (PC_C_TLS) is an alert, since someone must look
  * (wrong ca_file, an intercepting proxy, a provider's new chain); anything
  * else (PC_C_REFUSED) a warning. */
-static int conn_failed(struct pipe_conn *c, struct lws *wsi, const void *in, size_t len)
+int pipe_conn_failed(struct pipe_conn *c, struct lws *wsi, const void *in, size_t len)
 {
     struct pipe_feed *f = c->feed;
     const struct pipe_feed_cfg *fc = f->cfg;
@@ -280,9 +233,8 @@ static int queue_subscribe(struct pipe_conn *c, const char *const *inst, size_t 
                              .req_id = req_id};
     struct tr_error err;
     tr_error_clear(&err);
-    if (c->txq_n > PIPE_MAX_INST || tr_buf_reserve(&c->tx, LWS_PRE))
+    if (c->txq_n > PIPE_MAX_INST)
         return TR_ENOMEM;
-    c->tx.len += LWS_PRE;
     size_t off = c->tx.len;
     int rc = f->ops->subscribe(&req, &c->tx, &err);
     if (rc) {
@@ -320,7 +272,7 @@ static int send_subscribe(struct pipe_conn *c)
     if (rc)
         return rc;
     if (c->txq_n)
-        lws_callback_on_writable(c->wsi);
+        pipe_ws_want_write(c);
     return 0;
 }
 
@@ -344,7 +296,7 @@ int pipe_conn_subscribe_more(struct pipe_conn *c, const int *idx, size_t n)
         rc = queue_subscribe(c, inst, n, 1);
     if (rc)
         return rc;
-    lws_callback_on_writable(c->wsi);
+    pipe_ws_want_write(c);
     return 0;
 }
 
@@ -520,7 +472,7 @@ static int seq_hole(struct pipe_conn *c)
     return 1;
 }
 
-static void on_frame(struct pipe_conn *c, const char *p, size_t len)
+void pipe_conn_message(struct pipe_conn *c, const char *p, size_t len)
 {
     struct pipe_feed *f = c->feed;
     struct tr_error err;
@@ -589,88 +541,18 @@ static void overlap_cb(uv_timer_t *t)
     pipe_conn_close(old, 1000);
 }
 
-int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len)
+int pipe_conn_established(struct pipe_conn *c)
 {
-    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
-        return pipe_tls_verify_cb(wsi, user, len); /* user: OpenSSL's, not ours */
-    struct pipe_conn *c = user;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (!c)
-            return -1;
-        c->state = PC_OPEN;
-        c->wsi = wsi;
-        pipe_raw_open(c);
-        if (pipe_node_stopping(c->feed->node)) {
-            pipe_conn_close(c, 1001);
-            return 0;
-        }
-        if (c->feed->paused) { /* paused while it was connecting */
-            pipe_conn_close(c, 1000);
-            return 0;
-        }
-        return send_subscribe(c) < 0 ? -1 : 0;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        /* one queued message per callback (pongs also make us writeable) */
-        if (c && c->txq_i < c->txq_n && c->state == PC_OPEN) {
-            size_t k = c->txq_i++;
-            pipe_raw_sent(c, c->tx.data + c->txq_off[k], c->txq_len[k]);
-            int n = lws_write(wsi, c->tx.data + c->txq_off[k], c->txq_len[k], LWS_WRITE_TEXT);
-            if (n < 0)
-                return -1;
-            if (c->txq_i < c->txq_n)
-                lws_callback_on_writable(wsi);
-        }
+    pipe_raw_open(c);
+    if (pipe_node_stopping(c->feed->node)) {
+        pipe_conn_close(c, 1001);
         return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (!c)
-            return 0;
-        if (lws_is_first_fragment(wsi))
-            c->rx.len = 0;
-        if (lws_is_final_fragment(wsi) && c->rx.len == 0) {
-            on_frame(c, in, len);
-            return 0;
-        }
-        if (tr_buf_append(&c->rx, in, len))
-            return -1;
-        if (lws_is_final_fragment(wsi)) {
-            on_frame(c, (const char *)c->rx.data, c->rx.len);
-            c->rx.len = 0;
-        }
-        return 0;
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (c && len >= 2) {
-            const uint8_t *b = in;
-            c->peer_code = (b[0] << 8) | b[1];
-        } else if (c) {
-            c->peer_code = 1005;
-        }
-        return 0;
-    case LWS_CALLBACK_TIMER:
-        return c && c->state == PC_CLOSING ? -1 : 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (c && c->state != PC_IDLE) {
-            int was = c->state;
-            int cause = conn_failed(c, wsi, in, len);
-            conn_ended(c, was == PC_CONNECTING ? cause : PC_C_CLOSE_1006, 1006);
-        }
-        return 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (c && c->state != PC_IDLE) {
-            int code = c->peer_code ? c->peer_code : 1006;
-            int cause = c->peer_code ? cause_of(code) : PC_C_CLOSE_1006;
-            /* no close frame from a peer that stopped answering pings: the
-             * hang-up policy closed it */
-            if (c->resync)
-                cause = PC_C_RESYNC;
-            else if (!c->peer_code && !c->close_code && c->last_rx_ns &&
-                pipe_now_ns() - c->last_rx_ns >= (int64_t)c->feed->cfg->ping_s * 1000000000)
-                cause = PC_C_PING_TIMEOUT;
-            conn_ended(c, cause, code);
-        }
-        return 0;
-    default: return 0;
     }
+    if (c->feed->paused) { /* paused while it was connecting */
+        pipe_conn_close(c, 1000);
+        return 0;
+    }
+    return send_subscribe(c) < 0 ? -1 : 0;
 }
 
 static void rotate_cb(uv_timer_t *t)

@@ -4,6 +4,7 @@
 #define TR_NODE_PIPE_FEED_H
 
 #include "pipe.h"
+#include "ws.h"
 
 struct pipe_node;
 struct pipe_feed;
@@ -19,6 +20,8 @@ enum pc_cause {
     PC_C_MAX
 };
 const char *pc_cause_name(int c);
+/* The cause a close code counts as (close_1000 ... close_other). */
+int pc_cause_of(int code);
 
 struct pipe_conn {
     struct pipe_feed *feed;
@@ -37,14 +40,27 @@ struct pipe_conn {
     int prov_ok;
     int inited;               /* frame / rx / tx initialised */
     struct tr_frame frame;
-    struct tr_buf rx;         /* fragment reassembly */
-    struct tr_buf tx;         /* pending subscribe messages, each after LWS_PRE bytes */
+    struct tr_buf rx;         /* the upgrade answer while it arrives */
+    struct tr_buf tx;         /* pending subscribe messages (payloads) */
     size_t tx_len;            /* unused: kept for layout clarity */
     size_t txq_off[PIPE_MAX_INST + 1], txq_len[PIPE_MAX_INST + 1];
     size_t txq_n, txq_i;      /* messages queued / sent */
     int per_inst;             /* subscribing one market per request (to find a bad one) */
-    int64_t opened_ns, last_rx_ns, first_data_ns;
+    int64_t opened_ns, last_rx_ns, first_data_ns; /* last_rx_ns: any byte received */
     uint64_t frames, data_frames;
+    /* the WebSocket transport (pipe_ws.c) */
+    int ws_inited;            /* dec / wout initialised */
+    int lws_ws;               /* wss://: lws's WebSocket client carries it (pipe_wslws.c) */
+    struct ws_dec dec;
+    struct tr_buf wout;       /* encoded frames to send, after LWS_PRE bytes */
+    char ws_key[WS_KEY_LEN + 1]; /* our Sec-WebSocket-Key */
+    int hs_done;              /* the 101 answer checked out */
+    int hs_status;            /* HTTP status of a refused upgrade (0: none) */
+    int ping_out;             /* a ping went out since the last byte received */
+    int ping_timeout;         /* we hung up: silent past hangup_s */
+    int proto_err;            /* we closed for a protocol error: the code sent */
+    int drop_after_write;     /* the peer's close was answered: drop once written */
+    int64_t close_sent_ns;    /* our close frame was queued (0: not) */
 };
 
 struct pipe_bfjob;
@@ -136,6 +152,7 @@ struct pipe_feed {
     /* figures */
     uint64_t reconnects[PC_C_MAX];
     uint64_t frames, events, malformed, sub_errors, alerts, rotations;
+    uint64_t ws_errors;       /* frames that broke RFC 6455 (also counted in malformed) */
     uint64_t rest_ok, rest_codes[PIPE_HTTP_CODES], rest_conn_errors;
     int connected;
     int paused;               /* an operator paused it (pipe_admin.c); not persisted */
@@ -146,11 +163,36 @@ struct pipe_feed {
 };
 
 /* pipe_conn.c */
-int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len);
 /* Opens connection `slot` of the feed (async). */
 int pipe_conn_open(struct pipe_feed *f, int slot);
-/* Starts a clean close of a connection with `code` (sent as a close frame). */
+/* The transport's events (pipe_ws.c -> pipe_conn.c): the upgrade was
+ * accepted (state PC_OPEN; subscribe; < 0 drops the socket), a whole
+ * message arrived (borrowed for the call), the connection ended with
+ * `cause` (enum pc_cause) and close `code` (reconnect per policy). */
+int pipe_conn_established(struct pipe_conn *c);
+void pipe_conn_message(struct pipe_conn *c, const char *p, size_t len);
+void pipe_conn_ended(struct pipe_conn *c, int cause, int code);
+/* A connection attempt failed (lws's CLIENT_CONNECTION_ERROR with its
+ * text): logs why and returns the cause (PC_C_TLS for a rejected
+ * certificate, an alert; else PC_C_REFUSED). */
+int pipe_conn_failed(struct pipe_conn *c, struct lws *wsi, const void *in, size_t len);
+
+/* pipe_ws.c: the transport (lws raw socket + RFC 6455, node/ws.h) */
+/* The lws protocol callback of provider connections ("tr-ws"). */
+int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len);
+/* Starts connecting c (async; lws client connect info set up here only). */
+int pipe_ws_connect(struct pipe_conn *c);
+/* Asks for a writeable callback (queued subscriptions in c->txq). */
+void pipe_ws_want_write(struct pipe_conn *c);
+/* Starts a clean close of a connection with `code` (sent as a close
+ * frame; before the upgrade is answered the socket is just dropped). */
 void pipe_conn_close(struct pipe_conn *c, int code);
+/* pipe_wslws.c: wss:// connections on lws's WebSocket client (lws 4.1.6
+ * cannot start TLS on a raw client); called by pipe_ws.c only. */
+struct lws_client_connect_info;
+int pipe_wslws_connect(struct pipe_conn *c, struct lws_client_connect_info *ci);
+void pipe_wslws_close(struct pipe_conn *c, int code);
+int pipe_wslws_cb(struct lws *wsi, int reason, struct pipe_conn *c, void *in, size_t len);
 void pipe_feed_start(struct pipe_feed *f);
 /* "paused", "rest halted", "maintenance", "collecting" or "connecting". */
 const char *pipe_feed_state(const struct pipe_feed *f);

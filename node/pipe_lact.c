@@ -96,6 +96,7 @@ static void inc_free(struct pla_inc *in)
 static void detach(struct lws *wsi)
 {
     lws_set_wsi_user(wsi, NULL);
+    lws_set_opaque_user_data(wsi, NULL); /* provider connections find theirs there */
     lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 }
 

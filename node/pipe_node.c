@@ -354,13 +354,14 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
              "%s{\"name\":\"%s\",\"provider\":\"%s\",\"state\":\"%s\",\"paused\":%d,"
              "\"connected\":%d,\"maintenance\":%d,"
              "\"rest_halted\":%d,\"frames\":%llu,\"events\":%llu,\"malformed\":%llu,"
-             "\"sub_errors\":%llu,\"alerts\":%llu,\"rotations\":%llu,\"reconnects\":%llu,"
+             "\"ws_errors\":%llu,\"sub_errors\":%llu,\"alerts\":%llu,\"rotations\":%llu,\"reconnects\":%llu,"
              "\"markets_listed\":%llu,\"markets_missing\":%llu,\"registry_refreshes\":%llu,"
              "\"registry_pages\":%u,\"reconnects_by_cause\":{",
              i ? "," : "", f->cfg->name, f->ops->name, pipe_feed_state(f), f->paused,
              f->connected, f->maintenance,
              f->halted_rest, (unsigned long long)f->frames, (unsigned long long)f->events,
-             (unsigned long long)f->malformed, (unsigned long long)f->sub_errors,
+             (unsigned long long)f->malformed, (unsigned long long)f->ws_errors,
+             (unsigned long long)f->sub_errors,
              (unsigned long long)f->alerts, (unsigned long long)f->rotations,
              (unsigned long long)rc, (unsigned long long)f->registry_listed,
              (unsigned long long)f->registry_missing,
@@ -558,6 +559,9 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
     info.foreign_loops = loops;
     info.user = n;
     pipe_tls_context_info(cfg, &info); /* wss:// https:// feeds: OpenSSL + CA bundle */
+    /* one read per receive callback of a raw connection: large reads keep
+     * callbacks and syscalls per event low (lws's default is 4 KiB) */
+    info.pt_serv_buf_size = 128 * 1024;
     n->lws = lws_create_context(&info);
     if (!n->lws) {
         rc = pipe_tls_context_ca(cfg)
@@ -868,6 +872,10 @@ int pipe_node_close(struct pipe_node *n, struct tr_error *err)
                 tr_frame_free(&f->conn[k].frame);
                 tr_buf_free(&f->conn[k].rx);
                 tr_buf_free(&f->conn[k].tx);
+            }
+            if (f->conn[k].ws_inited) {
+                ws_dec_close(&f->conn[k].dec);
+                tr_buf_free(&f->conn[k].wout);
             }
         }
         tr_buf_free(&f->rbody);

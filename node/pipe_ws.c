@@ -345,8 +345,8 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
             return -1;
         c->last_rx_ns = pipe_now_ns(); /* any byte proves the peer alive */
         c->ping_out = 0;
-        if (!c->hs_done)
-            return on_upgrade_rx(c, in, len);
+        if (!c->hs_done) /* closed before the upgrade was answered: drop it */
+            return c->state == PC_CLOSING ? -1 : on_upgrade_rx(c, in, len);
         return decode(c, in, len);
     case LWS_CALLBACK_RAW_WRITEABLE:
         return on_writeable(c, wsi);

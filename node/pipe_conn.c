@@ -194,24 +194,35 @@ void pipe_conn_ended(struct pipe_conn *c, int cause, int code)
     schedule_reconnect(f, cause, code);
 }
 
-/* Logs why a connection attempt failed and returns its reconnect cause:
- * a rejected certificate (PC_C_TLS) is an alert, since someone must look
- * (wrong ca_file, an intercepting proxy, a provider's new chain); anything
- * else (PC_C_REFUSED) a warning. */
-int pipe_conn_failed(struct pipe_conn *c, struct lws *wsi, const void *in, size_t len)
+/* A rejected certificate (PC_C_TLS) is an alert, since someone must look
+ * (wrong ca_file, an intercepting proxy, a provider's new chain); any other
+ * TLS failure (PC_C_REFUSED) a warning. */
+int pipe_conn_tls_failed(struct pipe_conn *c, const char *why, int cert)
 {
     struct pipe_feed *f = c->feed;
     const struct pipe_feed_cfg *fc = f->cfg;
-    const char *why = pipe_tls_failure(wsi);
     const char *name = fc->ws_name[0] ? fc->ws_name : fc->host;
-    if (why) {
-        f->alerts++;
-        tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn",
-                "alert: TLS certificate rejected", TR_KV_STR("feed", fc->name),
-                TR_KV_STR("host", name), TR_KV_INT("port", fc->port), TR_KV_STR("error", why),
-                TR_KV_STR("ca_file", fc->ca_file));
-        return PC_C_TLS;
+    if (!cert) {
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn", "TLS handshake failed",
+                TR_KV_STR("feed", fc->name), TR_KV_STR("host", name), TR_KV_INT("port", fc->port),
+                TR_KV_STR("error", why));
+        return PC_C_REFUSED;
     }
+    f->alerts++;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn", "alert: TLS certificate rejected",
+            TR_KV_STR("feed", fc->name), TR_KV_STR("host", name), TR_KV_INT("port", fc->port),
+            TR_KV_STR("error", why), TR_KV_STR("ca_file", fc->ca_file));
+    return PC_C_TLS;
+}
+
+/* Logs why a connection attempt failed (lws's text: TCP; TLS is pipe_ws's
+ * own, pipe_conn_tls_failed) and returns its reconnect cause. */
+int pipe_conn_failed(struct pipe_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+    (void)wsi;
+    struct pipe_feed *f = c->feed;
+    const struct pipe_feed_cfg *fc = f->cfg;
+    const char *name = fc->ws_name[0] ? fc->ws_name : fc->host;
     size_t n = in ? strnlen(in, len ? len : 256) : 0;
     tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn", "connection failed",
             TR_KV_STR("feed", fc->name), TR_KV_STR("host", name), TR_KV_INT("port", fc->port),

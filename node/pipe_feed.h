@@ -5,6 +5,7 @@
 
 #include "pipe.h"
 #include "ws.h"
+#include "pipe_tlsmem.h"
 
 struct pipe_node;
 struct pipe_feed;
@@ -50,7 +51,11 @@ struct pipe_conn {
     uint64_t frames, data_frames;
     /* the WebSocket transport (pipe_ws.c) */
     int ws_inited;            /* dec / wout initialised */
-    int lws_ws;               /* wss://: lws's WebSocket client carries it (pipe_wslws.c) */
+    int tls_on;               /* wss://: the bytes go through tls (pipe_tlsmem.c) */
+    int tls_rejected;         /* the server's certificate failed the check (cause tls) */
+    struct pipe_tlsmem tls;   /* wss://: this connection's session (ssl NULL: none) */
+    struct tr_buf plain;      /* wss://: the plaintext of the last read */
+    struct tr_buf wtls;       /* wss://: ciphertext to send, after LWS_PRE bytes */
     struct ws_dec dec;
     struct tr_buf wout;       /* encoded frames to send, after LWS_PRE bytes */
     char ws_key[WS_KEY_LEN + 1]; /* our Sec-WebSocket-Key */
@@ -114,8 +119,10 @@ struct pipe_feed {
     uint32_t x_attempt;       /* overflow reconnects in a row (backoff) */
     uint64_t shed_total, resubscribed;
     int halted_ws;            /* unknown channel / 1008 repeated: needs an operator */
-    struct lws_vhost *vhost;  /* TLS: the client vhost holding its CA bundle; NULL =
+    struct lws_vhost *vhost;  /* https://: the client vhost holding its CA bundle; NULL =
                                  the context's default one (pipe_tls.c) */
+    SSL_CTX *tls_ctx;         /* wss://: the client context its sessions verify with
+                                 (one reference; pipe_tls_ws_ctx) */
     /* REST */
     struct lws *rwsi;
     struct pipe_rest_req *rq_head, *rq_tail, *inflight;
@@ -173,9 +180,12 @@ int pipe_conn_established(struct pipe_conn *c);
 void pipe_conn_message(struct pipe_conn *c, const char *p, size_t len);
 void pipe_conn_ended(struct pipe_conn *c, int cause, int code);
 /* A connection attempt failed (lws's CLIENT_CONNECTION_ERROR with its
- * text): logs why and returns the cause (PC_C_TLS for a rejected
- * certificate, an alert; else PC_C_REFUSED). */
+ * text: TCP): logs why and returns the cause, PC_C_REFUSED. */
 int pipe_conn_failed(struct pipe_conn *c, struct lws *wsi, const void *in, size_t len);
+/* A TLS handshake failed: `why` says why (borrowed). A rejected certificate
+ * (`cert`) is logged as the alert and returns PC_C_TLS; anything else a
+ * warning and PC_C_REFUSED. */
+int pipe_conn_tls_failed(struct pipe_conn *c, const char *why, int cert);
 
 /* pipe_ws.c: the transport (lws raw socket + RFC 6455, node/ws.h) */
 /* The lws protocol callback of provider connections ("tr-ws"). */
@@ -187,12 +197,6 @@ void pipe_ws_want_write(struct pipe_conn *c);
 /* Starts a clean close of a connection with `code` (sent as a close
  * frame; before the upgrade is answered the socket is just dropped). */
 void pipe_conn_close(struct pipe_conn *c, int code);
-/* pipe_wslws.c: wss:// connections on lws's WebSocket client (lws 4.1.6
- * cannot start TLS on a raw client); called by pipe_ws.c only. */
-struct lws_client_connect_info;
-int pipe_wslws_connect(struct pipe_conn *c, struct lws_client_connect_info *ci);
-void pipe_wslws_close(struct pipe_conn *c, int code);
-int pipe_wslws_cb(struct lws *wsi, int reason, struct pipe_conn *c, void *in, size_t len);
 void pipe_feed_start(struct pipe_feed *f);
 /* "paused", "rest halted", "maintenance", "collecting" or "connecting". */
 const char *pipe_feed_state(const struct pipe_feed *f);
@@ -322,6 +326,13 @@ void pipe_tls_context_info(const struct pipe_cfg *cfg, struct lws_context_creati
  * load it. The vhosts go with the context. */
 int pipe_tls_vhosts(struct lws_context *ctx, const struct lws_protocols *protocols,
                     struct pipe_feed *feeds, size_t n, struct tr_error *err);
+/* Gives each wss:// feed the OpenSSL client context its connections'
+ * sessions (pipe_tlsmem) verify with: f->tls_ctx, shared (one reference
+ * each) by feeds naming the same ca_file. TR_ECONFIG naming the feed and
+ * file, TR_ENOMEM. pipe_tls_ws_ctx_free drops every feed's reference
+ * (also after a failure). */
+int pipe_tls_ws_ctx(struct pipe_feed *feeds, size_t n, struct tr_error *err);
+void pipe_tls_ws_ctx_free(struct pipe_feed *feeds, size_t n);
 /* Certificates in the PEM file `path` (0: none, the file is not a CA
  * bundle), or -1 when it cannot be opened. */
 int pipe_tls_ca_count(const char *path);

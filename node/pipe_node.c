@@ -574,6 +574,8 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
     }
     if ((rc = pipe_tls_vhosts(n->lws, protocols, n->feeds, n->n_feeds, err)))
         goto fail;
+    if ((rc = pipe_tls_ws_ctx(n->feeds, n->n_feeds, err)))
+        goto fail;
     n->durable_poll.data = n; /* second_cb calls durable_cb in both modes */
     if (!n->w.remote) { /* remote: the writer actor watches durability */
         if ((rc = tr_log_notify_fd_open(n->log, &n->notify_fd, err)))
@@ -606,6 +608,7 @@ int pipe_node_open_ext(struct pipe_node **out, uv_loop_t *loop, const struct pip
 fail:
     if (n->lws)
         lws_context_destroy(n->lws);
+    pipe_tls_ws_ctx_free(n->feeds, n->n_feeds);
     for (size_t i = 0; i < n->n_feeds; i++) {
         tr_buf_free(&n->feeds[i].rbody);
         tr_buf_free(&n->feeds[i].reg_names);
@@ -873,15 +876,19 @@ int pipe_node_close(struct pipe_node *n, struct tr_error *err)
                 tr_buf_free(&f->conn[k].rx);
                 tr_buf_free(&f->conn[k].tx);
             }
+            pipe_tlsmem_close(&f->conn[k].tls);
             if (f->conn[k].ws_inited) {
                 ws_dec_close(&f->conn[k].dec);
                 tr_buf_free(&f->conn[k].wout);
+                tr_buf_free(&f->conn[k].plain);
+                tr_buf_free(&f->conn[k].wtls);
             }
         }
         tr_buf_free(&f->rbody);
         tr_buf_free(&f->reg_names);
         tr_frame_free(&f->rframe);
     }
+    pipe_tls_ws_ctx_free(n->feeds, n->n_feeds);
     free(n->feeds);
     int rc = n->w.remote ? 0 : pipe_writer_flush(&n->w, err);
     int rc2 = n->log_external ? 0 : tr_log_close(n->log, rc ? NULL : err);

@@ -1,7 +1,11 @@
-/* TLS to providers (wss:// and https://): which lws client vhost holds the
- * CA bundle each feed's server certificates must chain to.
+/* TLS to providers (wss:// and https://): which CA bundle each feed's
+ * server certificates must chain to.
  *
- * lws keeps the client SSL_CTX, and so the trust store, per vhost. The
+ * wss:// connections do TLS themselves (pipe_ws.c over pipe_tlsmem.c, as
+ * lws 4.1.6 cannot put TLS on a raw client): each such feed holds a
+ * reference to an OpenSSL client context loaded with its bundle.
+ *
+ * https:// (REST) stays on lws's client TLS. lws keeps the client SSL_CTX, and so the trust store, per vhost. The
  * context's default vhost gets the first TLS feed's bundle (usually the
  * system's, shared by every feed); a feed whose ca_file differs gets a
  * vhost of its own (shared with later feeds naming the same file). A
@@ -82,6 +86,34 @@ int pipe_tls_vhosts(struct lws_context *ctx, const struct lws_protocols *protoco
                              f->cfg->name, ca);
     }
     return 0;
+}
+
+int pipe_tls_ws_ctx(struct pipe_feed *feeds, size_t n, struct tr_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct pipe_feed *f = &feeds[i];
+        f->tls_ctx = NULL;
+        if (!f->cfg->ws_tls || !f->cfg->ca_file[0])
+            continue;
+        for (size_t j = 0; j < i && !f->tls_ctx; j++)
+            if (feeds[j].tls_ctx && strcmp(feeds[j].cfg->ca_file, f->cfg->ca_file) == 0 &&
+                SSL_CTX_up_ref(feeds[j].tls_ctx) == 1)
+                f->tls_ctx = feeds[j].tls_ctx;
+        if (f->tls_ctx)
+            continue;
+        f->tls_ctx = pipe_tlsmem_ctx(f->cfg->ca_file, err);
+        if (!f->tls_ctx)
+            return tr_error_wrap(err, TR_ECONFIG, "feed %s (ca_file)", f->cfg->name);
+    }
+    return 0;
+}
+
+void pipe_tls_ws_ctx_free(struct pipe_feed *feeds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pipe_tlsmem_ctx_free(feeds[i].tls_ctx); /* NULL: nothing */
+        feeds[i].tls_ctx = NULL;
+    }
 }
 
 int pipe_tls_flags(int tls)

@@ -1,10 +1,11 @@
 /* The transport of a provider connection: an lws *raw* client socket on
- * the node's libuv loop (lws keeps TCP connect, the loop integration, the
- * per-connection timer and, later, TLS) carrying RFC 6455 done by the
- * node's own codec (node/ws.h). lws's WebSocket client parsed payload one
- * byte per call, about half of the node's CPU at 700k events/s; here a
- * receive buffer is decoded in place and whole messages reach the adapter
- * without a copy (docs/node.md "Connections").
+ * the node's libuv loop (lws keeps TCP connect, the loop integration and
+ * the per-connection timer) carrying RFC 6455 done by the node's own codec
+ * (node/ws.h), over TLS done by the node too for wss:// (pipe_tlsmem.c).
+ * lws's WebSocket client parsed payload one byte per call, about half of
+ * the node's CPU at 700k events/s; here a receive buffer is decoded in
+ * place and whole messages reach the adapter without a copy (docs/node.md
+ * "Connections").
  *
  * One connection's life: connect (lws) -> RAW_CONNECTED: send the upgrade
  * request -> RAW_RX until the 101 answer checks out (a refusal is logged
@@ -19,8 +20,15 @@
  * A frame that breaks RFC 6455 closes the connection with 1002 (1009 past
  * the size bounds), counted as malformed and logged.
  *
- * wss:// connections are handed to lws's WebSocket client instead
- * (pipe_wslws.c): Debian's lws 4.1.6 cannot start TLS on a raw client. */
+ * wss://: Debian's lws 4.1.6 cannot start TLS on a raw client (it starts
+ * the handshake before the socket is connected, lws issue #2916), so the
+ * raw socket carries ciphertext: RAW_CONNECTED opens a pipe_tlsmem session
+ * (its ClientHello goes out first), what is read goes through it and its
+ * plaintext to the upgrade check and the decoder, and what we send (the
+ * upgrade request, subscriptions, pongs, close) is encrypted in the
+ * writeable callback once the handshake is done. A certificate that fails
+ * the check is the alert and reconnect cause tls (pipe_conn_tls_failed);
+ * the peer's close_notify ends the connection like a socket closed. */
 #include "pipe_feed.h"
 
 #include <string.h>
@@ -61,17 +69,25 @@ static int send_frame(struct pipe_conn *c, int op, const void *p, size_t n)
     return rc;
 }
 
-/* The one place the client connection is described to lws; wss:// is
- * LCCSCF_USE_SSL on the raw connection (pipe_tls.c: CA bundle per vhost,
- * the name from the URL for SNI and the certificate check). */
+/* The one place the client connection is described to lws: always a raw
+ * socket without lws's TLS (wss:// is ours: RAW_CONNECTED). */
 int pipe_ws_connect(struct pipe_conn *c)
 {
     struct pipe_feed *f = c->feed;
     if (!c->ws_inited) {
         ws_dec_init(&c->dec, MAX_MSG, MAX_MSG);
         tr_buf_init(&c->wout);
+        tr_buf_init(&c->plain);
+        tr_buf_init(&c->wtls);
         c->ws_inited = 1;
     }
+    pipe_tlsmem_close(&c->tls); /* an earlier connection's session, if any */
+    c->tls_on = f->cfg->ws_tls;
+    c->tls_rejected = 0;
+    c->wtls.len = 0;
+    if (c->tls_on && tr_buf_reserve(&c->wtls, LWS_PRE + 4096))
+        return TR_ENOMEM;
+    c->wtls.len = LWS_PRE;
     ws_dec_reset(&c->dec);
     c->wout.len = 0;
     if (tr_buf_reserve(&c->wout, LWS_PRE + 256))
@@ -87,19 +103,12 @@ int pipe_ws_connect(struct pipe_conn *c)
     ci.address = f->cfg->host; /* resolved at start (pipe_cfg.c) */
     ci.port = f->cfg->port;
     ci.path = f->cfg->ws_path;
-    char hp[300]; /* lws copies it */
-    /* wss (lws's client): Host header with a non-default port; SNI and the
-     * certificate's name check use the name before the ':' */
-    ci.host = pipe_tls_host(hp, sizeof hp, name, f->cfg->port, f->cfg->ws_tls);
+    ci.host = name;
     ci.origin = name;
-    ci.ssl_connection = pipe_tls_flags(f->cfg->ws_tls);
-    ci.vhost = f->vhost;
+    ci.ssl_connection = 0;
     ci.local_protocol_name = "tr-ws";
     ci.opaque_user_data = c;
     ci.pwsi = &c->wsi;
-    c->lws_ws = f->cfg->ws_tls; /* lws 4.1.6 cannot start TLS on a raw client */
-    if (c->lws_ws)
-        return pipe_wslws_connect(c, &ci);
     ci.method = "RAW";
     if (!lws_client_connect_via_info(&ci))
         return TR_ECONNREFUSED;
@@ -113,10 +122,6 @@ void pipe_conn_close(struct pipe_conn *c, int code)
     int was_open = c->hs_done;
     c->close_code = code;
     c->state = PC_CLOSING;
-    if (c->lws_ws) {
-        pipe_wslws_close(c, code);
-        return;
-    }
     if (!was_open || ws_enc_close(&c->wout, code, NULL, mask_key(c))) {
         arm(c, 0); /* nothing to say yet (or no memory): drop the socket */
         return;
@@ -268,22 +273,71 @@ static int on_writeable(struct pipe_conn *c, struct lws *wsi)
                          mask_key(c)))
             return -1;
     }
-    if (c->wout.len > LWS_PRE) { /* lws keeps what the socket did not take */
-        int n = lws_write(wsi, c->wout.data + LWS_PRE, c->wout.len - LWS_PRE, LWS_WRITE_RAW);
-        c->wout.len = LWS_PRE;
+    struct tr_buf *out = &c->wout;
+    if (c->tls_on) { /* the frames once the handshake is done, and TLS's own bytes */
+        if (c->tls.ready && c->wout.len > LWS_PRE) {
+            if (pipe_tlsmem_tx(&c->tls, c->wout.data + LWS_PRE, c->wout.len - LWS_PRE))
+                return -1;
+            c->wout.len = LWS_PRE;
+        }
+        if (pipe_tlsmem_pending(&c->tls, &c->wtls))
+            return -1;
+        out = &c->wtls;
+    }
+    if (out->len > LWS_PRE) { /* lws keeps what the socket did not take */
+        int n = lws_write(wsi, out->data + LWS_PRE, out->len - LWS_PRE, LWS_WRITE_RAW);
+        out->len = LWS_PRE;
         if (n < 0)
             return -1;
     }
     return c->drop_after_write ? -1 : 0;
 }
 
+/* Plaintext from the peer: the upgrade's answer, then frames. -1 drops. */
+static int plain_rx(struct pipe_conn *c, const uint8_t *p, size_t n)
+{
+    if (!c->hs_done) /* closed before the upgrade was answered: drop it */
+        return c->state == PC_CLOSING ? -1 : on_upgrade_rx(c, p, n);
+    return decode(c, p, n);
+}
+
+/* wss://: ciphertext from the socket. -1 drops (a failed handshake with
+ * its cause noted for on_closed; the peer's close_notify). */
+static int tls_rx(struct pipe_conn *c, const uint8_t *in, size_t len)
+{
+    c->plain.len = 0;
+    int rc = pipe_tlsmem_rx(&c->tls, in, len, &c->plain);
+    if (rc) {
+        if (!c->hs_done && c->tls.failed) {
+            /* the verdict without tlsmem's prefix: the same text as lws's */
+            long v = SSL_get_verify_result(c->tls.ssl);
+            const char *why = c->tls.cert_rejected ? X509_verify_cert_error_string(v)
+                                                   : c->tls.why;
+            c->tls_rejected = pipe_conn_tls_failed(c, why, c->tls.cert_rejected) == PC_C_TLS;
+        } else {
+            tr_nlog(pipe_node_log(c->feed->node), TR_NLOG_WARN, "conn", "TLS failed: dropping",
+                    TR_KV_STR("feed", c->feed->cfg->name), TR_KV_INT("slot", c->slot),
+                    TR_KV_STR("error", rc == TR_ENOMEM ? "out of memory" : c->tls.why));
+        }
+        return -1;
+    }
+    /* handshake answers to send, or the upgrade request waiting for it */
+    if (BIO_ctrl_pending(c->tls.wbio) || (c->tls.ready && c->wout.len > LWS_PRE))
+        pipe_ws_want_write(c);
+    int r = c->plain.len ? plain_rx(c, c->plain.data, c->plain.len) : 0;
+    if (r == 0 && c->tls.closed && !c->drop_after_write)
+        return -1; /* close_notify: nothing more comes (an answer still queued goes first) */
+    return r;
+}
+
 static void on_closed(struct pipe_conn *c)
 {
+    pipe_tlsmem_close(&c->tls);
     if (c->state == PC_IDLE)
         return;
     int cause, code;
-    if (!c->hs_done) { /* TCP was up, the upgrade failed or timed out */
-        cause = PC_C_REFUSED;
+    if (!c->hs_done) { /* TCP was up, TLS or the upgrade failed or timed out */
+        cause = c->tls_rejected ? PC_C_TLS : PC_C_REFUSED;
         code = 1006;
     } else if (c->resync) {
         cause = PC_C_RESYNC;
@@ -306,8 +360,10 @@ static void on_closed(struct pipe_conn *c)
 
 int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len)
 {
+    /* lws asks the context's first protocol (this one) to check every
+     * client certificate, REST's included; `user` is OpenSSL's */
     if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
-        return pipe_tls_verify_cb(wsi, user, len); /* user: OpenSSL's, not ours */
+        return pipe_tls_verify_cb(wsi, user, len);
     struct pipe_conn *c = lws_get_opaque_user_data(wsi);
     if (!c)
         return 0;
@@ -316,8 +372,6 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
                        reason == LWS_CALLBACK_TIMER
                    ? -1
                    : 0;
-    if (c->lws_ws)
-        return pipe_wslws_cb(wsi, reason, c, in, len);
     switch (reason) {
     case LWS_CALLBACK_RAW_CONNECTED: {
         c->wsi = wsi;
@@ -336,6 +390,15 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
             return -1;
         }
         c->rx.len = 0;
+        if (c->tls_on) { /* the request waits for the handshake: ClientHello first */
+            struct tr_error err;
+            tr_error_clear(&err);
+            if (pipe_tlsmem_open(&c->tls, c->feed->tls_ctx,
+                                 fc->ws_name[0] ? fc->ws_name : fc->host, &err)) {
+                pipe_conn_tls_failed(c, err.msg, 0);
+                return -1;
+            }
+        }
         pipe_ws_want_write(c);
         arm(c, (int64_t)UPGRADE_TIMEOUT_S * SEC);
         return 0;
@@ -345,9 +408,7 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
             return -1;
         c->last_rx_ns = pipe_now_ns(); /* any byte proves the peer alive */
         c->ping_out = 0;
-        if (!c->hs_done) /* closed before the upgrade was answered: drop it */
-            return c->state == PC_CLOSING ? -1 : on_upgrade_rx(c, in, len);
-        return decode(c, in, len);
+        return c->tls_on ? tls_rx(c, in, len) : plain_rx(c, in, len);
     case LWS_CALLBACK_RAW_WRITEABLE:
         return on_writeable(c, wsi);
     case LWS_CALLBACK_TIMER:

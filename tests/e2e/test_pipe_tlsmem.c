@@ -1,8 +1,9 @@
-/* TLS over memory BIOs (node/pipe_tlsmem.c), the way a raw-socket
- * WebSocket path would carry wss:// on Debian's lws 4.1.6: a client
- * session against an OpenSSL server in the same process, bytes passed by
- * hand. The right certificate completes the handshake and carries data
- * both ways; a wrong host name, a wrong IP address and an unknown CA are
+/* TLS over memory BIOs (node/pipe_tlsmem.c), the way the raw-socket
+ * WebSocket path (node/pipe_ws.c) carries wss:// on Debian's lws 4.1.6: a
+ * client session against an OpenSSL server in the same process, bytes
+ * passed by hand. The right certificate completes the handshake and
+ * carries data both ways, then the server's last bytes and its
+ * close_notify arrive (closed, not failed); a wrong host name, a wrong IP address and an unknown CA are
  * rejected with the reason; a file that is no CA bundle is refused. The
  * certificates are made with the openssl command line. */
 #include <setjmp.h>
@@ -139,6 +140,16 @@ static void run(const char *cert, const char *name, const char *expect_why)
         assert_string_equal(srv, "GET / HTTP/1.1\r\n");
         assert_int_equal(plain.len, strlen(answer));
         assert_memory_equal(plain.data, answer, plain.len);
+        /* the last bytes, then close_notify: both reach the client, which
+         * then knows the stream ended (pipe_ws drops the connection) */
+        plain.len = 0;
+        assert_int_equal(SSL_write(s.ssl, "bye", 3), 3);
+        assert_true(SSL_shutdown(s.ssl) >= 0);
+        assert_false(c.closed);
+        assert_int_equal(pump(&c, &s, &plain, srv, sizeof srv), 0);
+        assert_true(c.closed && !c.failed);
+        assert_int_equal(plain.len, 3);
+        assert_memory_equal(plain.data, "bye", 3);
     } else {
         assert_int_equal(rc, TR_EPROTO);
         assert_true(c.failed && c.cert_rejected && !c.ready);

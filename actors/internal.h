@@ -196,4 +196,12 @@ void actor_close_sockets(struct tr_actor *a);
 static inline uint64_t clk_now(const struct tr_actor_clock *c) { return c->now_ns(c->ctx); }
 #define MS_NS 1000000ull
 
+/* The restart-intensity window both supervisors keep (thread: sup.c, loop:
+ * lsup.c): drops the times older than `period_ms`, records `now` unless the
+ * window is already over `intensity`, and returns 1 when the restarts in
+ * the window exceed `intensity`. `window` (caller-owned) has room for
+ * intensity + 1 times. */
+int sup_window_exceeded(uint64_t *window, size_t *nwin, uint32_t intensity, uint32_t period_ms,
+                        uint64_t now);
+
 #endif

@@ -42,19 +42,10 @@ static void stat_restart(struct tr_lact *a, int reason)
     pthread_mutex_unlock(&sys->mu);
 }
 
-/* Records a restart; 1 if that exceeds the intensity (as actors/sup.c). */
+/* Records a restart; 1 if that exceeds the intensity. */
 static int intensity_exceeded(struct tr_lsup *sup, uint64_t now)
 {
-    uint64_t period = (uint64_t)sup->period_ms * MS_NS;
-    size_t k = 0;
-    for (size_t i = 0; i < sup->nwin; i++)
-        if (now - sup->window[i] < period)
-            sup->window[k++] = sup->window[i];
-    sup->nwin = k;
-    if (sup->nwin > sup->intensity)
-        return 1;
-    sup->window[sup->nwin++] = now;
-    return sup->nwin > sup->intensity;
+    return sup_window_exceeded(sup->window, &sup->nwin, sup->intensity, sup->period_ms, now);
 }
 
 /* Stops children [from, n) in reverse order, except `skip`. */

@@ -37,20 +37,25 @@ static void stat_restart(struct tr_sup *sup, struct child *c, int reason)
     pthread_mutex_unlock(&sup->sys->mu);
 }
 
+int sup_window_exceeded(uint64_t *window, size_t *nwin, uint32_t intensity, uint32_t period_ms,
+                        uint64_t now)
+{
+    uint64_t period = (uint64_t)period_ms * MS_NS;
+    size_t k = 0;
+    for (size_t i = 0; i < *nwin; i++)
+        if (now - window[i] < period)
+            window[k++] = window[i];
+    *nwin = k;
+    if (*nwin > intensity)
+        return 1;
+    window[(*nwin)++] = now;
+    return *nwin > intensity;
+}
+
 /* Records a restart; returns 1 if that exceeds the intensity. */
 static int intensity_exceeded(struct tr_sup *sup, uint64_t now)
 {
-    uint64_t period = (uint64_t)sup->period_ms * MS_NS;
-    size_t k = 0;
-    for (size_t i = 0; i < sup->nwin; i++)
-        if (now - sup->window[i] < period)
-            sup->window[k++] = sup->window[i];
-    sup->nwin = k;
-    if (sup->nwin <= sup->intensity)
-        sup->window[sup->nwin++] = now;
-    else
-        return 1;
-    return sup->nwin > sup->intensity;
+    return sup_window_exceeded(sup->window, &sup->nwin, sup->intensity, sup->period_ms, now);
 }
 
 /* Stops children [from, n) in reverse order; restartable ones wait. */

@@ -204,4 +204,11 @@ static inline uint64_t clk_now(const struct tr_actor_clock *c) { return c->now_n
 int sup_window_exceeded(uint64_t *window, size_t *nwin, uint32_t intensity, uint32_t period_ms,
                         uint64_t now);
 
+/* The next restart's backoff for a child of either supervisor: a child
+ * that ran for `period_ms` or longer starts the backoff over; *attempt
+ * (the child's) is then counted up. `rnd` is the supervisor clock's
+ * random draw for the jitter. */
+uint64_t sup_restart_delay(uint64_t started_at, uint64_t now, uint32_t period_ms, uint32_t *attempt,
+                           uint32_t base_ms, uint32_t max_ms, uint64_t rnd);
+
 #endif

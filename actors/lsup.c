@@ -83,11 +83,9 @@ static void handle_exit(struct tr_lsup *sup, struct tr_lact *a, int reason, uint
             sup->escalate_cb(sup->escalate_arg, reason);
         return;
     }
-    if (a->started_at && now - a->started_at >= (uint64_t)sup->period_ms * MS_NS)
-        a->attempt = 0; /* it ran long enough: the backoff starts over */
     uint64_t rnd = sup->sys->clock->rand_u64(sup->sys->clock->ctx);
-    uint64_t delay = tr_backoff_ms(a->spec.backoff_base_ms, a->spec.backoff_max_ms, a->attempt, rnd);
-    a->attempt++;
+    uint64_t delay = sup_restart_delay(a->started_at, now, sup->period_ms, &a->attempt,
+                                       a->spec.backoff_base_ms, a->spec.backoff_max_ms, rnd);
     a->restarts++;
     a->last_delay_ms = delay;
     stat_restart(a, reason);

@@ -52,6 +52,14 @@ int sup_window_exceeded(uint64_t *window, size_t *nwin, uint32_t intensity, uint
     return *nwin > intensity;
 }
 
+uint64_t sup_restart_delay(uint64_t started_at, uint64_t now, uint32_t period_ms, uint32_t *attempt,
+                           uint32_t base_ms, uint32_t max_ms, uint64_t rnd)
+{
+    if (started_at && now - started_at >= (uint64_t)period_ms * MS_NS)
+        *attempt = 0; /* it ran long enough: start the backoff over */
+    return tr_backoff_ms(base_ms, max_ms, (*attempt)++, rnd);
+}
+
 /* Records a restart; returns 1 if that exceeds the intensity. */
 static int intensity_exceeded(struct tr_sup *sup, uint64_t now)
 {
@@ -114,12 +122,9 @@ static void handle_exit(struct tr_sup *sup, struct child *c, int reason, uint64_
         escalate(sup);
         return;
     }
-    uint64_t stable = (uint64_t)sup->period_ms * MS_NS;
-    if (c->started_at && now - c->started_at >= stable)
-        c->attempt = 0; /* it ran long enough: start the backoff over */
     uint64_t rnd = sup->sys->clock->rand_u64(sup->sys->clock->ctx);
-    uint64_t delay = tr_backoff_ms(c->spec.backoff_base_ms, c->spec.backoff_max_ms, c->attempt, rnd);
-    c->attempt++;
+    uint64_t delay = sup_restart_delay(c->started_at, now, sup->period_ms, &c->attempt,
+                                       c->spec.backoff_base_ms, c->spec.backoff_max_ms, rnd);
     c->restarts++;
     c->last_delay_ms = delay;
     stat_restart(sup, c, reason);

@@ -55,6 +55,24 @@ void pipe_rest_status_now(struct pipe_feed *f)
     enqueue(f, TR_REST_STATUS, NULL, NULL);
 }
 
+static void requeue_front(struct pipe_feed *f, struct pipe_rest_req *r)
+{
+    r->next = f->rq_head;
+    f->rq_head = r;
+    if (!f->rq_tail)
+        f->rq_tail = r;
+}
+
+static void push_back(struct pipe_feed *f, struct pipe_rest_req *r)
+{
+    r->next = NULL;
+    if (f->rq_tail)
+        f->rq_tail->next = r;
+    else
+        f->rq_head = r;
+    f->rq_tail = r;
+}
+
 static void enqueue(struct pipe_feed *f, int kind, struct pd_stream *s, struct pipe_bfjob *job)
 {
     struct pipe_rest_req *r = calloc(1, sizeof *r);
@@ -76,28 +94,13 @@ static void enqueue(struct pipe_feed *f, int kind, struct pd_stream *s, struct p
     r->job = job;
     if (s)
         s->req_out = 1;
-    if (kind == TR_REST_STATUS) { /* status polls jump the queue */
-        r->next = f->rq_head;
-        f->rq_head = r;
-        if (!f->rq_tail)
-            f->rq_tail = r;
-    } else {
-        if (f->rq_tail)
-            f->rq_tail->next = r;
-        else
-            f->rq_head = r;
-        f->rq_tail = r;
-    }
+    if (kind == TR_REST_STATUS) /* status polls jump the queue */
+        requeue_front(f, r);
+    else
+        push_back(f, r);
     pipe_rest_pump(f);
 }
 
-static void requeue_front(struct pipe_feed *f, struct pipe_rest_req *r)
-{
-    r->next = f->rq_head;
-    f->rq_head = r;
-    if (!f->rq_tail)
-        f->rq_tail = r;
-}
 
 static void wait_cb(uv_timer_t *t)
 {
@@ -293,13 +296,8 @@ static void later_cb(uv_timer_t *t)
             continue;
         }
         *pp = r->next;
-        r->next = NULL;
         r->attempts = 0;
-        if (f->rq_tail)
-            f->rq_tail->next = r;
-        else
-            f->rq_head = r;
-        f->rq_tail = r;
+        push_back(f, r);
     }
     arm_later(f);
     pipe_rest_pump(f);
@@ -636,10 +634,7 @@ static void conn_failed(struct pipe_feed *f, struct lws *wsi, const void *in, si
     rest_endpoint(fc, &name, &port, &tls);
     const char *why = pipe_tls_failure(wsi);
     if (why) {
-        f->alerts++;
-        tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "rest", "alert: TLS certificate rejected",
-                TR_KV_STR("feed", fc->name), TR_KV_STR("host", name), TR_KV_INT("port", port),
-                TR_KV_STR("error", why), TR_KV_STR("ca_file", fc->ca_file));
+        pipe_tls_cert_alert(f, "rest", name, port, why);
         return;
     }
     size_t n = in ? strnlen(in, len ? len : 256) : 0;

@@ -208,10 +208,7 @@ int pipe_conn_tls_failed(struct pipe_conn *c, const char *why, int cert)
                 TR_KV_STR("error", why));
         return PC_C_REFUSED;
     }
-    f->alerts++;
-    tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn", "alert: TLS certificate rejected",
-            TR_KV_STR("feed", fc->name), TR_KV_STR("host", name), TR_KV_INT("port", fc->port),
-            TR_KV_STR("error", why), TR_KV_STR("ca_file", fc->ca_file));
+    pipe_tls_cert_alert(f, "conn", name, fc->port, why);
     return PC_C_TLS;
 }
 

@@ -333,6 +333,11 @@ int pipe_tls_vhosts(struct lws_context *ctx, const struct lws_protocols *protoco
  * (also after a failure). */
 int pipe_tls_ws_ctx(struct pipe_feed *feeds, size_t n, struct tr_error *err);
 void pipe_tls_ws_ctx_free(struct pipe_feed *feeds, size_t n);
+/* A server certificate of feed `f` failed the check (`why`): the alert,
+ * counted in f->alerts and logged by `component` (conn, rest) with the
+ * host, port and the feed's CA file. */
+void pipe_tls_cert_alert(struct pipe_feed *f, const char *component, const char *host, int port,
+                         const char *why);
 /* Certificates in the PEM file `path` (0: none, the file is not a CA
  * bundle), or -1 when it cannot be opened. */
 int pipe_tls_ca_count(const char *path);

@@ -28,6 +28,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "nlog.h"
+
 /* The last verification failure on this thread's loop (each collector runs
  * its own loop and lws context): lws's connection-error text for it is an
  * empty OpenSSL error ("connect SSL err 1: error:00000001:lib(0)"), so the
@@ -180,4 +182,13 @@ const char *pipe_tls_host(char *buf, size_t cap, const char *name, int port, int
         (size_t)snprintf(buf, cap, "%s:%d", name, port) >= cap)
         return name;
     return buf;
+}
+
+void pipe_tls_cert_alert(struct pipe_feed *f, const char *component, const char *host, int port,
+                         const char *why)
+{
+    f->alerts++;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, component, "alert: TLS certificate rejected",
+            TR_KV_STR("feed", f->cfg->name), TR_KV_STR("host", host), TR_KV_INT("port", port),
+            TR_KV_STR("error", why), TR_KV_STR("ca_file", f->cfg->ca_file));
 }

@@ -9,7 +9,8 @@
  * content before the call, so the call appended nothing and earlier pending
  * records stay pending. A partial last block stays in memory (better
  * compression, fewer syscalls) until it fills, the sync thread flushes it,
- * or in EVERY mode at once. */
+ * or at once in EVERY mode and while a live reader is open (its records
+ * must be readable as soon as the append returns: smaller blocks then). */
 #include "internal.h"
 
 #include <errno.h>
@@ -137,6 +138,8 @@ int write_raw(struct tr_log *log, size_t upto, struct tr_error *err)
     s->size += len;
     log->written_lsn = last;
     log->nospace = 0;
+    if (atomic_load(&log->live_readers))
+        pthread_cond_broadcast(&log->wcv); /* readable now: wake live readers */
     pthread_mutex_unlock(&log->mu);
     if (rc) {
         pthread_mutex_lock(&log->mu);
@@ -300,7 +303,12 @@ int tr_log_append_many(struct tr_log *log, const struct tr_log_record *recs, siz
             block_start = log->raw_len;
         }
     }
-    size_t upto = log->o.sync == TR_LOG_SYNC_EVERY ? log->raw_len
+    /* Full blocks go to the file now; the partial last one waits in raw
+     * for more records (or the sync thread), unless every record must be
+     * readable at once: EVERY mode, or a live reader is open (it reads
+     * what is in the file, durable or not). */
+    size_t upto = log->o.sync == TR_LOG_SYNC_EVERY || atomic_load(&log->live_readers)
+                      ? log->raw_len
                   : log->n_cuts ? log->cuts[log->n_cuts - 1].off : 0;
     if ((rc = write_raw(log, upto, err)) != 0)
         goto undo;

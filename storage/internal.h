@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,7 @@ struct tr_log {
     /* mu guards everything readers look at: segments, index, LSNs, state. */
     pthread_mutex_t mu;
     pthread_cond_t cv;          /* committed/durable LSN moved, or state changed */
+    pthread_cond_t wcv;         /* written LSN moved (live readers wait here), or closing */
     struct seg *segs;
     size_t n_segs, cap_segs;
     struct index idx;
@@ -181,6 +183,11 @@ struct tr_log {
     size_t out_cap;
     void *hc_state;             /* LZ4HC state when compression_level > 0 */
     uint64_t unsynced_bytes;
+    /* Live readers open (reader.c; atomic: read by the writer under wmu
+     * only). While any is open an append writes its partial last block at
+     * once instead of keeping it in raw until the sync thread takes it,
+     * so live readers see every record as soon as its append returns. */
+    atomic_uint live_readers;
     /* prezero.c: zeros written ahead of the active segment (wmu) */
     uint64_t zeroed_to;         /* file offset the zeros reach; 0 = none */
     int pz_on;                  /* usable here: real fs ops, not tmpfs, writable */

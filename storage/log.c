@@ -523,6 +523,7 @@ static void log_free(struct tr_log *log)
     pthread_mutex_destroy(&log->wmu);
     pthread_mutex_destroy(&log->sync_mu);
     pthread_cond_destroy(&log->cv);
+    pthread_cond_destroy(&log->wcv);
     pthread_cond_destroy(&log->sync_cv);
     pthread_cond_destroy(&log->rc_cv);
     free(log->raw);
@@ -568,6 +569,7 @@ int tr_log_open(struct tr_log **out, const char *dir, const struct tr_log_option
     pthread_mutex_init(&log->wmu, NULL);
     pthread_mutex_init(&log->sync_mu, NULL);
     init_cond(&log->cv);
+    init_cond(&log->wcv);
     init_cond(&log->sync_cv);
     init_cond(&log->rc_cv);
     index_init(&log->idx);
@@ -613,6 +615,7 @@ int tr_log_close(struct tr_log *log, struct tr_error *err)
     pthread_mutex_lock(&log->mu);
     log->closing = 1;
     pthread_cond_broadcast(&log->cv);
+    pthread_cond_broadcast(&log->wcv);
     pthread_mutex_unlock(&log->mu);
     log_free(log);
     return rc;
@@ -625,6 +628,7 @@ void tr_log_stats(struct tr_log *log, struct tr_log_stats *st)
     pthread_mutex_lock(&log->mu);
     st->first_lsn = log->first_lsn;
     st->committed_lsn = log->committed_lsn;
+    st->written_lsn = log->written_lsn;
     st->durable_lsn = log->durable_lsn;
     st->segments = log->n_segs;
     for (size_t i = 0; i < log->n_segs; i++) {
@@ -676,6 +680,14 @@ uint64_t tr_log_committed_lsn(struct tr_log *log)
 {
     pthread_mutex_lock(&log->mu);
     uint64_t v = log->committed_lsn;
+    pthread_mutex_unlock(&log->mu);
+    return v;
+}
+
+uint64_t tr_log_written_lsn(struct tr_log *log)
+{
+    pthread_mutex_lock(&log->mu);
+    uint64_t v = log->written_lsn;
     pthread_mutex_unlock(&log->mu);
     return v;
 }

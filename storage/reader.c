@@ -1,5 +1,12 @@
 /* Readers and followers: iterate committed records in LSN order, all
  * streams or one, from the start, an LSN, a stream sequence or a time.
+ * A live reader (tr_log_reader_options.live) reads up to the written LSN
+ * instead: records in the segment file (the page cache) whose fsync may
+ * not have returned yet. That is safe for a concurrent reader because a
+ * block enters the block table (under mu) only after its pwrite returned
+ * whole, and the file is never cut below a block in the table (a failed
+ * write cuts back only what it added); what a live reader cannot have is
+ * the promise that the record survives a machine crash.
  *
  * A reader holds its own fd on the segment it reads and one decompressed
  * block; it takes the log's mutex only to find the next block (binary
@@ -33,7 +40,8 @@ struct tr_log_reader {
     uint64_t fseq;
     int64_t fts;
     uint64_t next_lsn;
-    uint64_t committed;   /* committed LSN seen at the last block lookup */
+    uint64_t committed;   /* committed (live: written) LSN seen at the last block lookup */
+    int live;             /* reads up to the written LSN, not the committed one */
     /* the loaded block */
     uint8_t *raw, *io;
     size_t raw_cap, io_cap;
@@ -111,7 +119,7 @@ static uint64_t start_lsn(struct tr_log *log, const struct tr_log_reader *r,
     case TR_LOG_FROM_LSN:
         return o->lsn ? o->lsn : 1;
     case TR_LOG_FROM_END:
-        return log->committed_lsn + 1;
+        return (r->live ? log->written_lsn : log->committed_lsn) + 1;
     case TR_LOG_FROM_SEQ:
     case TR_LOG_FROM_TIME: {
         if (!r->stream)
@@ -145,6 +153,7 @@ int tr_log_reader_alloc(struct tr_log *log, const struct tr_log_reader_options *
         return tr_errorf(err, TR_ENOMEM, "reader: no memory");
     r->log = log;
     r->fd = -1;
+    r->live = o->live != 0;
     if (o->stream) {
         r->stream_len = o->stream_len ? o->stream_len : strlen(o->stream);
         if (r->stream_len == 0 || r->stream_len > TR_LOG_STREAM_MAX ||
@@ -162,6 +171,8 @@ int tr_log_reader_alloc(struct tr_log *log, const struct tr_log_reader_options *
         r->filter = F_TS;
         r->fts = o->ts_ns;
     }
+    if (r->live)
+        atomic_fetch_add(&log->live_readers, 1); /* appends write through from now on */
     pthread_mutex_lock(&log->mu);
     r->next_lsn = start_lsn(log, r, o);
     pthread_mutex_unlock(&log->mu);
@@ -175,6 +186,8 @@ void tr_log_reader_free(struct tr_log_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
+    if (r->live)
+        atomic_fetch_sub(&r->log->live_readers, 1);
     free(r->stream);
     free(r->raw);
     free(r->io);
@@ -267,7 +280,7 @@ static int position(struct tr_log_reader *r, struct tr_error *err)
 {
     struct tr_log *log = r->log;
     pthread_mutex_lock(&log->mu);
-    uint64_t committed = log->committed_lsn, seg_id = 0;
+    uint64_t committed = r->live ? log->written_lsn : log->committed_lsn, seg_id = 0;
     struct blk b;
     int rc = r->next_lsn > committed ? 1 : locate_block(log, r->next_lsn, &seg_id, &b);
     if (rc == 0) {
@@ -311,8 +324,9 @@ static int position(struct tr_log_reader *r, struct tr_error *err)
 int tr_log_reader_next(struct tr_log_reader *r, struct tr_log_record *rec, struct tr_error *err)
 {
     for (;;) {
-        /* The committed LSN always ends a block, so a block found below it
-         * is committed whole and can be read without the lock. */
+        /* The committed LSN (and the written one) always ends a block, so
+         * a block found below it is in the file whole and can be read
+         * without the lock. */
         if (!r->loaded || r->next_lsn < r->blk_first || r->next_lsn >= r->blk_first + r->blk_n ||
             r->next_lsn > r->committed) {
             int rc = position(r, err);
@@ -348,6 +362,8 @@ int tr_log_reader_next(struct tr_log_reader *r, struct tr_log_record *rec, struc
 
 int tr_log_reader_wait(struct tr_log_reader *r, int timeout_ms)
 {
+    if (r->live)
+        return tr_log_wait_written(r->log, r->next_lsn - 1, timeout_ms);
     return tr_log_wait_committed(r->log, r->next_lsn - 1, timeout_ms);
 }
 

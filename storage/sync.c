@@ -46,8 +46,10 @@ void publish_lsns(struct tr_log *log, uint64_t written, uint64_t durable, int sy
 {
     uint64_t cb_lsn = 0;
     pthread_mutex_lock(&log->mu);
-    if (written > log->written_lsn)
+    if (written > log->written_lsn) {
         log->written_lsn = written;
+        pthread_cond_broadcast(&log->wcv);
+    }
     if (synced) {
         log->syncs++;
         /* after a failed fsync nothing more is vouched for, not even by an
@@ -270,6 +272,27 @@ int tr_log_wait_committed(struct tr_log *log, uint64_t after_lsn, int timeout_ms
     pthread_mutex_lock(&log->mu);
     while (log->committed_lsn <= after_lsn && rc == 0)
         rc = log->closing ? TR_ECLOSED : wait_until(log, timeout_ms, deadline);
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+int tr_log_wait_written(struct tr_log *log, uint64_t after_lsn, int timeout_ms)
+{
+    uint64_t deadline = mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+    int rc = 0;
+    pthread_mutex_lock(&log->mu);
+    while (log->written_lsn <= after_lsn && rc == 0) {
+        if (log->closing) {
+            rc = TR_ECLOSED;
+        } else if (timeout_ms < 0) {
+            pthread_cond_wait(&log->wcv, &log->mu);
+        } else if (mono_ns() >= deadline) {
+            rc = TR_ETIMEDOUT;
+        } else {
+            struct timespec ts = abs_time(deadline);
+            pthread_cond_timedwait(&log->wcv, &log->mu, &ts);
+        }
+    }
     pthread_mutex_unlock(&log->mu);
     return rc;
 }

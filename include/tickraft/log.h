@@ -168,6 +168,12 @@ uint64_t tr_log_durable_lsn_at(struct tr_log *log, int64_t *at_ns);
  * last LSN written to the file in NONE mode. Readers never see records
  * that a crash could take back (except in NONE mode). Any thread. */
 uint64_t tr_log_committed_lsn(struct tr_log *log);
+/* Highest LSN in the segment file (written by pwrite, readable through the
+ * page cache), durable or not: what live readers see. Any thread. */
+uint64_t tr_log_written_lsn(struct tr_log *log);
+/* Blocks until the written LSN is > after_lsn (new records for live
+ * readers). 0, TR_ETIMEDOUT, TR_ECLOSED. */
+int tr_log_wait_written(struct tr_log *log, uint64_t after_lsn, int timeout_ms);
 /* Highest LSN handed out by append (0 = empty log). */
 uint64_t tr_log_last_lsn(struct tr_log *log);
 /* LSN of the oldest record still kept (retention moves it forward). */
@@ -211,6 +217,7 @@ int tr_log_verify(struct tr_log *log, struct tr_error *err);
 
 struct tr_log_stats {
     uint64_t first_lsn, last_lsn, committed_lsn, durable_lsn;
+    uint64_t written_lsn;     /* in the segment file, durable or not (live readers) */
     uint64_t segments;        /* files, including the active one */
     uint64_t disk_bytes;      /* bytes in segment files */
     uint64_t raw_bytes;       /* uncompressed block bytes on disk */
@@ -249,6 +256,12 @@ struct tr_log_reader_options {
     uint64_t lsn;
     uint64_t seq;
     int64_t ts_ns;
+    int live;           /* 1: see records as soon as they are written to the segment file
+                         * (tr_log_written_lsn), before they are durable; a machine crash
+                         * may take such records back. While any live reader is open each
+                         * append writes its partial last block at once (smaller blocks),
+                         * so live readers see a record when its append call returns.
+                         * 0: committed records only (durable in EVERY/GROUP mode). */
 };
 
 /* Creates a reader (heap, free with tr_log_reader_free) positioned as asked.
@@ -266,8 +279,8 @@ void tr_log_reader_free(struct tr_log_reader *r);
  * dropped the records the reader was about to read), TR_EIO. */
 int tr_log_reader_next(struct tr_log_reader *r, struct tr_log_record *rec,
                        struct tr_error *err);
-/* Follower: blocks until records past the reader's position are committed.
- * 0, TR_ETIMEDOUT, TR_ECLOSED. */
+/* Follower: blocks until records past the reader's position are committed
+ * (a live reader: written). 0, TR_ETIMEDOUT, TR_ECLOSED. */
 int tr_log_reader_wait(struct tr_log_reader *r, int timeout_ms);
 /* LSN the reader will look at next. */
 uint64_t tr_log_reader_position(const struct tr_log_reader *r);

@@ -2,7 +2,8 @@
  * a record is acknowledged only after an fsync that covers it, and whatever
  * is appended while one fsync runs goes into the next one. The fsync is
  * gated by the test (fault-injection fs ops), so every step is deterministic:
- * no sleeps, no timing asserts. */
+ * no sleeps, no timing asserts. Also live readers (records readable once
+ * written, before their fsync returns). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,11 +174,132 @@ static void leader_follower_commit_makes_every_record_durable_without_flush(void
     free(dir);
 }
 
+/* Reads every record `r` has now; returns the count (each checked, in LSN
+ * order from `first`), or -1 on a bad one. */
+static long drain(struct tr_log_reader *r, uint64_t first)
+{
+    struct tr_log_record rec;
+    struct tr_error err = {0};
+    long n = 0;
+    int rc;
+    while ((rc = tr_log_reader_next(r, &rec, &err)) == 1) {
+        if (!tl_check(&rec) || rec.lsn != first + (uint64_t)n)
+            return -1;
+        n++;
+    }
+    return rc == 0 ? n : -1;
+}
+
+struct live_waiter {
+    struct tr_log_reader *r;
+    int rc;
+};
+
+static void *live_wait_main(void *arg)
+{
+    struct live_waiter *w = arg;
+    w->rc = tr_log_reader_wait(w->r, -1);
+    return NULL;
+}
+
+/* A live reader sees records once they are in the file, with every fsync
+ * held; a durable reader of the same log sees none of them until an fsync
+ * covering them returns. `window_ms` 2: with the sync thread stuck in a
+ * held fsync, a log without live readers keeps later appends in memory
+ * (partial blocks); with one open, each append writes its block at once. */
+static void live_reader_sees_written_records_before_they_are_durable(unsigned window_ms)
+{
+    char *dir = tl_mkdtemp();
+    struct gate g;
+    gate_init(&g);
+    struct tr_log_options o;
+    tr_log_options_init(&o);
+    o.group_commit_ms = window_ms;
+    o.fs = &g.ops;
+    struct tr_log *log = NULL;
+    struct tr_error err = {0};
+    assert_int_equal(tr_log_open(&log, dir, &o, &err), 0);
+    pthread_mutex_lock(&g.mu);
+    long base = g.entered;
+    g.allow = 0; /* every fsync from here on waits for the test */
+    pthread_mutex_unlock(&g.mu);
+
+    /* LSN 1 wakes the idle sync thread, which writes it and blocks in a
+     * held fsync: from now on nothing becomes durable. */
+    assert_int_equal(tl_append_range(log, 1, 1, 1, &err), 0);
+    gate_wait_entered(&g, base + 1);
+    assert_int_equal(tr_log_written_lsn(log), 1);
+    /* No live reader yet: records appended while the sync thread is busy
+     * stay in the writer's partial block, not readable by anyone. */
+    assert_int_equal(tl_append_range(log, 2, 3, 1, &err), 0);
+    assert_int_equal(tr_log_written_lsn(log), 1);
+
+    struct tr_log_reader *live, *live_end, *durable;
+    struct tr_log_reader_options lo = {.from = TR_LOG_FROM_START, .live = 1};
+    struct tr_log_reader_options eo = {.from = TR_LOG_FROM_END, .live = 1};
+    struct tr_log_reader_options dopt = {.from = TR_LOG_FROM_START};
+    assert_int_equal(tr_log_reader_alloc(log, &lo, &live, &err), 0);
+    assert_int_equal(tr_log_reader_alloc(log, &eo, &live_end, &err), 0);
+    assert_int_equal(tr_log_reader_alloc(log, &dopt, &durable, &err), 0);
+    assert_int_equal(drain(live, 1), 1);            /* LSN 1 is in the file */
+    assert_int_equal(drain(durable, 1), 0);         /* but not durable */
+
+    /* A live follower blocked in its wait is woken by the append itself. */
+    struct live_waiter w = {.r = live_end, .rc = 1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, live_wait_main, &w), 0);
+    /* The next append carries 2..3 out of the partial block with it. */
+    assert_int_equal(tl_append_range(log, 4, 40, 3, &err), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(tr_log_written_lsn(log), 40);  /* written through at append */
+    assert_int_equal(drain(live, 2), 39);
+    assert_int_equal(drain(live_end, 2), 39);       /* from the written end at its open */
+    assert_int_equal(drain(durable, 1), 0);
+    assert_int_equal(tr_log_durable_lsn(log), 0);
+    assert_int_equal(tr_log_reader_wait(durable, 0), TR_ETIMEDOUT);
+    assert_int_equal(tr_log_reader_wait(live, 0), TR_ETIMEDOUT); /* caught up */
+
+    /* Let the fsyncs go: the durable reader gets the same records. */
+    gate_set(&g, -1);
+    assert_int_equal(tr_log_wait_durable(log, 40, -1), 0);
+    assert_int_equal(drain(durable, 1), 40);
+    tr_log_reader_free(live);
+    tr_log_reader_free(live_end);
+    tr_log_reader_free(durable);
+    assert_int_equal(tr_log_close(log, &err), 0);
+
+    /* Reopened: everything is there once, and verifies. */
+    log = NULL;
+    o.fs = NULL;
+    assert_int_equal(tr_log_open(&log, dir, &o, &err), 0);
+    long bad;
+    uint64_t last;
+    assert_int_equal(tl_read_all(log, &last, &bad, &err), 40);
+    assert_int_equal(bad, 0);
+    assert_int_equal(tr_log_verify(log, &err), 0);
+    assert_int_equal(tr_log_close(log, &err), 0);
+    tl_rmdir(dir);
+    free(dir);
+}
+
+static void live_reader_leader_follower_commit(void **state)
+{
+    live_reader_sees_written_records_before_they_are_durable(0);
+}
+
+static void live_reader_window_commit(void **state)
+{
+    live_reader_sees_written_records_before_they_are_durable(2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(leader_follower_commit_acknowledges_after_fsync_and_batches_followers),
         cmocka_unit_test(leader_follower_commit_makes_every_record_durable_without_flush),
+        cmocka_unit_test(live_reader_leader_follower_commit),
+        cmocka_unit_test(live_reader_window_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

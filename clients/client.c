@@ -278,10 +278,9 @@ static int is_transport(int rc)
            rc == TR_ECLOSED || rc == TR_ESHUTDOWN;
 }
 
-int conn_call(struct conn *k, const struct tr_buf *req, int extra_ms,
-              struct tr_proto_reply *rep, struct tr_error *err)
+int conn_open(struct conn *k, struct tr_error *err)
 {
-    int rc;
+    int rc = 0;
     if (!k->open) {
         rc = TR_ECONNREFUSED;
         for (size_t i = 0; i < k->c->n_nodes; i++) {
@@ -294,6 +293,15 @@ int conn_call(struct conn *k, const struct tr_buf *req, int extra_ms,
         if (rc)
             return is_transport(rc) ? tr_error_recode(err, TR_ECONNREFUSED) : rc;
     }
+    return 0;
+}
+
+int conn_call(struct conn *k, const struct tr_buf *req, int extra_ms,
+              struct tr_proto_reply *rep, struct tr_error *err)
+{
+    int rc = conn_open(k, err);
+    if (rc)
+        return rc;
     rc = roundtrip(k, req, k->c->timeout_ms + extra_ms, rep, err);
     if (is_transport(rc)) {
         conn_next(k);

@@ -64,6 +64,9 @@ int conn_alloc(const struct tr_client *c, size_t first_node, struct conn **out);
 void conn_free(struct conn *k);
 /* Closes the connection and moves on to the next node. */
 void conn_next(struct conn *k);
+/* Connects (handshake included) if not connected, trying each node once:
+ * 0 (k->minor is then the node's), TR_ECONNREFUSED, or a handshake error. */
+int conn_open(struct conn *k, struct tr_error *err);
 /* Sends `req` and waits for the reply (timeout rpc + extra_ms), connecting
  * (with a handshake) first if needed, trying each node once. On success
  * *rep points into the connection (valid until the next call). Transport

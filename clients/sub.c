@@ -11,6 +11,12 @@
  * worker to hold a pipelined request) is sent again with the same number
  * once the reply before it is in.
  *
+ * Live (o.live, protocol 1.2): the node delivers records once they are in
+ * its log's file, before they are durable there. Nothing here changes:
+ * the cursor is the same per-stream native sequence, so after a node
+ * crash the records it collects again under sequences already delivered
+ * are skipped like any replay.
+ *
  * Nothing twice: every event below the cursor's seq for its stream is
  * dropped here, whatever a node sends; at the cursor's seq (a stream may
  * repeat a seq: gap notice + snapshot) the node skips the k records the
@@ -91,9 +97,22 @@ static int do_subscribe(struct tr_client_sub *s, struct tr_error *err)
         rc = tr_buf_append(&cur, s->o.cursor, s->o.cursor_len);
     if (rc)
         return tr_errorf(err, TR_ENOMEM, "subscribe: out of memory");
+    /* live needs a 1.2 node: a 1.1 node would refuse the options element
+     * as malformed, so ask the handshake first and say why */
+    if (s->o.live && (rc = conn_open(s->k, err)) == 0 && s->k->minor < TR_PROTO_MINOR_LIVE)
+        rc = tr_errorf(err, TR_EUNSUPPORTED,
+                       "subscribe: node %s speaks protocol %d.%u; live subscriptions need "
+                       "%d.%d (upgrade the node, or subscribe without live)",
+                       conn_url(s->k), TR_PROTO_MAJOR, s->k->minor, TR_PROTO_MAJOR,
+                       TR_PROTO_MINOR_LIVE);
+    if (rc) {
+        tr_buf_free(&b);
+        tr_buf_free(&cur);
+        return rc;
+    }
     msgpack_packer pk;
     msgpack_packer_init(&pk, &b, tr_proto_buf_write);
-    tr_proto_pack_req(&pk, TR_PROTO_SUBSCRIBE, s->c->token, 6);
+    tr_proto_pack_req(&pk, TR_PROTO_SUBSCRIBE, s->c->token, s->o.live ? 7 : 6);
     pack_opt_str(&pk, s->o.provider);
     pack_opt_str(&pk, s->o.kind);
     pack_opt_str(&pk, s->o.instrument);
@@ -105,6 +124,8 @@ static int do_subscribe(struct tr_client_sub *s, struct tr_error *err)
     } else {
         msgpack_pack_nil(&pk);
     }
+    if (s->o.live)
+        msgpack_pack_uint32(&pk, TR_PROTO_SUB_LIVE);
     struct tr_proto_reply rep;
     rc = conn_call(s->k, &b, 0, &rep, err);
     tr_buf_free(&b);

@@ -60,6 +60,8 @@ struct tr_pub_options {
     void *thread_arg;
     int speak_1_0;             /* tests: behave as a protocol 1.0 node (HELLO reports minor 0,
                                   a FETCH ahead of its turn gets TR_EPROTO) */
+    int speak_1_1;             /* tests: behave as a protocol 1.1 node (HELLO reports minor 1,
+                                  a SUBSCRIBE with the 1.2 options element gets TR_EPARSE) */
 };
 void tr_pub_options_init(struct tr_pub_options *o);
 
@@ -83,6 +85,7 @@ struct tr_pub_stats {
     uint64_t bytes_sent;
     uint64_t fell_behind;     /* FELL_BEHIND notices sent */
     uint64_t busy;            /* pipelined FETCHes refused with TR_EBUSY (no spare worker) */
+    uint64_t live_subscribes; /* SUBSCRIBEs with the live option (1.2) */
     uint64_t subscribers;     /* live sessions now */
 };
 /* Snapshot of the counters. Any thread. */

@@ -17,7 +17,7 @@ struct worker_arg; /* pub_server.c: a worker's publisher and index */
 struct pub_counters {
     atomic_uint_fast64_t requests, errors, malformed, oversized, unauthenticated, bad_version,
         subscribes, fetches, queries, admin_calls, events_sent, bytes_sent, fell_behind,
-        busy;
+        busy, live_subscribes;
 };
 
 struct tr_pub {

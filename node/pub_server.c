@@ -69,7 +69,7 @@ static void do_hello(struct tr_pub *p, struct pub_reply *r)
     msgpack_pack_str(&r->pk, strlen(p->node_name));
     msgpack_pack_str_body(&r->pk, p->node_name, strlen(p->node_name));
     msgpack_pack_uint32(&r->pk, TR_PROTO_MAJOR);
-    msgpack_pack_uint32(&r->pk, p->o.speak_1_0 ? 0 : TR_PROTO_MINOR);
+    msgpack_pack_uint32(&r->pk, p->o.speak_1_0 ? 0 : p->o.speak_1_1 ? 1 : TR_PROTO_MINOR);
     msgpack_pack_uint64(&r->pk, p->o.max_request);
     if (p->data_token)
         msgpack_pack_true(&r->pk);
@@ -89,6 +89,7 @@ static int builtin_rows(struct tr_pub *p, const char *cmd, struct tr_client_tabl
         tr_client_table_kv(t, "protocol", "%d.%d", TR_PROTO_MAJOR, TR_PROTO_MINOR);
         tr_client_table_kv(t, "log.first_lsn", "%llu", (unsigned long long)ls.first_lsn);
         tr_client_table_kv(t, "log.committed_lsn", "%llu", (unsigned long long)ls.committed_lsn);
+        tr_client_table_kv(t, "log.written_lsn", "%llu", (unsigned long long)ls.written_lsn);
         tr_client_table_kv(t, "log.durable_lsn", "%llu", (unsigned long long)ls.durable_lsn);
         tr_client_table_kv(t, "log.segments", "%llu", (unsigned long long)ls.segments);
         tr_client_table_kv(t, "log.streams", "%llu", (unsigned long long)ls.streams);
@@ -128,6 +129,7 @@ static int builtin_rows(struct tr_pub *p, const char *cmd, struct tr_client_tabl
         ROW("tickraft_pub_bytes_sent_total", st.bytes_sent);
         ROW("tickraft_pub_fell_behind_total", st.fell_behind);
         ROW("tickraft_pub_fetch_busy_total", st.busy);
+        ROW("tickraft_pub_live_subscribes_total", st.live_subscribes);
         ROW("tickraft_pub_subscribers", st.subscribers);
         ROW("tickraft_log_committed_lsn", ls.committed_lsn);
 #undef ROW
@@ -450,7 +452,7 @@ void tr_pub_stats(struct tr_pub *p, struct tr_pub_stats *st)
 #define G(f) st->f = atomic_load(&p->c.f)
     G(requests); G(errors); G(malformed); G(oversized); G(unauthenticated); G(bad_version);
     G(subscribes); G(fetches); G(queries); G(admin_calls); G(events_sent); G(bytes_sent);
-    G(fell_behind); G(busy);
+    G(fell_behind); G(busy); G(live_subscribes);
 #undef G
     pthread_mutex_lock(&p->mu);
     st->subscribers = p->n_sessions;

@@ -10,6 +10,13 @@
  * record kept. A FETCH names its number: a repeated number gets the same
  * reply again (a reply lost with a connection is not a lost batch).
  *
+ * Live subscriptions (protocol 1.2, SUBSCRIBE option TR_PROTO_SUB_LIVE):
+ * the session's readers are live log readers, which see records once the
+ * writer has put them in the segment file, before their fsync returns,
+ * and the long-poll wakes on each write instead of each fsync. Cursors are
+ * the same native sequences, so what a crash takes back from the log is
+ * collected again under the same sequences and skipped by the cursor.
+ *
  * Pipelining (protocol 1.1): a client may send FETCH n+1.. n+3 before the
  * reply to n, so a FETCH is already waiting at the node when the next
  * records become durable (no round trip on the latency path). Fetches of
@@ -50,6 +57,8 @@ struct pub_session {
     int pending_behind;        /* tell the next reply about a retention hole */
     int from_end;              /* LATEST on this node: the reader's start is the boundary,
                                 * base_ts only matters to a later resume elsewhere */
+    int live;                  /* 1.2 option: read up to the log's written LSN (records in
+                                * the file, not yet durable), woken by each write */
 };
 
 static void session_free(struct pub_session *s)
@@ -159,8 +168,9 @@ static int first_lsn_of(struct tr_log *log, const struct tr_log_reader_options *
 static int start_lsn(struct tr_log *log, const struct pub_session *s, uint64_t *out, int *behind,
                      struct tr_error *err)
 {
-    uint64_t end = tr_log_committed_lsn(log) + 1, best = end, l;
-    struct tr_log_reader_options ro = {0};
+    uint64_t end = (s->live ? tr_log_written_lsn(log) : tr_log_committed_lsn(log)) + 1;
+    uint64_t best = end, l;
+    struct tr_log_reader_options ro = {.live = s->live};
     int rc, trimmed = tr_log_first_lsn(log) > 1;
     *behind = 0;
     if (s->floors.base_ts == INT64_MIN) {
@@ -168,6 +178,7 @@ static int start_lsn(struct tr_log *log, const struct pub_session *s, uint64_t *
     } else {
         ro.from = TR_LOG_FROM_TIME;
         ro.ts_ns = s->floors.base_ts;
+        ro.live = s->live;
         if ((rc = first_lsn_of(log, &ro, end, &l, err)))
             return rc;
         best = l < best ? l : best;
@@ -179,7 +190,8 @@ static int start_lsn(struct tr_log *log, const struct pub_session *s, uint64_t *
         /* from the first record at the cursor's seq: wanted() skips the k
          * records of that seq the subscriber already has */
         ro = (struct tr_log_reader_options){.stream = key, .stream_len = kl,
-                                            .from = TR_LOG_FROM_SEQ, .seq = seq};
+                                            .from = TR_LOG_FROM_SEQ, .seq = seq,
+                                            .live = s->live};
         struct tr_log_reader *r;
         if ((rc = tr_log_reader_alloc(log, &ro, &r, err)))
             return rc;
@@ -220,15 +232,29 @@ void pub_subscribe(struct tr_pub *p, const msgpack_object_array *body, struct pu
     int64_t start_ts;
     const uint8_t *cur;
     size_t cur_len;
-    if (body->size != 6 || copy_glob(s->filter.provider, &body->ptr[0]) ||
+    /* 1.2 appends an options element; a node speaking 1.1 (test option)
+     * refuses it as 1.1 nodes do */
+    uint64_t opts = 0;
+    int sz_ok = body->size == 6 || (body->size == 7 && !p->o.speak_1_1 && !p->o.speak_1_0);
+    if (!sz_ok || copy_glob(s->filter.provider, &body->ptr[0]) ||
         copy_glob(s->filter.kind, &body->ptr[1]) || copy_glob(s->filter.instrument, &body->ptr[2]) ||
         tr_proto_u64(&body->ptr[3], &start) || start > TR_PROTO_START_CURSOR ||
-        tr_proto_i64(&body->ptr[4], &start_ts) || tr_proto_bin(&body->ptr[5], &cur, &cur_len)) {
+        tr_proto_i64(&body->ptr[4], &start_ts) || tr_proto_bin(&body->ptr[5], &cur, &cur_len) ||
+        (body->size == 7 && tr_proto_u64(&body->ptr[6], &opts))) {
         atomic_fetch_add(&p->c.malformed, 1);
         pub_reply_error(p, r, TR_EPARSE,
-                        "subscribe: body must be [provider, kind, instrument, start, ts, cursor]");
+                        "subscribe: body must be [provider, kind, instrument, start, ts, cursor%s]",
+                        sz_ok ? ", options" : "");
         goto fail;
     }
+    if (opts & ~(uint64_t)TR_PROTO_SUB_KNOWN) {
+        pub_reply_error(p, r, TR_EUNSUPPORTED,
+                        "subscribe: options 0x%llx not supported by this node (protocol %d.%d)",
+                        (unsigned long long)(opts & ~(uint64_t)TR_PROTO_SUB_KNOWN),
+                        TR_PROTO_MAJOR, TR_PROTO_MINOR);
+        goto fail;
+    }
+    s->live = (opts & TR_PROTO_SUB_LIVE) != 0;
     s->any_filter = s->filter.provider[0] || s->filter.kind[0] || s->filter.instrument[0];
     switch (start) {
     case TR_PROTO_START_LATEST:
@@ -244,7 +270,7 @@ void pub_subscribe(struct tr_pub *p, const msgpack_object_array *body, struct pu
             goto fail;
         }
     }
-    struct tr_log_reader_options ro = {.from = TR_LOG_FROM_END};
+    struct tr_log_reader_options ro = {.from = TR_LOG_FROM_END, .live = s->live};
     int rc = 0;
     if (start != TR_PROTO_START_LATEST) {
         ro.from = TR_LOG_FROM_LSN;
@@ -271,6 +297,8 @@ void pub_subscribe(struct tr_pub *p, const msgpack_object_array *body, struct pu
     p->sessions[slot] = s;
     p->n_sessions++;
     pthread_mutex_unlock(&p->mu);
+    if (s->live)
+        atomic_fetch_add(&p->c.live_subscribes, 1);
     tr_proto_pack_reply(&r->pk, 0, NULL, 2);
     msgpack_pack_uint64(&r->pk, s->id);
     msgpack_pack_int64(&r->pk, s->floors.base_ts);
@@ -401,7 +429,7 @@ static int fill_batch(struct tr_pub *p, struct pub_session *s, uint32_t max_even
                 s->pending_behind = 1;
                 break;
             }
-            struct tr_log_reader_options ro = {.from = TR_LOG_FROM_START};
+            struct tr_log_reader_options ro = {.from = TR_LOG_FROM_START, .live = s->live};
             struct tr_log_reader *nr;
             if ((rc = tr_log_reader_alloc(p->o.log, &ro, &nr, err)))
                 return rc;

@@ -12,6 +12,10 @@ if(TARGET tr_client AND TARGET tr_node AND TARGET tr_storage)
                LIBS tr_node tr_client tr_storage TIMEOUT 60)
   target_include_directories(test_client_pipeline PRIVATE ${CMAKE_SOURCE_DIR}/node
                              ${CMAKE_SOURCE_DIR}/tests/integration)
+  tr_unit_test(test_client_live SOURCES integration/test_client_live.c
+               LIBS tr_node tr_client tr_storage TIMEOUT 60)
+  target_include_directories(test_client_live PRIVATE ${CMAKE_SOURCE_DIR}/node
+                             ${CMAKE_SOURCE_DIR}/tests/integration)
 endif()
 if(TARGET tr_client AND TARGET tr_node AND TARGET tr_storage AND TARGET tickraft-ctl)
   tr_unit_test(test_client_ctl_commands SOURCES integration/test_client_ctl.c
@@ -49,4 +53,10 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_check.c AND TARGET tickraft-node
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_client_subscriber_through_node_kill9_matches_truth
                        PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE)
+  # the same with a live subscriber (tail --live, protocol 1.2)
+  add_test(NAME e2e_client_live_subscriber_through_node_kill9_matches_truth
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/e2e_client_node.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_client_live_subscriber_through_node_kill9_matches_truth
+                       PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE ENVIRONMENT "E2E_LIVE=1")
 endif()

@@ -153,6 +153,22 @@ struct tr_client_sub_options {
                              * next one already waits there while this thread delivers a batch,
                              * so new events need no round trip; 1 = one at a time. A 1.0 node
                              * always gets 1. At most pipeline x batch events are in flight. */
+    int live;               /* 1: receive events as soon as the node has written them to its
+                             * log's file (page cache), before they are durable there: one
+                             * fsync less latency (~0.1-0.3 ms), at a price. A node that
+                             * crashes (power, kernel; a killed process keeps its written
+                             * records) may lose events this subscriber already got. The
+                             * cursor is unchanged (native seq per stream), so on resume the
+                             * node's re-collected copies are skipped: nothing twice, nothing
+                             * skipped. But what that node could not collect again exists
+                             * nowhere in its log (a gap event marks the hole there) while
+                             * this subscriber has seen it, and another node's log need not
+                             * hold it either. Use it for trading/signals that want the
+                             * freshest tick; use the default (0, durable only) for anything
+                             * that must agree with the stored history (backtests, audits,
+                             * aggregates written elsewhere). Needs a 1.2 node: an older one
+                             * gives TR_EUNSUPPORTED (at subscribe, or from poll on failover
+                             * to it), never durable-only delivery. */
 };
 
 /* Subscribes (heap; free with tr_client_sub_free). The subscription has its

@@ -23,7 +23,7 @@
 #include "tickraft/event.h"
 
 #define TR_PROTO_MAJOR 1
-#define TR_PROTO_MINOR 1 /* 1.1: pipelined FETCH (docs/protocol.md) */
+#define TR_PROTO_MINOR 2 /* 1.1: pipelined FETCH; 1.2: SUBSCRIBE options, live (docs/protocol.md) */
 
 /* FETCH numbers a client may have outstanding at once on one subscription
  * (1.1 nodes; a 1.0 node takes one at a time). */
@@ -40,7 +40,8 @@
 
 enum tr_proto_type {
     TR_PROTO_HELLO = 1,     /* body [client_name] -> [node, major, minor, max_request, data_auth] */
-    TR_PROTO_SUBSCRIBE = 2, /* body [provider, kind, instrument, start, start_ts, cursor] -> [sub_id, base_ts] */
+    TR_PROTO_SUBSCRIBE = 2, /* body [provider, kind, instrument, start, start_ts, cursor
+                             *       (, options: uint, 1.2)] -> [sub_id, base_ts] */
     TR_PROTO_FETCH = 3,     /* body [sub_id, fetch_no, max_events, wait_ms] -> [flags, records] */
     TR_PROTO_UNSUBSCRIBE = 4, /* body [sub_id] -> [] */
     TR_PROTO_QUERY = 5,     /* body [stream, by, from, to, limit, after_seq|nil] -> [records, more, next_after] */
@@ -54,6 +55,14 @@ enum tr_proto_start {
     TR_PROTO_START_TIME = 2,
     TR_PROTO_START_CURSOR = 3,
 };
+
+/* SUBSCRIBE options (the body's 7th element, protocol 1.2; a 1.1 node
+ * refuses a 7-element body with TR_EPARSE, so the SDK sends it only when
+ * an option is set and the node's HELLO said minor >= 2). */
+#define TR_PROTO_SUB_LIVE 1u  /* deliver records once written to the node's log (page
+                               * cache), before they are durable there */
+#define TR_PROTO_SUB_KNOWN TR_PROTO_SUB_LIVE /* a node refuses other bits: TR_EUNSUPPORTED */
+#define TR_PROTO_MINOR_LIVE 2 /* first minor version that knows TR_PROTO_SUB_LIVE */
 
 /* QUERY range kinds. */
 enum tr_proto_by { TR_PROTO_BY_SEQ = 0, TR_PROTO_BY_TIME = 1 };

@@ -25,8 +25,10 @@ static void usage(void)
 {
     printf("usage: tickraft-ctl tail [--provider G] [--kind G] [--instrument G]\n"
            "                        [--earliest | --since TIME | --cursor HEX] [--count N]\n"
-           "                        [options]\n\n%s.\nG are globs; TIME is ns or "
-           "YYYY-MM-DDTHH:MM:SSZ.\n\n",
+           "                        [--live] [options]\n\n%s.\nG are globs; TIME is ns or "
+           "YYYY-MM-DDTHH:MM:SSZ.\n--live: events as soon as the node has written them, before "
+           "they are durable\n(lower latency; a node crash may lose events already shown: "
+           "docs/sdk.md \"Live\nsubscriptions\"). Needs a node speaking protocol 1.2.\n\n",
            ctl_tail_help);
     ctl_common_help(stdout);
 }
@@ -67,6 +69,10 @@ int ctl_tail_main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--earliest") == 0) {
             so.start = TR_CLIENT_START_EARLIEST;
+            continue;
+        }
+        if (strcmp(a, "--live") == 0) {
+            so.live = 1;
             continue;
         }
         if (!v) {

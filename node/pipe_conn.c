@@ -11,7 +11,9 @@
  * the absence of trades. */
 #include "pipe_feed.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nlog.h"
@@ -94,6 +96,30 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
 }
 
 /* ---- reconnect policy ---- */
+
+/* Bench hook: with $TICKRAFT_FRAME_STAMPS=FILE the node appends, for every
+ * data frame that carries the provider's send stamp (the simulator's
+ * sent_ns), 16 bytes to FILE: the frame's receive time (the events'
+ * ts_receive) and sent_ns, both int64 in host order. `tickraft-bench
+ * e2eclient` joins them with the events its callback gets, by ts_receive,
+ * for a provider frame -> callback figure (the stored event has no field
+ * for sent_ns). Buffered by stdio, flushed at exit; off when unset. */
+static FILE *g_stamps;
+static pthread_once_t g_stamps_once = PTHREAD_ONCE_INIT;
+static void stamps_open(void)
+{
+    const char *path = getenv("TICKRAFT_FRAME_STAMPS");
+    if (path && *path)
+        g_stamps = fopen(path, "wb");
+}
+static void stamp_frame(int64_t recv_ns, int64_t sent_ns)
+{
+    pthread_once(&g_stamps_once, stamps_open);
+    if (g_stamps) {
+        int64_t v[2] = {recv_ns, sent_ns};
+        fwrite(v, sizeof v, 1, g_stamps);
+    }
+}
 
 static void retry_cb(uv_timer_t *t)
 {
@@ -518,6 +544,8 @@ void pipe_conn_message(struct pipe_conn *c, const char *p, size_t len)
         c->first_data_ns = now;
     uint64_t offered = 0;
     pipe_node_set_frame_sent(f->node, c->frame.has_sent ? c->frame.sent_ns : 0);
+    if (c->frame.has_sent)
+        stamp_frame(now, c->frame.sent_ns);
     int rc = pipe_path_offer_frame(pipe_node_dedup(f->node), f->ops, &c->frame, c, f, &offered);
     pipe_node_set_frame_sent(f->node, 0);
     f->events += offered;

@@ -15,7 +15,10 @@
  *     (the publisher and the SDK: wake-up, read, reply, nng, delivery).
  *     --pipeline N: FETCHes the SDK keeps outstanding (0 = its default).
  *     --deliver run (default: tr_client_sub_run, events reach a callback)
- *     or poll (tr_client_sub_poll with a 1 s timeout). The live phase also
+ *     or poll (tr_client_sub_poll with a 1 s timeout). --live subscribes
+ *     with the SDK's live option (records once written to the log, before
+ *     durable; durable_to_client_* is then mostly negative: not a cost). The
+ *     latency phase also
  *     reports the process's CPU time per event and context switches per
  *     FETCH, which a shared machine disturbs less than the percentiles.
  * Prints a JSON object last. */
@@ -36,7 +39,7 @@
 const char bench_client_help[] =
     "SDK subscriber throughput and provider-to-callback latency "
     "[--events N] [--rate R] [--seconds S] [--sync group|flush] [--group-commit-ms MS] [--port P]\n"
-    "  [--pipeline N] [--deliver run|poll]";
+    "  [--pipeline N] [--deliver run|poll] [--live]";
 
 static int64_t real_ns(void)
 {
@@ -254,6 +257,9 @@ int bench_client_main(int argc, char **argv)
      * poll: tr_client_sub_poll with a timeout, as before */
     const char *deliver = bench_arg(argc, argv, "--deliver", "run");
     int by_poll = strcmp(deliver, "poll") == 0;
+    int live_opt = 0;
+    for (int i = 1; i < argc; i++)
+        live_opt |= strcmp(argv[i], "--live") == 0;
     char dir[] = "/tmp/tr_bench_client_XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -307,7 +313,7 @@ int bench_client_main(int argc, char **argv)
 
     /* live latency */
     struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST,
-                                       .pipeline = (unsigned)pipeline};
+                                       .pipeline = (unsigned)pipeline, .live = live_opt};
     struct tr_client_sub *s;
     if (tr_client_subscribe(c, &so, &s, &err)) {
         fprintf(stderr, "subscribe: %s\n", err.msg);
@@ -378,10 +384,10 @@ int bench_client_main(int argc, char **argv)
            "\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,\"latency_p999_us\":%.1f,"
            "\"durable_to_client_p50_us\":%.1f,\"durable_to_client_p99_us\":%.1f,"
            "\"cpu_us_per_event\":%.2f,\"fetches\":%llu,\"csw_per_fetch\":%.1f,"
-           "\"pipeline\":%ld,\"deliver\":\"%s\",\"rss_mb\":%.1f}\n",
+           "\"pipeline\":%ld,\"deliver\":\"%s\",\"live\":%s,\"rss_mb\":%.1f}\n",
            n, eps, eps_raw, rate, sync, gcm, nlat, p50, p99, p999, pub50, pub99, cpu_per_event,
            (unsigned long long)nfetch, csw_per_fetch, pipeline, by_poll ? "poll" : "run",
-           bench_rss_mb());
+           live_opt ? "true" : "false", bench_rss_mb());
     free(lat);
     free(d2c);
     free(seqs);

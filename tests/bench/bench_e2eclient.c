@@ -12,10 +12,20 @@
  *   receive_to_client_* callback time - ts_receive: the node stamps when it
  *                      parsed the frame (the path node -> log -> durable ->
  *                      publisher -> SDK).
+ *   frame_to_client_*  callback time - the simulator's frame-sent stamp
+ *                      (sent_ns): issue 6's figure. The stored event has no
+ *                      field for sent_ns, so the node is started with
+ *                      $TICKRAFT_FRAME_STAMPS (node/pipe_conn.c: per data
+ *                      frame its receive time and sent_ns) and the bench
+ *                      joins each event to its frame by ts_receive after
+ *                      the run, the way the node joins sent_ns to the
+ *                      durable time for `tickraft-bench ingest`.
+ * --live subscribes with the live option (records once written to the
+ * node's log, before they are durable).
  * Events reach the bench through tr_client_sub_run's callback (--deliver
  * run, the default) or a timed tr_client_sub_poll (--deliver poll).
- * Readers only see durable records, so the group-commit window
- * (--group-commit-ms; 0 = leader/follower commit) is on this path.
+ * Durable subscribers only see durable records, so the group-commit
+ * window (--group-commit-ms; 0 = leader/follower commit) is on their path.
  * All three processes share this 2-core machine. Prints one JSON object
  * last. */
 #include <netinet/in.h>
@@ -40,6 +50,7 @@ const char bench_e2eclient_help[] =
     "  --group-commit-ms MS (2; 0 = leader/follower) --tick-us US (simulator's default)\n"
     "  --pipeline N (FETCHes the SDK keeps outstanding; 0 = its default)\n"
     "  --deliver run|poll (run: tr_client_sub_run's callback, the default)\n"
+    "  --live (the SDK's live option: records once written, before durable)\n"
     "  --latency-sched off|nice:N|fifo:N|rr:N (the node's [node] latency_sched, and the\n"
     "    same for this subscriber process)\n"
     "  --bin DIR (next to this program)";
@@ -57,6 +68,8 @@ static int64_t now_real(void)
 struct e2e_run {
     double *lx, *lr;
     size_t nx, nr;
+    int64_t (*fr)[2];  /* (ts_receive, callback time) per event, joined after the run */
+    size_t nf;
     uint64_t events;
     int64_t t_warm, t_end;
     struct tr_client_sub *s;
@@ -74,8 +87,11 @@ static int e2e_cb(void *arg, const struct tr_client_msg *m)
     e->events++;
     if ((m->ev.fields & TR_F_TS_EXCHANGE) && e->nx < MAX_SAMPLES)
         e->lx[e->nx++] = (double)(now - m->ev.ts_exchange) / 1e3;
-    if ((m->ev.fields & TR_F_TS_RECEIVE) && e->nr < MAX_SAMPLES)
+    if ((m->ev.fields & TR_F_TS_RECEIVE) && e->nr < MAX_SAMPLES) {
         e->lr[e->nr++] = (double)(now - m->ev.ts_receive) / 1e3;
+        e->fr[e->nf][0] = m->ev.ts_receive;
+        e->fr[e->nf++][1] = now;
+    }
     return now >= e->t_end;
 }
 
@@ -94,6 +110,46 @@ static void *e2e_watchdog(void *arg)
     return NULL;
 }
 
+static int cmp_stamp(const void *a, const void *b)
+{
+    int64_t x = ((const int64_t *)a)[0], y = ((const int64_t *)b)[0];
+    return x < y ? -1 : x > y;
+}
+
+/* Joins the callback samples (ts_receive, callback time) with the node's
+ * frame stamps (receive time, sent_ns) in `path`: fills out[] with
+ * callback - sent_ns in µs and returns how many joined. */
+static size_t join_frames(const char *path, int64_t (*fr)[2], size_t nf, double *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t cap = 1 << 16, n = 0;
+    int64_t(*st)[2] = malloc(cap * sizeof *st);
+    while (st && fread(st[n], sizeof st[n], 1, f) == 1) {
+        if (++n == cap) {
+            int64_t(*ns)[2] = realloc(st, 2 * cap * sizeof *st);
+            if (!ns)
+                break;
+            st = ns;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    size_t got = 0;
+    if (st && n) {
+        qsort(st, n, sizeof *st, cmp_stamp);
+        for (size_t i = 0; i < nf; i++) {
+            int64_t key[2] = {fr[i][0], 0};
+            const int64_t *hit = bsearch(key, st, n, sizeof *st, cmp_stamp);
+            if (hit)
+                out[got++] = (double)(fr[i][1] - hit[1]) / 1e3;
+        }
+    }
+    free(st);
+    return got;
+}
+
 int bench_e2eclient_main(int argc, char **argv)
 {
     long secs = bench_arg_long(argc, argv, "--seconds", 5);
@@ -105,6 +161,9 @@ int bench_e2eclient_main(int argc, char **argv)
     long pipeline = bench_arg_long(argc, argv, "--pipeline", 0);
     /* run: events reach a callback (tr_client_sub_run); poll: a timed poll */
     int by_poll = strcmp(bench_arg(argc, argv, "--deliver", "run"), "poll") == 0;
+    int live = 0;
+    for (int i = 1; i < argc; i++)
+        live |= strcmp(argv[i], "--live") == 0;
     /* the node's [node] latency_sched (collector, writer, sync threads and
      * the publisher's workers), and the same for this subscriber process
      * (its thread and nng's, which start after it is applied) */
@@ -132,6 +191,9 @@ int bench_e2eclient_main(int argc, char **argv)
     snprintf(node, sizeof node, "%s/tickraft-node", bindir);
     snprintf(simlog, sizeof simlog, "%s/sim.log", dir);
     snprintf(nodelog, sizeof nodelog, "%s/node.log", dir);
+    char stamps[1100];
+    snprintf(stamps, sizeof stamps, "%s/frames.bin", dir);
+    setenv("TICKRAFT_FRAME_STAMPS", stamps, 1); /* the node's frame stamps, for the join */
     struct bench_simnode_opts sno = {.sim = sim, .node = node, .dir = dir, .simlog = simlog,
                                     .nodelog = nodelog, .sim_port = sport,
                                     .http_port = 0, .publish = pub,
@@ -155,7 +217,7 @@ int bench_e2eclient_main(int argc, char **argv)
     for (int i = 0; !rc && i < 100 && tr_client_connect(c, &err); i++)
         bench_sleep_ms(100);
     struct tr_client_sub_options so = {.start = TR_CLIENT_START_LATEST, .wait_ms = 200,
-                                       .pipeline = (unsigned)pipeline};
+                                       .pipeline = (unsigned)pipeline, .live = live};
     if (rc || (rc = tr_client_subscribe(c, &so, &s, &err))) {
         fprintf(stderr, "e2eclient: %s (logs in %s)\n", err.msg, dir);
         tr_client_close(c);
@@ -164,10 +226,11 @@ int bench_e2eclient_main(int argc, char **argv)
         return 1;
     }
     struct e2e_run e = {.lx = malloc(MAX_SAMPLES * sizeof *e.lx),
-                        .lr = malloc(MAX_SAMPLES * sizeof *e.lr), .s = s};
+                        .lr = malloc(MAX_SAMPLES * sizeof *e.lr),
+                        .fr = malloc(MAX_SAMPLES * sizeof *e.fr), .s = s};
     e.t_warm = now_real() + warm * 1000000000ll;
     e.t_end = e.t_warm + secs * 1000000000ll;
-    if (e.lx && e.lr && by_poll) {
+    if (e.lx && e.lr && e.fr && by_poll) {
         for (;;) {
             struct tr_client_msg m;
             int r = tr_client_sub_poll(s, &m, 100, &err);
@@ -178,7 +241,7 @@ int bench_e2eclient_main(int argc, char **argv)
             if (r == 1 ? e2e_cb(&e, &m) : now_real() >= e.t_end)
                 break;
         }
-    } else if (e.lx && e.lr) {
+    } else if (e.lx && e.lr && e.fr) {
         pthread_t wd;
         pthread_create(&wd, NULL, e2e_watchdog, &e);
         int r = tr_client_sub_run(s, e2e_cb, &e, &err);
@@ -192,23 +255,30 @@ int bench_e2eclient_main(int argc, char **argv)
     uint64_t events = e.events;
     tr_client_sub_free(s);
     tr_client_close(c);
-    bench_stop(npid, SIGTERM, 10000);
+    bench_stop(npid, SIGTERM, 10000); /* graceful: the node flushes its frame stamps */
     bench_stop(spid, SIGTERM, 10000);
+    double *lf = malloc((e.nf ? e.nf : 1) * sizeof *lf);
+    size_t nfj = lf && e.fr ? join_frames(stamps, e.fr, e.nf, lf) : 0;
+    free(e.fr);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "e2eclient: could not remove %s\n", dir);
     printf("{\"bench\":\"e2eclient\",\"target_rate\":%ld,\"instruments\":%ld,\"seconds\":%ld,"
            "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"pipeline\":%ld,\"deliver\":\"%s\",\"latency_sched\":\"%s\","
-           "\"events_per_s\":%.0f,"
+           "\"live\":%s,\"events_per_s\":%.0f,"
+           "\"frame_to_client_p50_us\":%.0f,\"frame_to_client_p99_us\":%.0f,"
+           "\"frame_samples\":%zu,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
            "\"receive_to_client_p50_us\":%.0f,\"receive_to_client_p99_us\":%.0f,"
            "\"samples\":%zu}\n",
            rate, inst, secs, gc, tick, pipeline, by_poll ? "poll" : "run",
-           lsched ? lsched : "off", (double)events / (double)secs,
+           lsched ? lsched : "off", live ? "true" : "false", (double)events / (double)secs,
+           nfj ? bench_percentile(lf, nfj, 50) : 0, nfj ? bench_percentile(lf, nfj, 99) : 0, nfj,
            nx ? bench_percentile(lx, nx, 50) : 0, nx ? bench_percentile(lx, nx, 99) : 0,
            nr ? bench_percentile(lr, nr, 50) : 0, nr ? bench_percentile(lr, nr, 99) : 0, nx);
     free(lx);
     free(lr);
+    free(lf);
     return 0;
 }

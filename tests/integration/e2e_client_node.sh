@@ -7,12 +7,18 @@
 # provider faults. At the end tr-e2e-check compares what the SUBSCRIBER
 # received with the truth: nothing missing, nothing twice, native order.
 #
+# With E2E_LIVE=1 the subscriber is `tail --live` (protocol 1.2: events
+# once written to the node's log, before they are durable): across the
+# same kills it must end with the same events, none twice, in order.
+#
 #   bash tests/integration/e2e_client_node.sh BIN_DIR TESTS_DIR
 # Every process started here is stopped by pid; loopback only.
 set -u
 BIN=${1:?bin dir}
 TESTS=${2:?tests dir}
 RATE=${E2E_RATE:-400}
+TAIL_OPTS=
+[ "${E2E_LIVE:-0}" = 1 ] && TAIL_OPTS=--live
 WORK=$(mktemp -d /tmp/tr-e2e-client.XXXXXX)
 SIM_PID= NODE_PID= TAIL_PID=
 FAIL=0
@@ -113,9 +119,9 @@ log "sim started pid $SIM_PID (rate $RATE/s)"
 sleep 1
 start_node
 
-"$BIN/tickraft-ctl" tail --earliest --json --node "$PUB" >"$WORK/sub.jsonl" 2>"$WORK/tail.err" &
+"$BIN/tickraft-ctl" tail --earliest --json $TAIL_OPTS --node "$PUB" >"$WORK/sub.jsonl" 2>"$WORK/tail.err" &
 TAIL_PID=$!
-log "subscriber (tickraft-ctl tail) started pid $TAIL_PID"
+log "subscriber (tickraft-ctl tail $TAIL_OPTS) started pid $TAIL_PID"
 sleep 3
 
 log "fault: close 1006";                 ctl close code=1006; sleep 3

@@ -71,6 +71,8 @@ enum tr_metric_id {
     TR_M_LOG_LINES_SUPPRESSED, /* counter: log lines dropped by the rate limiter */
     TR_M_HTTP_REQUESTS,       /* counter [path, code]: requests served by the endpoint */
     TR_M_FEED_PAUSED,         /* gauge [feed]: 1 while an operator has paused the feed */
+    TR_M_TLS_HANDSHAKES,      /* counter [feed, kind]: wss:// handshakes, full / resumed */
+    TR_M_TLS_CLOSE_NOTIFY,    /* counter [feed, direction]: wss:// close_notify received / sent */
     TR_M__COUNT
 };
 

@@ -66,6 +66,7 @@ struct pipe_conn {
     int proto_err;            /* we closed for a protocol error: the code sent */
     int drop_after_write;     /* the peer's close was answered: drop once written */
     int64_t close_sent_ns;    /* our close frame was queued (0: not) */
+    int64_t tls_start_ns;     /* wss://: when the ClientHello was made (handshake time) */
 };
 
 struct pipe_bfjob;
@@ -123,6 +124,10 @@ struct pipe_feed {
                                  the context's default one (pipe_tls.c) */
     SSL_CTX *tls_ctx;         /* wss://: the client context its sessions verify with
                                  (one reference; pipe_tls_ws_ctx) */
+    struct pipe_tlsmem_cache tls_cache; /* wss://: the session the next connection
+                                 offers (pipe_tlsmem.c; freed by pipe_tls_ws_ctx_free) */
+    uint64_t tls_full, tls_resumed; /* wss:// handshakes done: full / resumed */
+    uint64_t tls_notify_in, tls_notify_out; /* close_notify received / sent */
     /* REST */
     struct lws *rwsi;
     struct pipe_rest_req *rq_head, *rq_tail, *inflight;

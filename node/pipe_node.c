@@ -377,7 +377,11 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
         /* markets a subscription limit refused, until one accepts them */
         int shed[PIPE_MAX_INST];
         size_t ns = pipe_shed_pending(f, shed, PIPE_MAX_INST);
-        putf(b, "},\"ws_attempts\":%llu,\"maintenance_windows\":%llu,"
+        putf(b, "},\"tls\":{\"full\":%llu,\"resumed\":%llu,\"close_notify_in\":%llu,"
+                "\"close_notify_out\":%llu}",
+             (unsigned long long)f->tls_full, (unsigned long long)f->tls_resumed,
+             (unsigned long long)f->tls_notify_in, (unsigned long long)f->tls_notify_out);
+        putf(b, ",\"ws_attempts\":%llu,\"maintenance_windows\":%llu,"
                 "\"maintenance_held_ms\":%llu,\"snapshots_skipped\":%llu",
              (unsigned long long)f->ws_attempts, (unsigned long long)f->maint_windows,
              (unsigned long long)f->maint_held_ms, (unsigned long long)f->snapshots_skipped);
@@ -659,6 +663,12 @@ static void collect_cb(void *arg, struct tr_metrics *m)
             set_counter(n, m, TR_M_REST_ERRORS, fn, codes[k], f->rest_codes[k]);
         set_counter(n, m, TR_M_REST_ERRORS, fn, "connection", f->rest_conn_errors);
         set_counter(n, m, TR_M_REST_REQUESTS, fn, "all", f->rest_ok);
+        if (f->cfg->ws_tls) {
+            set_counter(n, m, TR_M_TLS_HANDSHAKES, fn, "full", f->tls_full);
+            set_counter(n, m, TR_M_TLS_HANDSHAKES, fn, "resumed", f->tls_resumed);
+            set_counter(n, m, TR_M_TLS_CLOSE_NOTIFY, fn, "received", f->tls_notify_in);
+            set_counter(n, m, TR_M_TLS_CLOSE_NOTIFY, fn, "sent", f->tls_notify_out);
+        }
         const char *v1[1] = {fn};
         int open = pipe_feed_open_conns(f);
         tr_gauge_set(tr_metrics_gauge(m, TR_M_CONNECTIONS, v1), open);

@@ -113,6 +113,7 @@ int pipe_tls_ws_ctx(struct pipe_feed *feeds, size_t n, struct tr_error *err)
 void pipe_tls_ws_ctx_free(struct pipe_feed *feeds, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        pipe_tlsmem_cache_clear(&feeds[i].tls_cache);
         pipe_tlsmem_ctx_free(feeds[i].tls_ctx); /* NULL: nothing */
         feeds[i].tls_ctx = NULL;
     }

@@ -7,16 +7,64 @@
  * comes from pipe_tlsmem_pending. Verification is the same as lws's
  * client: the chain against the feed's CA bundle and the URL's name
  * (X509_VERIFY_PARAM_set1_host, or the IP address), SNI = that name;
- * there is no way to turn it off. */
+ * there is no way to turn it off.
+ *
+ * Resumption: each endpoint's last session (pipe_tlsmem_cache) is offered
+ * by its next connection. The context keeps no sessions of its own
+ * (SSL_SESS_CACHE_NO_INTERNAL_STORE): OpenSSL hands each new one to
+ * new_session_cb, which files it in the cache of the connection it came
+ * on (SSL app data), so a session never crosses endpoints. Why this keeps
+ * the guarantee of the full check: a session exists only after a
+ * handshake that verified the chain and the name; resuming it proves the
+ * server holds that handshake's resumption secret, which only the server
+ * we verified (or one sharing its ticket key) can; and the cache is per
+ * name, so a session is never offered to another host. */
 #include "pipe_tlsmem.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+/* OpenSSL's new session (after a full handshake; in TLS 1.3 each ticket,
+ * which arrives after it): kept as the endpoint's last one. 1: we took
+ * the reference. */
+static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct pipe_tlsmem *t = SSL_get_app_data(ssl);
+    if (!t || !t->cache || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    SSL_SESSION_free(t->cache->sess);
+    t->cache->sess = sess;
+    return 1;
+}
+
+void pipe_tlsmem_cache_clear(struct pipe_tlsmem_cache *k)
+{
+    SSL_SESSION_free(k->sess); /* NULL: nothing */
+    k->sess = NULL;
+}
+
+/* The cached session if it may still be offered: resumable and within its
+ * lifetime (the server's ticket lifetime hint, else the context's default
+ * 300 s in TLS 1.2). Taken out of the cache either way. */
+static SSL_SESSION *take_session(struct pipe_tlsmem_cache *k)
+{
+    SSL_SESSION *s = k ? k->sess : NULL;
+    if (!s)
+        return NULL;
+    k->sess = NULL;
+    if (!SSL_SESSION_is_resumable(s) ||
+        (int64_t)SSL_SESSION_get_time(s) + (int64_t)SSL_SESSION_get_timeout(s) <= (int64_t)time(NULL)) {
+        SSL_SESSION_free(s);
+        return NULL;
+    }
+    return s;
+}
 
 SSL_CTX *pipe_tlsmem_ctx(const char *ca_file, struct tr_error *err)
 {
@@ -27,6 +75,8 @@ SSL_CTX *pipe_tlsmem_ctx(const char *ca_file, struct tr_error *err)
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
     if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
         ERR_clear_error();
         SSL_CTX_free(ctx);
@@ -42,7 +92,7 @@ void pipe_tlsmem_ctx_free(SSL_CTX *ctx)
 }
 
 int pipe_tlsmem_open(struct pipe_tlsmem *t, SSL_CTX *ctx, const char *name,
-                     struct tr_error *err)
+                     struct pipe_tlsmem_cache *cache, struct tr_error *err)
 {
     memset(t, 0, sizeof t[0]);
     t->ssl = SSL_new(ctx);
@@ -70,6 +120,14 @@ int pipe_tlsmem_open(struct pipe_tlsmem *t, SSL_CTX *ctx, const char *name,
         pipe_tlsmem_close(t);
         return tr_errorf(err, TR_EINVAL, "TLS: cannot check certificates against '%s'", name);
     }
+    SSL_set_app_data(t->ssl, t);
+    t->cache = cache;
+    SSL_SESSION *sess = take_session(cache);
+    if (sess) {
+        t->offered = SSL_set_session(t->ssl, sess) == 1;
+        SSL_SESSION_free(sess); /* the session holds its own reference */
+        ERR_clear_error();
+    }
     SSL_set_connect_state(t->ssl);
     return pipe_tlsmem_rx(t, NULL, 0, NULL) == 0 ? 0 /* the ClientHello is pending */
                                                  : tr_errorf(err, TR_EPROTO, "TLS: %s", t->why);
@@ -77,8 +135,18 @@ int pipe_tlsmem_open(struct pipe_tlsmem *t, SSL_CTX *ctx, const char *name,
 
 void pipe_tlsmem_close(struct pipe_tlsmem *t)
 {
-    if (t->ssl)
+    if (t->ssl) {
+        SSL_set_app_data(t->ssl, NULL); /* no session filed from here on */
+        /* OpenSSL makes the session of a connection freed without our
+         * close_notify unresumable (RFC 2246's rule). Since TLS 1.1 a
+         * connection that merely ended (a provider dropping the socket,
+         * the common case) need not cost the session (RFC 4346 7.2.1), so
+         * mark it closed; one that failed (a bad record, an alert) keeps
+         * OpenSSL's rule and is not resumed. */
+        if (t->ready && !t->failed)
+            SSL_set_shutdown(t->ssl, SSL_get_shutdown(t->ssl) | SSL_SENT_SHUTDOWN);
         SSL_free(t->ssl); /* and both BIOs */
+    }
     t->ssl = NULL;
     t->rbio = t->wbio = NULL;
 }
@@ -116,6 +184,10 @@ int pipe_tlsmem_rx(struct pipe_tlsmem *t, const void *in, size_t n, struct tr_bu
             return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : failed(t);
         }
         t->ready = 1;
+        t->resumed = SSL_session_reused(t->ssl) == 1;
+        /* TLS 1.2 resumed without a new ticket: the session stays usable */
+        if (t->resumed && t->cache && !t->cache->sess && SSL_version(t->ssl) < TLS1_3_VERSION)
+            t->cache->sess = SSL_get1_session(t->ssl);
     }
     if (!plain)
         return 0;
@@ -150,6 +222,18 @@ int pipe_tlsmem_tx(struct pipe_tlsmem *t, const void *p, size_t n)
         n -= (size_t)r;
     }
     return 0;
+}
+
+int pipe_tlsmem_shutdown(struct pipe_tlsmem *t)
+{
+    if (!t->ssl || !t->ready || t->failed || t->bye)
+        return 0;
+    t->bye = 1;
+    /* 0: ours sent, the peer's not seen; 1: both; < 0 only on a broken
+     * session, which has nothing to close */
+    int r = SSL_shutdown(t->ssl);
+    ERR_clear_error();
+    return r >= 0;
 }
 
 int pipe_tlsmem_pending(struct pipe_tlsmem *t, struct tr_buf *out)

@@ -28,7 +28,14 @@
  * upgrade request, subscriptions, pongs, close) is encrypted in the
  * writeable callback once the handshake is done. A certificate that fails
  * the check is the alert and reconnect cause tls (pipe_conn_tls_failed);
- * the peer's close_notify ends the connection like a socket closed. */
+ * the peer's close_notify ends the connection like a socket closed
+ * (counted, logged once at info). Whenever we drop a wss:// socket whose
+ * handshake is done (after the close handshake, a protocol error, a
+ * timeout, the peer's close_notify), our close_notify goes out first
+ * (tls_bye): written at once if the socket takes it, never waited for,
+ * so a dead peer stalls nothing. Each connection offers the feed's last
+ * TLS session (pipe_tlsmem_cache); handshakes are counted full or
+ * resumed, with their duration in the log. */
 #include "pipe_feed.h"
 
 #include <string.h>
@@ -305,8 +312,26 @@ static int plain_rx(struct pipe_conn *c, const uint8_t *p, size_t n)
  * its cause noted for on_closed; the peer's close_notify). */
 static int tls_rx(struct pipe_conn *c, const uint8_t *in, size_t len)
 {
+    struct pipe_feed *f = c->feed;
+    int was_ready = c->tls.ready, was_closed = c->tls.closed;
     c->plain.len = 0;
     int rc = pipe_tlsmem_rx(&c->tls, in, len, &c->plain);
+    if (!was_ready && c->tls.ready) {
+        if (c->tls.resumed)
+            f->tls_resumed++;
+        else
+            f->tls_full++;
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "TLS handshake done",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot),
+                TR_KV_BOOL("resumed", c->tls.resumed), TR_KV_BOOL("offered", c->tls.offered),
+                TR_KV_INT("handshake_us", (pipe_now_ns() - c->tls_start_ns) / 1000));
+    }
+    if (!was_closed && c->tls.closed) {
+        f->tls_notify_in++;
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "TLS close_notify from the peer",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot),
+                TR_KV_BOOL("close_frame", c->peer_code != 0));
+    }
     if (rc) {
         if (!c->hs_done && c->tls.failed) {
             /* the verdict without tlsmem's prefix: the same text as lws's */
@@ -328,6 +353,23 @@ static int tls_rx(struct pipe_conn *c, const uint8_t *in, size_t len)
     if (r == 0 && c->tls.closed && !c->drop_after_write)
         return -1; /* close_notify: nothing more comes (an answer still queued goes first) */
     return r;
+}
+
+/* Our close_notify before a wss:// socket is dropped: queued and written
+ * now, only if the socket has room (lws keeps nothing for us then, so the
+ * drop is not held up; a peer that stopped reading gets none). */
+static void tls_bye(struct pipe_conn *c, struct lws *wsi)
+{
+    if (!c->tls_on || !pipe_tlsmem_shutdown(&c->tls))
+        return;
+    c->wtls.len = LWS_PRE;
+    if (pipe_tlsmem_pending(&c->tls, &c->wtls) || c->wtls.len == LWS_PRE ||
+        lws_send_pipe_choked(wsi))
+        return;
+    int n = lws_write(wsi, c->wtls.data + LWS_PRE, c->wtls.len - LWS_PRE, LWS_WRITE_RAW);
+    if (n == (int)(c->wtls.len - LWS_PRE))
+        c->feed->tls_notify_out++;
+    c->wtls.len = LWS_PRE;
 }
 
 static void on_closed(struct pipe_conn *c)
@@ -358,6 +400,8 @@ static void on_closed(struct pipe_conn *c)
     pipe_conn_ended(c, cause, code);
 }
 
+static int conn_cb(struct pipe_conn *c, struct lws *wsi, int reason, void *in, size_t len);
+
 int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, size_t len)
 {
     /* lws asks the context's first protocol (this one) to check every
@@ -372,6 +416,15 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
                        reason == LWS_CALLBACK_TIMER
                    ? -1
                    : 0;
+    int r = conn_cb(c, wsi, reason, in, len);
+    if (r < 0 && c->wsi == wsi) /* lws drops the socket on -1: our close_notify first */
+        tls_bye(c, wsi);
+    return r;
+}
+
+/* A callback of the connection's current socket. -1 drops it. */
+static int conn_cb(struct pipe_conn *c, struct lws *wsi, int reason, void *in, size_t len)
+{
     switch (reason) {
     case LWS_CALLBACK_RAW_CONNECTED: {
         c->wsi = wsi;
@@ -393,8 +446,10 @@ int pipe_conn_protocol_cb(struct lws *wsi, int reason, void *user, void *in, siz
         if (c->tls_on) { /* the request waits for the handshake: ClientHello first */
             struct tr_error err;
             tr_error_clear(&err);
+            c->tls_start_ns = pipe_now_ns();
             if (pipe_tlsmem_open(&c->tls, c->feed->tls_ctx,
-                                 fc->ws_name[0] ? fc->ws_name : fc->host, &err)) {
+                                 fc->ws_name[0] ? fc->ws_name : fc->host, &c->feed->tls_cache,
+                                 &err)) {
                 pipe_conn_tls_failed(c, err.msg, 0);
                 return -1;
             }

@@ -294,7 +294,7 @@ double sim_age_quantile(const struct sim_age *a, double q)
 int sim_conn_write(struct sim_conn *c)
 {
     struct sim_server *s = c->srv;
-    if (c->close_code || c->x->f.stall_until)
+    if (c->close_code || c->x->f.stall_until || c->tls_bye)
         return 0;
     if (sim_conn_seal(c)) /* the batch is cut when the socket can take it */
         return -1;

@@ -133,6 +133,12 @@ static int apply_one(struct sim_server *s, int d, const char *name, const struct
         f->bad_left = (uint32_t)arg_long(rq, "count", 1);
         const char *m = sim_req_arg(rq, "mode");
         f->bad_truncate = !(m && strcmp(m, "garbage") == 0);
+    } else if (strcmp(name, "tls_rekey") == 0) {
+        return sim_tls_rekey(s) ? -1 : 0;
+    } else if (strcmp(name, "close_notify") == 0) {
+        for (struct sim_conn *c = s->conns; c; c = c->next)
+            if (c->dialect == d)
+                sim_tls_close_notify(c);
     } else if (strcmp(name, "unknown_market") == 0) {
         f->unknown_left = (uint32_t)arg_long(rq, "count", 1);
     } else if (strcmp(name, "sub_limit") == 0) {

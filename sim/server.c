@@ -102,11 +102,14 @@ static int on_http(struct sim_server *s, struct lws *wsi, const char *path)
     if (strncmp(path, "/control/", 9) == 0) {
         rs.status = sim_fault_apply(s, path + 9, &rq, &rs);
     } else if (strcmp(path, "/stats") == 0) {
-        sim_putf(&rs.body, "{\"generated\":%llu,\"queued\":%llu,\"written\":%llu,\"frames\":%llu,\"bytes\":%llu,\"ws_refused\":%llu}",
+        sim_putf(&rs.body, "{\"generated\":%llu,\"queued\":%llu,\"written\":%llu,\"frames\":%llu,\"bytes\":%llu,\"ws_refused\":%llu,"
+                 "\"tls_full\":%llu,\"tls_resumed\":%llu,\"tls_close_notify_in\":%llu,\"tls_rekeys\":%llu}",
                  (unsigned long long)s->ev_generated, (unsigned long long)s->ev_sent,
                  (unsigned long long)s->ev_written,
                  (unsigned long long)s->frames_sent, (unsigned long long)s->bytes_sent,
-                 (unsigned long long)s->ws_refused);
+                 (unsigned long long)s->ws_refused, (unsigned long long)s->tls_full,
+                 (unsigned long long)s->tls_resumed, (unsigned long long)s->tls_notify_rx,
+                 (unsigned long long)s->tls_rekeys);
         rs.status = 200;
     } else if ((d = dialect_of_path(path, &rest)) >= 0 && s->active[d] && s->rvh &&
                lws_get_vhost(wsi) != s->rvh) {
@@ -243,6 +246,7 @@ static int sim_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_ESTABLISHED:
+        sim_tls_established(s, wsi);
         return on_established(s, c, wsi);
     case LWS_CALLBACK_RECEIVE:
         return on_receive(c, wsi, in, len);
@@ -259,6 +263,7 @@ static int sim_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                          (unsigned char *)"tickraft-sim", 12);
         return -1;
     case LWS_CALLBACK_CLOSED:
+        sim_tls_closed(s, wsi);
         on_closed(s, c);
         return 0;
     default:

@@ -250,6 +250,7 @@ struct sim_conn {
                                starts with room for about as much */
     int64_t last_stamp;     /* last sent_ns written (kept monotone) */
     int close_code;         /* pending close via the wsi timer */
+    int tls_bye;            /* close_notify fault: alert sent, nothing more written */
     int64_t last_ping;
     size_t rp_idx;          /* replay: next recorded frame */
     int64_t rp_t0;          /* replay: when this connection started */
@@ -394,6 +395,10 @@ struct sim_server {
     size_t noffcap;
     int64_t refuse_until;
     uint64_t ws_refused;        /* WebSocket handshakes refused (refuse, maintenance) */
+    void *tls_ctx;              /* SSL_CTX of the stream port (tls.c; lws owns it) */
+    uint64_t tls_full, tls_resumed; /* WebSocket TLS handshakes, full / resumed */
+    uint64_t tls_notify_rx;     /* WebSocket connections whose client sent close_notify */
+    uint64_t tls_rekeys;        /* tls_rekey faults applied */
     uint64_t ev_generated, ev_sent, ev_written, frames_sent, bytes_sent;
     struct sim_age age;         /* native frames: event timestamp -> written */
     struct sim_replay *replay;
@@ -412,6 +417,18 @@ void sim_server_close(struct sim_server *s);
 void sim_server_close_conns(struct sim_server *s, int dialect, int code);
 /* Writes out a status event for an exchange (maintenance start/end). */
 void sim_server_status_event(struct sim_server *s, int dialect, const char *status);
+
+/* ---- tls.c ---- */
+/* A WebSocket connection over TLS was established / closed: counts a full
+ * or resumed handshake, a close_notify received. Nothing without TLS. */
+void sim_tls_established(struct sim_server *s, struct lws *wsi);
+void sim_tls_closed(struct sim_server *s, struct lws *wsi);
+/* tls_rekey fault: new session ticket keys for the stream port, and its
+ * session cache flushed, so no earlier session resumes. 0 or TR_EINTERNAL. */
+int sim_tls_rekey(struct sim_server *s);
+/* close_notify fault: the TLS close alert, no close frame; the connection
+ * stays open for the client to drop. */
+void sim_tls_close_notify(struct sim_conn *c);
 
 /* ---- fault.c ---- */
 /* Applies fault `name` with request args to the server; fills the JSON

@@ -7,6 +7,12 @@
 #      over both TLS connections, a dropped connection is replaced over TLS
 #      and backfilled over https; tr-e2e-check finds nothing missing,
 #      duplicated or out of order.
+#      Along the way: the reconnects resume the TLS session (counted on
+#      both sides), a rotated ticket key gets one full handshake without
+#      an error, the simulator's close_notify (no close frame) is a clean
+#      end (counted, cause close_1006, reconnected) answered with ours,
+#      and a peer that stops reading still gets our close_notify when the
+#      node hangs up on it (the simulator reads it after its stall).
 #   2. a certificate from a CA the node does not trust, and
 #   3. one from the right CA for another host name: every connection is
 #      refused during the handshake, an alert naming the feed and the
@@ -52,15 +58,53 @@ log "sim pid $SIM_PID (wss :$SIM_PORT, https :$REST_PORT), node pid $NODE_PID"
 for _ in $(seq 1 50); do grep -q 'msg=subscribed' "$WORK/node.log" 2>/dev/null && break; sleep 0.1; done
 check "subscribed over wss://localhost" grep -q 'msg=subscribed feed=sim' "$WORK/node.log"
 sleep 2
-# drop the WebSocket: the node reconnects over TLS and backfills over https
+# drop the WebSocket: the node reconnects over TLS (resuming its session)
+# and backfills over https
 "$BIN/tickraft-sim" ctl --port "$CTL_PORT" close code=1006 >/dev/null
 sleep 3
+# the server's ticket key changes: the next handshake is a full one
+"$BIN/tickraft-sim" ctl --port "$CTL_PORT" tls_rekey >/dev/null
+"$BIN/tickraft-sim" ctl --port "$CTL_PORT" close code=1000 >/dev/null
+sleep 1
+# close_notify without a close frame: the node ends the connection
+# cleanly (answering with its own) and reconnects
+"$BIN/tickraft-sim" ctl --port "$CTL_PORT" close_notify >/dev/null
+sleep 2.5
+# a peer that stops reading: the node hangs up after ping_timeout (3 s)
+# with its close_notify written without waiting; the simulator reads it
+# when its stall ends
+"$BIN/tickraft-sim" ctl --port "$CTL_PORT" stall secs=4.5 >/dev/null
+sleep 6.5
 status >"$WORK/status1.json"
+curl -sf "http://127.0.0.1:$CTL_PORT/stats" >"$WORK/simstats.json"
+jn() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+tls_of() { jn "$WORK/status1.json" "d['feeds'][0]['tls']['$1']"; }
+sim_of() { jn "$WORK/simstats.json" "d['$1']"; }
+log "node tls: $(jn "$WORK/status1.json" "d['feeds'][0]['tls']"); sim: full $(sim_of tls_full) resumed $(sim_of tls_resumed) close_notify_in $(sim_of tls_close_notify_in)"
 check "status: collecting" grep -q '"state":"collecting"' "$WORK/status1.json"
 check "REST answered over https on its own port" grep -Eq '"2xx":[1-9]' "$WORK/status1.json"
 check "reconnected after the drop" grep -Eq '"close_1006":[1-9]' "$WORK/status1.json"
 check "no TLS rejection" grep -q '"tls":0' "$WORK/status1.json"
 check "no certificate alert" bash -c "! grep -q 'TLS certificate rejected' '$WORK/node.log'"
+check "two full handshakes: the first and the one after the key change" test "$(tls_of full)" = 2
+check "the other reconnects resumed (>= 3)" test "$(tls_of resumed)" -ge 3
+check "the simulator counts the same full and resumed handshakes" \
+    test "$(sim_of tls_full)/$(sim_of tls_resumed)" = "$(tls_of full)/$(tls_of resumed)"
+check "the refused ticket was offered, then a full handshake" \
+    test "$(grep -c 'msg="TLS handshake done" .* resumed=false offered=true' "$WORK/node.log")" = 1
+check "no TLS error logged" bash -c "! grep -Eq 'TLS failed|TLS handshake failed' '$WORK/node.log'"
+check "the peer's close_notify counted once" test "$(tls_of close_notify_in)" = 1
+check "... logged once, then a reconnect as close_1006" \
+    grep -A1 'msg="TLS close_notify from the peer" feed=sim slot=0 close_frame=false' "$WORK/node.log"
+check "... and answered: the simulator read the node's close_notify" test "$(sim_of tls_close_notify_in)" -ge 1
+check "the stalled peer got it too (simulator counted >= 2)" test "$(sim_of tls_close_notify_in)" -ge 2
+check "the node counts close_notify sent (>= 3: the 1000 answer, close_notify answer, hang-up)" test "$(tls_of close_notify_out)" -ge 3
+check "hung up on the stalled peer" grep -Eq '"ping_timeout":[1-9]' "$WORK/status1.json"
+check "metrics: resumed handshakes" grep -Eq 'tickraft_tls_handshakes_total\{feed="sim",kind="resumed"\} [1-9]' \
+    <(curl -sf "http://127.0.0.1:$HTTP_PORT/metrics")
+# what a resumed handshake saves (printed, not asserted: a shared machine)
+awk '/msg="TLS handshake done"/ { for (i = 1; i <= NF; i++) { if ($i ~ /^resumed=/) r = $i; if ($i ~ /^handshake_us=/) { split($i, a, "="); v[r] = v[r] " " a[2] } } }
+     END { for (k in v) printf "[tls] handshake_us %s:%s\n", k, v[k] }' "$WORK/node.log"
 stop_and_check_truth
 rm -rf "$WORK/data"
 

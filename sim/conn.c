@@ -1,8 +1,8 @@
 /* A WebSocket connection's outgoing queue and subscriptions. Frames are
  * copied with LWS_PRE headroom and written from the writeable callback
  * within a per-callback budget (FACTS.md: loopback rarely chokes, so
- * without a budget one busy connection starves the rest). The duplicate and
- * malformed faults act here, on data frames only. A close goes through the
+ * without a budget one busy connection starves the rest). The duplicate,
+ * malformed and badframe faults act here, on data frames only. A close goes through the
  * wsi timer: lws_close_reason + return -1 from LWS_CALLBACK_TIMER is the
  * only way the close frame reaches the peer on lws's libuv backend. */
 #include "sim.h"
@@ -74,9 +74,89 @@ static int enqueue(struct sim_conn *c, const char *p, size_t n, int ping, uint32
     return 0;
 }
 
+int sim_badframe_kind(const char *name)
+{
+    static const char *const names[SIM_BAD_COUNT] = {"masked", "rsv", "opcode", "oversize",
+                                                      "close_code", "ping_long"};
+    for (int k = 0; k < SIM_BAD_COUNT; k++)
+        if (strcmp(name, names[k]) == 0)
+            return k;
+    return -1;
+}
+
+/* The bytes of a frame of kind k breaking RFC 6455 at o (room for 160). */
+static size_t bad_frame_bytes(int k, unsigned char *o)
+{
+    size_t n = 0;
+    switch (k) {
+    case SIM_BAD_MASKED: { /* "{}" masked with 1,2,3,4 */
+        static const unsigned char m[] = {0x81, 0x82, 1, 2, 3, 4, '{' ^ 1, '}' ^ 2};
+        memcpy(o, m, n = sizeof m);
+        break;
+    }
+    case SIM_BAD_RSV:
+        o[n++] = 0xC1; /* FIN, RSV1, text */
+        o[n++] = 2;
+        o[n++] = '{';
+        o[n++] = '}';
+        break;
+    case SIM_BAD_OPCODE:
+        o[n++] = 0x83;
+        o[n++] = 2;
+        o[n++] = '{';
+        o[n++] = '}';
+        break;
+    case SIM_BAD_OVERSIZE: { /* the header alone: the client must refuse it on sight */
+        uint64_t len = 65ull << 20;
+        o[n++] = 0x81;
+        o[n++] = 127;
+        for (int i = 7; i >= 0; i--)
+            o[n++] = (unsigned char)(len >> (8 * i));
+        break;
+    }
+    case SIM_BAD_CLOSE_CODE:
+        o[n++] = 0x88;
+        o[n++] = 2;
+        o[n++] = 1005 >> 8;
+        o[n++] = 1005 & 0xFF;
+        break;
+    default: /* SIM_BAD_PING_LONG */
+        o[n++] = 0x89;
+        o[n++] = 126;
+        o[n++] = 0;
+        o[n++] = 126;
+        memset(o + n, 'p', 126);
+        n += 126;
+        break;
+    }
+    return n;
+}
+
+/* badframe: frame f (room for 160 bytes) becomes the bad frame; the
+ * events it carried are lost like a gap. */
+static void make_bad(struct sim_conn *c, struct sim_frame *f)
+{
+    struct sim_faults *ft = &c->x->f;
+    ft->badframe_left--;
+    size_t was = f->len;
+    f->len = bad_frame_bytes(ft->badframe_kind, f->buf + LWS_PRE);
+    c->qbytes = c->qbytes - was + f->len;
+    f->raw = 1;
+    f->nev = 0;
+    f->ts = 0;
+    f->stamp_off = 0;
+}
+
 int sim_conn_data(struct sim_conn *c, const char *p, size_t n, uint32_t nev)
 {
     struct sim_faults *f = &c->x->f;
+    if (f->badframe_left) {
+        static const char room[160];
+        int rc = enqueue(c, room, sizeof room, 0, 0, 0, 0);
+        if (rc == 0 && c->qtail)
+            make_bad(c, c->qtail);
+        return rc;
+    }
     if (f->bad_left) {
         f->bad_left--;
         if (f->bad_truncate)
@@ -146,6 +226,7 @@ int sim_conn_batch_add(struct sim_conn *c, const char *p, size_t n, int64_t ts)
     if (!before) {
         f->next = NULL;
         f->ping = 0;
+        f->raw = 0;
         f->same_stamp = 0;
         f->nev = 0;
         f->ts = ts;
@@ -180,6 +261,11 @@ int sim_conn_seal(struct sim_conn *c)
     o[f->len++] = '}';
     c->qbytes += 2;
     struct sim_faults *ft = &c->x->f;
+    if (ft->badframe_left && f->cap >= 160) {
+        make_bad(c, f);
+        link_frame(c, f);
+        return 0;
+    }
     if (ft->bad_left) { /* malformed: the events are lost like a gap */
         ft->bad_left--;
         size_t was = f->len;
@@ -311,7 +397,9 @@ int sim_conn_write(struct sim_conn *c)
             c->last_stamp = now;
             put_stamp(f->buf + LWS_PRE + f->stamp_off, now);
         }
-        int m = lws_write(c->wsi, f->buf + LWS_PRE, f->len, f->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
+        /* LWS_WRITE_RAW: lws's WebSocket role sends the bytes untouched */
+        int m = lws_write(c->wsi, f->buf + LWS_PRE, f->len,
+                          f->raw ? LWS_WRITE_RAW : f->ping ? LWS_WRITE_PING : LWS_WRITE_TEXT);
         if (m < (int)f->len)
             return -1;
         c->qhead = f->next;

@@ -133,6 +133,13 @@ static int apply_one(struct sim_server *s, int d, const char *name, const struct
         f->bad_left = (uint32_t)arg_long(rq, "count", 1);
         const char *m = sim_req_arg(rq, "mode");
         f->bad_truncate = !(m && strcmp(m, "garbage") == 0);
+    } else if (strcmp(name, "badframe") == 0) {
+        const char *k = sim_req_arg(rq, "kind");
+        int kind = sim_badframe_kind(k ? k : "masked");
+        if (kind < 0)
+            return -1;
+        f->badframe_kind = kind;
+        f->badframe_left = (uint32_t)arg_long(rq, "count", 1);
     } else if (strcmp(name, "tls_rekey") == 0) {
         return sim_tls_rekey(s) ? -1 : 0;
     } else if (strcmp(name, "close_notify") == 0) {

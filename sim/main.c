@@ -26,7 +26,7 @@ static int usage(void)
             "       tickraft-sim --bench SECONDS [--rate R] [--instruments N] [--truth FILE]\n"
             "       tickraft-sim ctl --port P <fault> [key=value ...]\n"
             "faults: close stall refuse http429 http5xx auth maintenance gap duplicate\n"
-            "        malformed unknown_market sub_limit tls_rekey close_notify clear\n"
+            "        malformed badframe unknown_market sub_limit tls_rekey close_notify clear\n"
             "        (docs/simulator.md)\n");
     return 2;
 }

@@ -110,6 +110,20 @@ static int on_http(struct sim_server *s, struct lws *wsi, const char *path)
                  (unsigned long long)s->ws_refused, (unsigned long long)s->tls_full,
                  (unsigned long long)s->tls_resumed, (unsigned long long)s->tls_notify_rx,
                  (unsigned long long)s->tls_rekeys);
+        rs.body.len--; /* the closing brace: the close codes clients sent follow */
+        sim_put(&rs.body, ",\"client_close\":{");
+        for (int k = 0, first = 1; k < 17; k++)
+            if (s->client_close[k]) {
+                char key[8];
+                if (k < 16)
+                    snprintf(key, sizeof key, "%d", 1000 + k);
+                else
+                    snprintf(key, sizeof key, "other");
+                sim_putf(&rs.body, "%s\"%s\":%llu", first ? "" : ",", key,
+                         (unsigned long long)s->client_close[k]);
+                first = 0;
+            }
+        sim_put(&rs.body, "}}");
         rs.status = 200;
     } else if ((d = dialect_of_path(path, &rest)) >= 0 && s->active[d] && s->rvh &&
                lws_get_vhost(wsi) != s->rvh) {
@@ -262,6 +276,12 @@ static int sim_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         lws_close_reason(wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)"tickraft-sim", 12);
         return -1;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: /* in: the code (big-endian), the reason */
+        if (len >= 2) {
+            int code = ((const unsigned char *)in)[0] << 8 | ((const unsigned char *)in)[1];
+            s->client_close[code >= 1000 && code < 1016 ? code - 1000 : 16]++;
+        }
+        return 0;
     case LWS_CALLBACK_CLOSED:
         sim_tls_closed(s, wsi);
         on_closed(s, c);

@@ -92,6 +92,8 @@ struct sim_faults {
     uint32_t dup_left;          /* next N data frames sent twice */
     uint32_t bad_left;          /* next N data frames malformed */
     int bad_truncate;           /* 1: truncated, 0: garbage */
+    uint32_t badframe_left;     /* next N data frames replaced by a frame breaking RFC 6455 */
+    int badframe_kind;          /* enum sim_badframe */
     uint32_t unknown_left;      /* next N subscribes of real markets fail */
     uint32_t sub_limit;         /* max instruments per connection, 0 = none */
     int stalled;                /* stall currently applied to connections */
@@ -204,10 +206,25 @@ void sim_kalshi_trade_id(const struct sim_exch *x, uint32_t inst, uint64_t n, ch
 struct lws;
 struct sim_server;
 
+/* What the badframe fault sends instead of a data frame (conn.c). */
+enum sim_badframe {
+    SIM_BAD_MASKED = 0, /* a masked frame: servers must not mask (RFC 6455 5.1) */
+    SIM_BAD_RSV,        /* RSV1 set with no extension agreed (5.2) */
+    SIM_BAD_OPCODE,     /* reserved data opcode 0x3 */
+    SIM_BAD_OVERSIZE,   /* a text frame announcing 65 MiB (clients bound messages) */
+    SIM_BAD_CLOSE_CODE, /* a close frame with code 1005, which must never be sent (7.4.1) */
+    SIM_BAD_PING_LONG,  /* a ping of 126 bytes: control frames carry <= 125 (5.5) */
+    SIM_BAD_COUNT
+};
+/* The kind named `name` ("masked", "rsv", "opcode", "oversize",
+ * "close_code", "ping_long"), -1 if none. */
+int sim_badframe_kind(const char *name);
+
 struct sim_frame {
     struct sim_frame *next;
     size_t len, cap; /* cap: bytes of room after LWS_PRE */
     int ping;
+    int raw;      /* badframe: the bytes are a whole frame, written as they are */
     uint32_t nev; /* events carried (statistics) */
     int64_t ts;   /* timestamp of its oldest event (0: not recorded) */
     uint32_t stamp_off; /* offset of the 19-digit "sent_ns" value written at
@@ -399,6 +416,7 @@ struct sim_server {
     uint64_t tls_full, tls_resumed; /* WebSocket TLS handshakes, full / resumed */
     uint64_t tls_notify_rx;     /* WebSocket connections whose client sent close_notify */
     uint64_t tls_rekeys;        /* tls_rekey faults applied */
+    uint64_t client_close[17];  /* close frames from clients by code: 1000..1015, [16] others */
     uint64_t ev_generated, ev_sent, ev_written, frames_sent, bytes_sent;
     struct sim_age age;         /* native frames: event timestamp -> written */
     struct sim_replay *replay;

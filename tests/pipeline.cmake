@@ -83,6 +83,13 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_tls_collects_refuses_unknown_ca_and_wrong_name PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  # malformed WebSocket frames mid-stream (simulator badframe): counted,
+  # logged, closed 1002/1009, reconnected, the hole repaired, no loss
+  add_test(NAME e2e_node_badframe_closes_1002_1009_reconnects_no_loss
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_badframe.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_node_badframe_closes_1002_1009_reconnects_no_loss PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
   # exchange maintenance holds reconnects; failing snapshots are skipped
   add_test(NAME e2e_node_maintenance_waits_snapshot_skipped_no_loss
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_maint.sh

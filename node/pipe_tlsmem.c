@@ -49,17 +49,23 @@ void pipe_tlsmem_cache_clear(struct pipe_tlsmem_cache *k)
     k->sess = NULL;
 }
 
-/* The cached session if it may still be offered: resumable and within its
- * lifetime (the server's ticket lifetime hint, else the context's default
- * 300 s in TLS 1.2). Taken out of the cache either way. */
+/* The cached session if it may still be offered: resumable, within its
+ * lifetime (the server's ticket lifetime hint, which OpenSSL caps at 7
+ * days in TLS 1.3, else the context's default 300 s in TLS 1.2), and the
+ * certificate verified when it was made not expired since (a resumption
+ * shows no certificate, so it must not outlive the one it vouches for).
+ * Taken out of the cache either way. */
 static SSL_SESSION *take_session(struct pipe_tlsmem_cache *k)
 {
     SSL_SESSION *s = k ? k->sess : NULL;
     if (!s)
         return NULL;
     k->sess = NULL;
-    if (!SSL_SESSION_is_resumable(s) ||
-        (int64_t)SSL_SESSION_get_time(s) + (int64_t)SSL_SESSION_get_timeout(s) <= (int64_t)time(NULL)) {
+    time_t now = time(NULL);
+    X509 *peer = SSL_SESSION_get0_peer(s);
+    if (!SSL_SESSION_is_resumable(s) || !peer ||
+        X509_cmp_time(X509_get0_notAfter(peer), &now) <= 0 ||
+        (int64_t)SSL_SESSION_get_time(s) + (int64_t)SSL_SESSION_get_timeout(s) <= (int64_t)now) {
         SSL_SESSION_free(s);
         return NULL;
     }

@@ -7,7 +7,8 @@
  * rejected with the reason; a file that is no CA bundle is refused.
  * Sessions resume from the endpoint's cache (also after a connection that
  * ended without close_notify), one the server cannot decrypt (its ticket
- * key changed) or that expired costs a full handshake and nothing else;
+ * key changed), that expired, or whose certificate expired since costs a
+ * full handshake and nothing else;
  * our close_notify reaches the peer. The client's CPU per full and per
  * resumed handshake is printed (a figure, not asserted). The
  * certificates are made with the openssl command line. */
@@ -323,6 +324,13 @@ static void sessions_resume_and_a_changed_ticket_key_costs_a_full_handshake(void
     /* past its lifetime a session is not offered */
     assert_non_null(k.sess);
     SSL_SESSION_set_time(k.sess, (long)time(NULL) - (long)SSL_SESSION_get_timeout(k.sess) - 1);
+    assert_false(once(cctx, sctx, &k, &offered));
+    assert_false(offered);
+    /* nor once the certificate verified when it was made has expired */
+    assert_true(once(cctx, sctx, &k, &offered));
+    X509 *peer = SSL_SESSION_get0_peer(k.sess);
+    assert_non_null(peer);
+    assert_non_null(X509_time_adj_ex(X509_getm_notAfter(peer), -1, 0, NULL));
     assert_false(once(cctx, sctx, &k, &offered));
     assert_false(offered);
     pipe_tlsmem_cache_clear(&k);

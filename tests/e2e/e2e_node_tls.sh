@@ -11,8 +11,9 @@
 #      both sides), a rotated ticket key gets one full handshake without
 #      an error, the simulator's close_notify (no close frame) is a clean
 #      end (counted, cause close_1006, reconnected) answered with ours,
-#      and a peer that stops reading still gets our close_notify when the
-#      node hangs up on it (the simulator reads it after its stall).
+#      a frame breaking RFC 6455 closes with 1002 through TLS too, and a
+#      peer that stops reading still gets our close_notify when the node
+#      hangs up on it (the simulator reads it after its stall).
 #   2. a certificate from a CA the node does not trust, and
 #   3. one from the right CA for another host name: every connection is
 #      refused during the handshake, an alert naming the feed and the
@@ -70,6 +71,9 @@ sleep 1
 # cleanly (answering with its own) and reconnects
 "$BIN/tickraft-sim" ctl --port "$CTL_PORT" close_notify >/dev/null
 sleep 2.5
+# a frame breaking RFC 6455, through TLS: closed with 1002, reconnected
+"$BIN/tickraft-sim" ctl --port "$CTL_PORT" badframe kind=rsv >/dev/null
+sleep 2.5
 # a peer that stops reading: the node hangs up after ping_timeout (3 s)
 # with its close_notify written without waiting; the simulator reads it
 # when its stall ends
@@ -99,6 +103,8 @@ check "... logged once, then a reconnect as close_1006" \
 check "... and answered: the simulator read the node's close_notify" test "$(sim_of tls_close_notify_in)" -ge 1
 check "the stalled peer got it too (simulator counted >= 2)" test "$(sim_of tls_close_notify_in)" -ge 2
 check "the node counts close_notify sent (>= 3: the 1000 answer, close_notify answer, hang-up)" test "$(tls_of close_notify_out)" -ge 3
+check "the bad frame over TLS: one ws_error, answered with 1002" \
+    test "$(jn "$WORK/status1.json" "d['feeds'][0]['ws_errors']")/$(jn "$WORK/simstats.json" "d['client_close'].get('1002', 0)")" = 1/1
 check "hung up on the stalled peer" grep -Eq '"ping_timeout":[1-9]' "$WORK/status1.json"
 check "metrics: resumed handshakes" grep -Eq 'tickraft_tls_handshakes_total\{feed="sim",kind="resumed"\} [1-9]' \
     <(curl -sf "http://127.0.0.1:$HTTP_PORT/metrics")

@@ -326,12 +326,6 @@ static int tls_rx(struct pipe_conn *c, const uint8_t *in, size_t len)
                 TR_KV_BOOL("resumed", c->tls.resumed), TR_KV_BOOL("offered", c->tls.offered),
                 TR_KV_INT("handshake_us", (pipe_now_ns() - c->tls_start_ns) / 1000));
     }
-    if (!was_closed && c->tls.closed) {
-        f->tls_notify_in++;
-        tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "TLS close_notify from the peer",
-                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot),
-                TR_KV_BOOL("close_frame", c->peer_code != 0));
-    }
     if (rc) {
         if (!c->hs_done && c->tls.failed) {
             /* the verdict without tlsmem's prefix: the same text as lws's */
@@ -350,6 +344,15 @@ static int tls_rx(struct pipe_conn *c, const uint8_t *in, size_t len)
     if (BIO_ctrl_pending(c->tls.wbio) || (c->tls.ready && c->wout.len > LWS_PRE))
         pipe_ws_want_write(c);
     int r = c->plain.len ? plain_rx(c, c->plain.data, c->plain.len) : 0;
+    if (!was_closed && c->tls.closed) {
+        /* after a close frame (ours answered, or theirs) it is the usual
+         * end of a TLS connection: counted; without one, logged too */
+        f->tls_notify_in++;
+        if (!c->peer_code)
+            tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "TLS close_notify from the peer",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot),
+                    TR_KV_STR("websocket_close", "none"));
+    }
     if (r == 0 && c->tls.closed && !c->drop_after_write)
         return -1; /* close_notify: nothing more comes (an answer still queued goes first) */
     return r;

@@ -29,7 +29,7 @@
  * writeable callback once the handshake is done. A certificate that fails
  * the check is the alert and reconnect cause tls (pipe_conn_tls_failed);
  * the peer's close_notify ends the connection like a socket closed
- * (counted, logged once at info). Whenever we drop a wss:// socket whose
+ * (counted; logged at info when no close frame came first). Whenever we drop a wss:// socket whose
  * handshake is done (after the close handshake, a protocol error, a
  * timeout, the peer's close_notify), our close_notify goes out first
  * (tls_bye): written at once if the socket takes it, never waited for,

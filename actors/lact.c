@@ -26,6 +26,8 @@ static void reg_update(struct tr_lact *a, int running, int exit_reason, int noti
     pthread_mutex_unlock(&sys->mu);
 }
 
+static void drop_queue(struct tr_lact *a);
+
 int lact_start(struct tr_lact *a, uint64_t now)
 {
     a->incarnation++;
@@ -34,13 +36,25 @@ int lact_start(struct tr_lact *a, uint64_t now)
     a->fail_code = 0;
     a->fail_why[0] = '\0';
     a->st = L_RUNNING; /* start_cb may already send to itself */
+    a->in_start = 1;
     int rc = a->spec.def->start_cb ? a->spec.def->start_cb(a, a->spec.arg, &a->state) : 0;
+    a->in_start = 0;
     if (rc < 0) {
         a->st = L_STOPPED;
         a->state = NULL;
         a->last_reason = rc;
         reg_update(a, 0, rc, 0);
         return rc;
+    }
+    if (rc == TR_ACTOR_STOP) { /* nothing to do (OTP's ignore): never ran */
+        a->st = L_STOPPED;
+        drop_queue(a); /* what start_cb sent itself */
+        if (a->spec.def->stop_cb)
+            a->spec.def->stop_cb(a, a->state, TR_EXIT_NORMAL);
+        a->state = NULL;
+        a->last_reason = TR_EXIT_NORMAL;
+        reg_update(a, 0, TR_EXIT_NORMAL, 0);
+        return TR_ACTOR_STOP;
     }
     reg_update(a, 1, 0, 1);
     return 0;

@@ -27,6 +27,7 @@ struct tr_lact {
     int fail_code;
     char fail_why[64];
     int in_handler;
+    int in_start;                 /* its start_cb runs */
     struct lmsg *head, *tail;
     uint32_t depth;
     uint64_t started_at, restart_at, last_delay_ms, incarnation;
@@ -58,6 +59,8 @@ struct tr_lsup {
 };
 
 /* lact.c */
+/* 0 running; < 0 its start failed (stopped); TR_ACTOR_STOP: start_cb had
+ * nothing to do, its stop_cb has run (stopped, normal). */
 int lact_start(struct tr_lact *a, uint64_t now);
 /* Ends the running (or failed) incarnation: stop_cb, queued messages
  * dropped and counted, figures updated. */

@@ -146,8 +146,10 @@ int tr_lsup_step(struct tr_lsup *sup)
         if (a->st != L_WAITING || now < a->restart_at)
             continue;
         int rc = lact_start(a, now);
-        if (rc)
+        if (rc < 0)
             handle_exit(sup, a, rc, now);
+        else if (rc == TR_ACTOR_STOP) /* nothing to do: ignored, whatever its kind */
+            a->st = a->spec.restart == TR_TEMPORARY ? L_REMOVED : L_STOPPED;
     }
     int again = 0;
     for (size_t i = 0; i < sup->n; i++)
@@ -245,10 +247,12 @@ int tr_lsup_add(struct tr_lsup *sup, const struct tr_lact_spec *spec, struct tr_
         free(a);
         return tr_errorf(err, rc, "loop actor %s: name in use", spec->id);
     }
-    if ((rc = lact_start(a, clk_now(sup->sys->clock)))) {
+    if ((rc = lact_start(a, clk_now(sup->sys->clock))) < 0) {
         lact_free(a);
         return tr_errorf(err, rc, "loop actor %s: start failed", spec->id);
     }
+    if (rc == TR_ACTOR_STOP && a->spec.restart == TR_TEMPORARY)
+        a->st = L_REMOVED;
     sup->kids[sup->n++] = a;
     return 0;
 }
@@ -293,6 +297,41 @@ struct tr_lact *tr_lsup_find(struct tr_lsup *sup, const char *id)
         if (strcmp(sup->kids[i]->id, id) == 0)
             return sup->kids[i];
     return NULL;
+}
+
+int tr_lsup_terminate_child(struct tr_lsup *sup, struct tr_lact *a)
+{
+    if (!a || a->sup != sup)
+        return TR_EINVAL;
+    if (a->in_handler || a->in_start)
+        return TR_EBUSY;
+    if (a->st == L_RUNNING)
+        lact_stop(a, TR_EXIT_SHUTDOWN);
+    else if (a->st == L_FAILED)
+        lact_stop(a, a->fail_code); /* ended on purpose anyway: not restarted */
+    if (a->st != L_REMOVED)
+        a->st = a->spec.restart == TR_TEMPORARY ? L_REMOVED : L_STOPPED;
+    if (!sup->in_step) /* a restart it waited for may have been the timer's */
+        arm_timer(sup, clk_now(sup->sys->clock));
+    return 0;
+}
+
+int tr_lsup_restart_child(struct tr_lsup *sup, struct tr_lact *a, struct tr_error *err)
+{
+    if (!a || a->sup != sup)
+        return tr_errorf(err, TR_EINVAL, "loop supervisor %s: not its child", sup->name);
+    if (sup->state != LS_RUNNING)
+        return tr_errorf(err, TR_ECLOSED, "loop supervisor %s: stopped", sup->name);
+    if (a->st == L_REMOVED)
+        return tr_errorf(err, TR_ENOTFOUND, "loop actor %s: temporary, ended", a->id);
+    if (a->st != L_STOPPED)
+        return tr_errorf(err, TR_EBUSY, "loop actor %s: running or restarting", a->id);
+    int rc = lact_start(a, clk_now(sup->sys->clock));
+    if (rc < 0)
+        return tr_errorf(err, rc, "loop actor %s: start failed", a->id);
+    if (rc == TR_ACTOR_STOP && a->spec.restart == TR_TEMPORARY)
+        a->st = L_REMOVED;
+    return 0;
 }
 
 void tr_lsup_stop(struct tr_lsup *sup, int reason)

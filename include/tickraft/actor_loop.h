@@ -37,7 +37,10 @@ struct tr_lact_msg {
 struct tr_lact_def {
     const char *kind; /* shown in the stats */
     /* Starts an incarnation and sets *state. `arg` is the spec's, borrowed.
-     * A negative return counts as a crash (restart after backoff). */
+     * A negative return counts as a crash (restart after backoff).
+     * TR_ACTOR_STOP: nothing to do (e.g. a restart finds its job gone;
+     * OTP's `ignore`): stop_cb runs at once with TR_EXIT_NORMAL and the
+     * child stays stopped whatever its kind (not a failure, not counted). */
     int (*start_cb)(struct tr_lact *self, void *arg, void **state);
     /* One message: TR_ACTOR_CONTINUE, TR_ACTOR_STOP (normal exit) or < 0
      * (crash with that code). NULL: the actor takes no messages. */
@@ -84,10 +87,27 @@ int tr_lsup_start(struct tr_system *sys, struct uv_loop_s *loop, const struct tr
                   struct tr_lsup **out, struct tr_error *err);
 /* Adds a child at the end and starts it. TR_EEXISTS if the id is a running
  * thread or process actor, or a child of this supervisor; its start_cb's
- * code if the first start fails (the child is not added then). */
+ * code if the first start fails (the child is not added then). A start_cb
+ * that returns TR_ACTOR_STOP leaves it added and stopped. */
 int tr_lsup_add(struct tr_lsup *sup, const struct tr_lact_spec *spec, struct tr_error *err);
 /* The child `id`, or NULL. */
 struct tr_lact *tr_lsup_find(struct tr_lsup *sup, const char *id);
+/* Ends child `a` on purpose (OTP terminate_child): its stop_cb runs now,
+ * under this call, with TR_EXIT_SHUTDOWN (or the code of a failure reported
+ * but not yet handled), a restart it waits for is cancelled, and it is not
+ * restarted whatever its kind: the intensity counts failures only. It
+ * stays a stopped child (a temporary one is gone: OTP deletes those), and
+ * tr_lsup_restart_child starts it again. 0 also when it was not running;
+ * TR_EBUSY from its own handler or start_cb; TR_EINVAL if not sup's. From
+ * its own stop_cb it changes nothing. */
+int tr_lsup_terminate_child(struct tr_lsup *sup, struct tr_lact *a);
+/* Starts a stopped child again now (OTP restart_child): one terminated,
+ * or a transient one that ended normally. No backoff and not counted as a
+ * restart (nothing failed). TR_EBUSY while it runs, waits for a restart
+ * or has a failure pending; TR_ENOTFOUND for a temporary child that
+ * ended; TR_ECLOSED once the supervisor stopped; its start_cb's code if
+ * that fails (it stays stopped: nothing restarts it). */
+int tr_lsup_restart_child(struct tr_lsup *sup, struct tr_lact *a, struct tr_error *err);
 /* Handles reported failures and restarts that are due at the clock's now.
  * Returns 1 while the supervisor runs, 0 once stopped or escalated. */
 int tr_lsup_step(struct tr_lsup *sup);

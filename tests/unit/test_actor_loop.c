@@ -4,7 +4,9 @@
  * one child restarting only it (one_for_one) or its group (rest_for_one,
  * one_for_all), failures reported outside a handler, failed starts, restart
  * kinds, backoff, intensity and escalation, the mailbox bound, the
- * registry's figures and names, and the timer-driven (non-manual) mode. */
+ * registry's figures and names, the timer-driven (non-manual) mode, and
+ * dynamic children (added at run time, terminated and restarted on
+ * purpose without touching the intensity, a start with nothing to do). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,9 +22,12 @@
 #define M_EXIT  2
 #define M_WORK  3
 #define M_FAIL  4 /* reports through tr_lact_fail and returns 0 */
+#define M_TERM  5 /* asks its supervisor to terminate itself: refused */
 
 static struct evlog g_log = EVLOG_INIT;
+static struct tr_lsup *g_sup; /* the fixture's, for handlers that address it */
 static int g_start_fail;     /* start_cb fails while > 0 (decremented) */
+static int g_start_idle;     /* start_cb finds nothing to do (TR_ACTOR_STOP) while set */
 static uint64_t g_worked[4]; /* per child index (arg) */
 
 struct kid {
@@ -40,7 +45,7 @@ static int k_start(struct tr_lact *self, void *arg, void **state)
     k->idx = (int)(intptr_t)arg;
     *state = k;
     evlog_add(&g_log, '+', tr_lact_name(self));
-    return 0;
+    return g_start_idle ? TR_ACTOR_STOP : 0;
 }
 
 static int k_handle(struct tr_lact *self, void *state, const struct tr_lact_msg *m)
@@ -51,6 +56,7 @@ static int k_handle(struct tr_lact *self, void *state, const struct tr_lact_msg 
     case M_CRASH: return TR_EPROTO;
     case M_EXIT: return TR_ACTOR_STOP;
     case M_FAIL: tr_lact_fail(self, TR_EINTERNAL, "invariant broken"); return 0;
+    case M_TERM: return tr_lsup_terminate_child(g_sup, self) == TR_EBUSY ? 0 : TR_EPROTO;
     case M_WORK:
         g_worked[k->idx] += m->len ? ((const uint8_t *)m->data)[0] : 1;
         return 0;
@@ -93,6 +99,7 @@ static int setup(void **st)
     assert_int_equal(tr_system_alloc(&o, &f->sys, NULL), 0);
     assert_int_equal(uv_loop_init(&f->loop), 0);
     g_start_fail = 0;
+    g_start_idle = 0;
     memset(g_worked, 0, sizeof g_worked);
     char junk[4096];
     evlog_take(&g_log, junk, sizeof junk);
@@ -122,6 +129,7 @@ static void start3(struct fx *f, enum tr_sup_strategy s, int manual)
                                 .children = kids, .n_children = 3, .manual = manual,
                                 .escalate_cb = on_escalate, .escalate_arg = f};
     assert_int_equal(tr_lsup_start(f->sys, &f->loop, &spec, &f->sup, NULL), 0);
+    g_sup = f->sup;
 }
 
 static void expect_log(const char *want)
@@ -436,6 +444,181 @@ static void timer_mode_restarts_on_its_own(void **st)
     assert_int_equal(s.restarts, 1);
 }
 
+/* Dynamic children (a provider's extra sockets): added at run time,
+ * restarted on failure after their backoff, ended on purpose without a
+ * restart and without touching the intensity, started again later. */
+static const struct tr_lact_spec dyn_x = {.id = "x", .def = &kid_def, .arg = (void *)3,
+                                          .restart = TR_TRANSIENT, .backoff_base_ms = 100,
+                                          .backoff_max_ms = 1000};
+
+static void dynamic_child_fails_alone_and_is_terminated_without_a_restart(void **st)
+{
+    struct fx *f = *st;
+    start3(f, TR_ONE_FOR_ONE, 1);
+    assert_int_equal(tr_lsup_add(f->sup, &dyn_x, NULL), 0);
+    expect_log("+a +b +c +x ");
+    struct tr_lact *x = K(f, "x");
+    tr_lact_call(x, M_CRASH, NULL, 0);
+    tr_lsup_step(f->sup);
+    mock_advance_ms(&f->mc, 100);
+    tr_lsup_step(f->sup);
+    expect_log("-x +x "); /* only x, after its backoff */
+    assert_int_equal(tr_lact_incarnation(K(f, "a")), 1);
+    /* ended on purpose: stop_cb under the call, never restarted */
+    assert_int_equal(tr_lsup_terminate_child(f->sup, x), 0);
+    expect_log("-x ");
+    struct tr_child_info ci;
+    assert_int_equal(tr_lsup_child_info(f->sup, "x", &ci), 0);
+    assert_int_equal(ci.state, TR_CHILD_STOPPED);
+    assert_int_equal(ci.last_exit_reason, TR_EXIT_SHUTDOWN);
+    mock_advance_ms(&f->mc, 5000);
+    tr_lsup_step(f->sup);
+    expect_log("");
+    assert_int_equal(tr_lsup_terminate_child(f->sup, x), 0); /* idempotent */
+    /* started again: not a restart (nothing failed) */
+    assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), 0);
+    expect_log("+x ");
+    assert_int_equal(tr_lact_incarnation(x), 3);
+    struct tr_actor_stats s;
+    assert_int_equal(tr_system_stats(f->sys, "x", &s), 0);
+    assert_int_equal(s.restarts, 1);
+    assert_int_equal(s.running, 1);
+    /* a failure whose restart is waiting: terminating cancels the restart */
+    tr_lact_call(x, M_CRASH, NULL, 0);
+    tr_lsup_step(f->sup);
+    expect_log("-x ");
+    assert_int_equal(tr_lsup_child_info(f->sup, "x", &ci), 0);
+    assert_int_equal(ci.state, TR_CHILD_WAITING);
+    assert_int_equal(tr_lsup_terminate_child(f->sup, x), 0);
+    expect_log(""); /* its stop already ran */
+    mock_advance_ms(&f->mc, 5000);
+    tr_lsup_step(f->sup);
+    expect_log("");
+    assert_false(tr_lact_running(x));
+    /* a failure reported, not handled yet: terminated with its code, not restarted */
+    assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), 0);
+    tr_lact_fail(x, TR_EINTERNAL, "fault");
+    assert_int_equal(tr_lsup_terminate_child(f->sup, x), 0);
+    expect_log("+x -x ");
+    assert_int_equal(tr_lsup_child_info(f->sup, "x", &ci), 0);
+    assert_int_equal(ci.last_exit_reason, TR_EINTERNAL);
+    tr_lsup_step(f->sup);
+    mock_advance_ms(&f->mc, 5000);
+    tr_lsup_step(f->sup);
+    expect_log("");
+    assert_int_equal(tr_lsup_child_info(f->sup, "x", &ci), 0);
+    assert_int_equal(ci.state, TR_CHILD_STOPPED);
+    assert_int_equal(ci.restarts, 2); /* the two handled failures only */
+}
+
+static void intensity_counts_failures_not_children_ended_on_purpose(void **st)
+{
+    struct fx *f = *st;
+    start3(f, TR_ONE_FOR_ONE, 1); /* intensity 3 in 10 s */
+    assert_int_equal(tr_lsup_add(f->sup, &dyn_x, NULL), 0);
+    struct tr_lact *x = K(f, "x");
+    for (int i = 0; i < 20; i++) { /* sockets opened and closed on purpose */
+        assert_int_equal(tr_lsup_terminate_child(f->sup, x), 0);
+        assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), 0);
+        assert_int_equal(tr_lsup_step(f->sup), 1);
+    }
+    for (int i = 0; i < 20; i++) { /* a transient ending normally: not a failure either */
+        assert_int_equal(tr_lact_call(x, M_EXIT, NULL, 0), TR_ACTOR_STOP);
+        assert_int_equal(tr_lsup_step(f->sup), 1);
+        assert_false(tr_lact_running(x));
+        assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), 0);
+    }
+    assert_int_equal(f->escalated, 0);
+    for (int i = 0; i < 3; i++) { /* three failures: within 3 in 10 s */
+        tr_lact_call(x, M_CRASH, NULL, 0);
+        assert_int_equal(tr_lsup_step(f->sup), 1);
+        mock_advance_ms(&f->mc, 1000);
+        assert_int_equal(tr_lsup_step(f->sup), 1);
+    }
+    tr_lact_call(x, M_CRASH, NULL, 0);
+    assert_int_equal(tr_lsup_step(f->sup), 0); /* the fourth failure escalates */
+    assert_int_equal(f->escalated, 1);
+}
+
+static void start_with_nothing_to_do_ends_normally(void **st)
+{
+    struct fx *f = *st;
+    start3(f, TR_ONE_FOR_ONE, 1);
+    expect_log("+a +b +c ");
+    g_start_idle = 1;
+    assert_int_equal(tr_lsup_add(f->sup, &dyn_x, NULL), 0); /* added, stopped */
+    struct tr_lact *x = K(f, "x");
+    assert_false(tr_lact_running(x));
+    expect_log("+x -x "); /* what its start took is released at once */
+    tr_lsup_step(f->sup);
+    expect_log("");
+    struct tr_child_info ci;
+    assert_int_equal(tr_lsup_child_info(f->sup, "x", &ci), 0);
+    assert_int_equal(ci.state, TR_CHILD_STOPPED); /* transient, normal: not restarted */
+    assert_int_equal(ci.last_exit_reason, TR_EXIT_NORMAL);
+    assert_int_equal(ci.restarts, 0);
+    /* a failure whose restart finds nothing to do: ends there */
+    g_start_idle = 0;
+    assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), 0);
+    tr_lact_call(x, M_CRASH, NULL, 0);
+    tr_lsup_step(f->sup);
+    g_start_idle = 1;
+    mock_advance_ms(&f->mc, 100);
+    tr_lsup_step(f->sup); /* restarted: finds nothing */
+    expect_log("+x -x +x -x ");
+    assert_int_equal(tr_lsup_child_info(f->sup, "x", &ci), 0);
+    assert_int_equal(ci.state, TR_CHILD_STOPPED);
+    assert_int_equal(ci.restarts, 1);
+    mock_advance_ms(&f->mc, 5000);
+    tr_lsup_step(f->sup);
+    expect_log("");
+    /* a permanent child too (OTP's ignore), and nothing counted */
+    static const struct tr_lact_spec perm = {.id = "p", .def = &kid_def, .backoff_base_ms = 10};
+    assert_int_equal(tr_lsup_add(f->sup, &perm, NULL), 0);
+    expect_log("+p -p ");
+    mock_advance_ms(&f->mc, 5000);
+    tr_lsup_step(f->sup);
+    expect_log("");
+    assert_int_equal(tr_lsup_child_info(f->sup, "p", &ci), 0);
+    assert_int_equal(ci.state, TR_CHILD_STOPPED);
+    assert_int_equal(f->escalated, 0);
+}
+
+static void restart_child_refuses_what_is_not_stopped(void **st)
+{
+    struct fx *f = *st;
+    start3(f, TR_ONE_FOR_ONE, 1);
+    static const struct tr_lact_spec tmp = {.id = "t", .def = &kid_def,
+                                            .restart = TR_TEMPORARY};
+    assert_int_equal(tr_lsup_add(f->sup, &dyn_x, NULL), 0);
+    assert_int_equal(tr_lsup_add(f->sup, &tmp, NULL), 0);
+    struct tr_lact *x = K(f, "x");
+    assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), TR_EBUSY); /* running */
+    tr_lact_call(x, M_CRASH, NULL, 0);
+    assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), TR_EBUSY); /* failure pending */
+    tr_lsup_step(f->sup);
+    assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), TR_EBUSY); /* backoff */
+    assert_int_equal(tr_lsup_terminate_child(f->sup, K(f, "t")), 0);
+    assert_int_equal(tr_lsup_restart_child(f->sup, K(f, "t"), NULL), TR_ENOTFOUND);
+    /* a start that fails leaves it stopped: nothing restarts it */
+    assert_int_equal(tr_lsup_terminate_child(f->sup, x), 0);
+    g_start_fail = 1;
+    struct tr_error err;
+    tr_error_clear(&err);
+    assert_int_equal(tr_lsup_restart_child(f->sup, x, &err), TR_EIO);
+    struct tr_child_info ci;
+    assert_int_equal(tr_lsup_child_info(f->sup, "x", &ci), 0);
+    assert_int_equal(ci.state, TR_CHILD_STOPPED);
+    mock_advance_ms(&f->mc, 5000);
+    tr_lsup_step(f->sup);
+    assert_false(tr_lact_running(x));
+    /* not from its own handler */
+    assert_int_equal(tr_lsup_restart_child(f->sup, x, NULL), 0);
+    assert_int_equal(tr_lact_call(x, M_TERM, NULL, 0), 0);
+    assert_true(tr_lact_running(x));
+    assert_int_equal(tr_lsup_terminate_child(f->sup, NULL), TR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +634,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(names_are_shared_with_thread_actors_but_not_routable, setup, teardown),
         cmocka_unit_test_setup_teardown(thread_actors_can_monitor_a_loop_actor, setup, teardown),
         cmocka_unit_test_setup_teardown(timer_mode_restarts_on_its_own, setup, teardown),
+        cmocka_unit_test_setup_teardown(dynamic_child_fails_alone_and_is_terminated_without_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(intensity_counts_failures_not_children_ended_on_purpose, setup, teardown),
+        cmocka_unit_test_setup_teardown(start_with_nothing_to_do_ends_normally, setup, teardown),
+        cmocka_unit_test_setup_teardown(restart_child_refuses_what_is_not_stopped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -180,6 +180,9 @@ int main(int argc, char **argv)
     ctx.lact_faults.conn_ms = env_ms("TR_NODE_FAULT_CONN_CRASH_MS");
     ctx.lact_faults.poll_ms = env_ms("TR_NODE_FAULT_POLLER_CRASH_MS");
     ctx.lact_faults.repeat = ctx.fault_repeat;
+    const char *slot = getenv("TR_NODE_FAULT_CONN_SLOT"); /* "next", 2..: which socket's actor */
+    if (slot)
+        ctx.lact_faults.conn_role = strcmp(slot, "next") == 0 ? PL_NEXT : atoi(slot);
     if (getenv("TR_NODE_FAULT_FEED"))
         snprintf(ctx.lact_faults.feed, sizeof ctx.lact_faults.feed, "%s",
                  getenv("TR_NODE_FAULT_FEED"));

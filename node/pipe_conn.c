@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "nlog.h"
+#include "pipe_lact.h"
 #include "tickraft/actor_loop.h"
 
 #define STABLE_NS (10 * 1000000000ll) /* connection lifetime that resets the backoff */
@@ -53,6 +54,11 @@ int pc_cause_of(int code)
 
 int pipe_conn_open(struct pipe_feed *f, int slot)
 {
+    return f->conn_act[PL_PRIMARY] ? pipe_lact_conn_open(f, slot) : pipe_conn_connect(f, slot);
+}
+
+int pipe_conn_connect(struct pipe_feed *f, int slot)
+{
     struct pipe_conn *c = &f->conn[slot];
     struct tr_error err;
     tr_error_clear(&err);
@@ -71,7 +77,8 @@ int pipe_conn_open(struct pipe_feed *f, int slot)
     c->prov_ok = 1;
     c->feed = f;
     c->slot = slot;
-    c->peer_code = c->close_code = c->retiring = c->subscribed = c->incoming = c->resync = 0;
+    c->peer_code = c->close_code = c->retiring = c->subscribed = c->resync = 0;
+    c->incoming = slot < 2 && slot != f->active; /* the pair's other slot: a rotation's */
     c->n_sids = 0;
     c->frames = c->data_frames = 0;
     c->first_data_ns = 0;
@@ -196,20 +203,21 @@ void pipe_conn_ended(struct pipe_conn *c, int cause, int code)
     int was_active = c->slot == f->active;
     int retiring = c->retiring;
     struct pipe_conn *o = &f->conn[1 - c->slot];
+    if (!was_active && !retiring) { /* a rotation's incoming connection: the rotation is over */
+        if (!f->paused && !pipe_node_stopping(f->node))
+            f->reconnects[cause]++;
+        pipe_lact_conn_release(f, PL_NEXT);
+        return;
+    }
     if (f->paused) { /* an operator paused the feed: no reconnect until resume */
         f->connected = 0;
         return;
     }
     if (pipe_node_stopping(f->node) || retiring)
         return;
-    if (!was_active) { /* the incoming connection of a rotation failed */
-        f->reconnects[cause]++;
-        return;
-    }
     if (o->state == PC_OPEN && o->incoming) { /* a rotation was under way: promote it */
-        o->incoming = 0;
-        f->active = o->slot;
         f->reconnects[cause]++;
+        pipe_feed_promote(f, o);
         return;
     }
     f->connected = 0;
@@ -516,14 +524,14 @@ void pipe_conn_message(struct pipe_conn *c, const char *p, size_t len)
     f->frames++;
     c->last_rx_ns = now;
     pipe_raw_frame(c, p, len, now); /* before parsing: kept even if malformed */
-    if (f->conn_act && !tr_lact_running(f->conn_act))
+    if (c->act && !tr_lact_running(c->act))
         return; /* failed: the rest of this read waits for its restart's repair */
     int prc = tr_provider_parse(&c->prov, p, len, now, &c->frame, &err);
     if (prc) {
-        if (prc == TR_EINTERNAL && f->conn_act) { /* the adapter, not the frame */
+        if (prc == TR_EINTERNAL && c->act) { /* the adapter, not the frame */
             tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn", "adapter internal error",
-                    TR_KV_STR("feed", f->cfg->name), TR_KV_ERR(&err));
-            tr_lact_fail(f->conn_act, TR_EINTERNAL, "adapter internal error");
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot), TR_KV_ERR(&err));
+            tr_lact_fail(c->act, TR_EINTERNAL, "adapter internal error");
             return;
         }
         f->malformed++;
@@ -555,18 +563,29 @@ void pipe_conn_message(struct pipe_conn *c, const char *p, size_t len)
     }
 }
 
+void pipe_feed_promote(struct pipe_feed *f, struct pipe_conn *c)
+{
+    c->incoming = 0;
+    uv_timer_stop(&f->overlap_timer);
+    f->active = c->slot;
+    f->connected = c->subscribed;
+    pipe_lact_conn_adopt(f, c); /* the primary actor owns it now; the rotation's ends */
+}
+
 /* make-before-break: rotate_overlap after the incoming connection was
  * subscribed, it becomes the active one and the old one is closed (the
- * deduplicator drops what both delivered meanwhile) */
+ * deduplicator drops what both delivered meanwhile). While the primary
+ * connection's actor waits for its restart nothing happens here: that
+ * restart takes the incoming connection over. */
 static void overlap_cb(uv_timer_t *t)
 {
     struct pipe_feed *f = t->data;
     struct pipe_conn *c = &f->conn[1 - f->active];
-    if (!c->incoming || c->state != PC_OPEN || pipe_node_stopping(f->node) || f->paused)
+    if (!c->incoming || c->state != PC_OPEN || pipe_node_stopping(f->node) || f->paused ||
+        !pipe_lact_conn_up(f))
         return;
-    c->incoming = 0;
     struct pipe_conn *old = &f->conn[f->active];
-    f->active = c->slot;
+    pipe_feed_promote(f, c);
     f->rotations++;
     old->retiring = 1;
     tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "rotated", TR_KV_STR("feed", f->cfg->name),
@@ -606,8 +625,9 @@ void pipe_feed_rotate(struct pipe_feed *f)
     tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "rotation: opening new connection",
             TR_KV_STR("feed", f->cfg->name));
     f->reconnects[PC_C_ROTATE]++;
-    if (pipe_conn_open(f, other) == 0)
-        f->conn[other].incoming = 1;
+    /* (with actors: "conn-<feed>.next" starts and owns it) */
+    if (pipe_conn_open(f, other) < 0)
+        pipe_lact_conn_release(f, PL_NEXT); /* the rotation is over */
 }
 
 void pipe_feed_start_rotation(struct pipe_feed *f)

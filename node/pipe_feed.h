@@ -67,6 +67,24 @@ struct pipe_conn {
     int drop_after_write;     /* the peer's close was answered: drop once written */
     int64_t close_sent_ns;    /* our close frame was queued (0: not) */
     int64_t tls_start_ns;     /* wss://: when the ClientHello was made (handshake time) */
+    /* the connection actor that owns this socket (pipe_lact.c): set when it
+     * opens, moved to the primary one when a rotation promotes it; NULL
+     * when the node runs without actors */
+    struct tr_lact *act;
+};
+
+/* Roles of a feed's connection actors (pipe_lact.c), an index into
+ * pipe_feed.conn_act: the primary ("conn-<feed>", permanent: the active
+ * connection and the one a rotation retires), a rotation's incoming one
+ * ("conn-<feed>.next") and overflow slot s >= 2 ("conn-<feed>.<s>"), both
+ * transient: they exist while their socket has a job. */
+enum { PL_PRIMARY = 0, PL_NEXT = 1 };
+
+/* What a connection actor's spec points at (stable: inside the feed). */
+struct pipe_conn_ref {
+    struct pipe_feed *f;
+    int role;
+    int by_node;              /* started by the node, which opens the socket after */
 };
 
 struct pipe_bfjob;
@@ -170,13 +188,24 @@ struct pipe_feed {
     int paused;               /* an operator paused it (pipe_admin.c); not persisted */
     uint64_t raw_seq, raw_records, raw_errors; /* raw capture (pipe_raw.c) */
     char raw_key[PIPE_NAME_MAX + 8]; /* "raw/<feed>": the writer keeps a pointer to it */
-    /* its loop actors (pipe_lact.c), NULL when the node runs without them */
-    struct tr_lact *conn_act, *poll_act;
+    /* its loop actors (pipe_lact.c), NULL when the node runs without them:
+     * connection actors by role (PL_*; NULL until first needed) and the
+     * REST poller */
+    struct tr_lact *conn_act[PIPE_CONN_SLOTS], *poll_act;
+    struct pipe_conn_ref conn_ref[PIPE_CONN_SLOTS];
 };
 
 /* pipe_conn.c */
-/* Opens connection `slot` of the feed (async). */
+/* Opens connection `slot` of the feed (async). With actors, through the
+ * connection actor of the slot's role (pipe_lact_conn_open): started
+ * first if it is not running; 0 without opening anything while it waits
+ * for its restart (which opens it). < 0: the connect failed at once. */
 int pipe_conn_open(struct pipe_feed *f, int slot);
+/* The socket itself (the actor's owner set in c->act by the caller). */
+int pipe_conn_connect(struct pipe_feed *f, int slot);
+/* Makes the rotation's incoming connection c the active one (owned by
+ * the primary actor from now on; the rotation's actor ends). */
+void pipe_feed_promote(struct pipe_feed *f, struct pipe_conn *c);
 /* The transport's events (pipe_ws.c -> pipe_conn.c): the upgrade was
  * accepted (state PC_OPEN; subscribe; < 0 drops the socket), a whole
  * message arrived (borrowed for the call), the connection ended with
@@ -270,8 +299,10 @@ void pipe_shed_ask_rest(struct pipe_feed *f, struct pipe_conn *c);
 /* Connection group g's subscription was answered: its markets awaiting an
  * answer are subscribed (their trade streams resume when `resume`). */
 void pipe_shed_confirmed(struct pipe_feed *f, int g, int resume);
+/* Markets connection group g subscribes (not dropped). */
+int pipe_shed_group_size(const struct pipe_feed *f, int g);
 /* Overflow connection c ended: reconnect it (backoff per close code)
- * unless it has no markets left. */
+ * unless it has no markets left (then its actor ends). */
 void pipe_shed_conn_ended(struct pipe_conn *c, int cause, int code);
 /* (Re)opens overflow connections and places shed markets soon (start,
  * resume after a pause); pipe_shed_stop stops doing so. */

@@ -1,19 +1,38 @@
-/* The collector's loop actors (node/pipe_lact.h): a connection actor and a
- * REST poller actor per feed on the collector's own loop, so that the
- * failure of one restarts that one only (about a second of backoff) and
- * not the whole collector (~0.6 s of every feed).
+/* The collector's loop actors (node/pipe_lact.h): a connection actor per
+ * WebSocket connection and a REST poller actor per feed on the
+ * collector's own loop, so that the failure of one restarts that one only
+ * (about a second of backoff) and not the whole collector (~0.6 s of every
+ * feed), nor the feed's other sockets.
  *
- * They wrap the feed's existing machinery (pipe_conn.c, pipe_rest.c)
- * rather than own copies of it: an incarnation's start is what the node's
- * open did for the feed (connect, start the registry refresh) and its stop
- * takes the feed back to "nothing in flight" in a way that the next start,
- * or the deduplicator, repairs exactly like any reconnect:
- *  - connection stop: timers stopped, each socket detached from its
+ * They wrap the feed's existing machinery (pipe_conn.c, pipe_shed.c,
+ * pipe_rest.c) rather than own copies of it: an incarnation's start is
+ * what the node did for the socket or the feed (connect, start the
+ * registry refresh) and its stop takes it back to "nothing in flight" in a
+ * way that the next start, or the deduplicator, repairs exactly like any
+ * reconnect:
+ *  - connection actors are per socket role, not per slot: "conn-<feed>"
+ *    (permanent) owns the feed's active connection and the one a rotation
+ *    retires; "conn-<feed>.next" (transient) a rotation's incoming one until
+ *    it is promoted (then the primary owns it) or ends; "conn-<feed>.<s>"
+ *    (transient) overflow slot s while it has markets. Each socket names its
+ *    owner (pipe_conn.act). Roles rather than slots because the rotation
+ *    pair swaps slots at every promotion while "conn-<feed>" stays the
+ *    feed's connection for an operator (and its restart count one series);
+ *    transient children because a socket closed on purpose (a finished
+ *    rotation, an overflow left without markets) must not come back, while
+ *    a failed one must. The node starts them on first use and ends them
+ *    with terminate_child (not a failure: the intensity does not see it);
+ *  - connection stop: each socket the actor owns is detached from its
  *    pipe_conn (lws calls back with no user from then on) and killed
- *    without a close frame, the streams it fed marked lost; the next start
- *    connects and subscribes, and the subscription resumes the streams
+ *    without a close frame, the streams it fed marked lost (the primary's
+ *    also stops its reconnect and rotation timers); the feed's other
+ *    sockets are untouched. The restart (after the feed's ws backoff)
+ *    connects and subscribes again if the role still has a job (a rotation
+ *    still under way, an overflow slot with markets; else the start ends it
+ *    at once: nothing to do), and the subscription resumes the streams
  *    (trades backfilled from the last id written, books resynced from a
- *    snapshot), as after a 1006;
+ *    snapshot), as after a 1006. A primary restarting during a rotation
+ *    whose new connection is already subscribed takes that one over;
  *  - poller stop: timers stopped, the request in flight detached and
  *    killed, the queue freed (an operator backfill job's page fails the
  *    job: it can be run again). The deduplicator's streams still say which
@@ -42,6 +61,7 @@ struct pla_inc {
     struct tr_lact *self;
     uv_timer_t fault;
     int poller;   /* the poller's fault waits until it has a request to lose */
+    int role;     /* a connection actor's (PL_*) */
 };
 
 
@@ -100,45 +120,36 @@ static void detach(struct lws *wsi)
     lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 }
 
-/* ---- connection actor ---- */
+/* ---- connection actors: one per WebSocket connection ---- */
 
-static int conn_start(struct tr_lact *self, void *arg, void **state)
+static void role_name(const struct pipe_feed *f, int role, char *buf, size_t cap)
 {
-    struct pipe_feed *f = arg;
-    struct pipe_lact_faults *fx = pipe_node_lact_faults(f->node);
-    int ours = is_fault_feed(f, fx);
-    struct pla_inc *in = inc_new(self, f, 0, ours ? fx->conn_ms : 0, ours ? &fx->conn_done : NULL,
-                                 fx ? fx->repeat : 0);
-    if (!in)
-        return TR_ENOMEM;
-    *state = in;
-    /* (ws_hold: a maintenance or its status check holds reconnects; its
-     * end reconnects, pipe_maint.c) */
-    if (pipe_node_stopping(f->node) || f->paused || f->ws_hold)
-        return 0;
-    if (tr_lact_incarnation(self) > 1)
-        tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "connection actor restarted",
-                TR_KV_STR("feed", f->cfg->name));
-    if (f->conn[f->active].state == PC_IDLE)
-        pipe_feed_start(f); /* connects; the subscription resumes the streams */
+    if (role == PL_PRIMARY)
+        snprintf(buf, cap, "conn-%s", f->cfg->name);
+    else if (role == PL_NEXT)
+        snprintf(buf, cap, "conn-%s.next", f->cfg->name);
     else
-        pipe_feed_start_rotation(f);
-    return 0;
+        snprintf(buf, cap, "conn-%s.%d", f->cfg->name, role);
 }
 
-static void conn_stop(struct tr_lact *self, void *state, int reason)
+/* The socket of `slot` is opened by (and belongs to) actor a. */
+static int connect_as(struct tr_lact *a, struct pipe_feed *f, int slot)
 {
-    struct pla_inc *in = state;
-    struct pipe_feed *f = in->f;
-    (void)self;
-    uv_timer_stop(&f->retry_timer);
-    uv_timer_stop(&f->rotate_timer);
-    uv_timer_stop(&f->overlap_timer);
-    pipe_shed_stop(f);
+    f->conn[slot].act = a; /* before: a connect may fail under the call */
+    return pipe_conn_connect(f, slot);
+}
+
+/* Cuts the sockets `self` owns loose, marks the streams they fed lost;
+ * returns how many were open. */
+static int cut_owned(struct pipe_feed *f, struct tr_lact *self)
+{
     struct pipe_dedup *d = pipe_node_dedup(f->node);
     int dropped = 0;
     for (int k = 0; k < PIPE_CONN_SLOTS; k++) {
         struct pipe_conn *c = &f->conn[k];
+        if (c->act != self)
+            continue;
+        c->act = NULL;
         if (c->state == PC_IDLE)
             continue;
         if (c->wsi)
@@ -149,18 +160,166 @@ static void conn_stop(struct tr_lact *self, void *state, int reason)
         c->subscribed = c->incoming = c->retiring = 0;
         dropped++;
     }
-    f->active = 0;
-    f->connected = 0;
+    return dropped;
+}
+
+static void log_restarted(struct tr_lact *self, struct pipe_feed *f)
+{
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn", "connection actor restarted",
+            TR_KV_STR("feed", f->cfg->name), TR_KV_STR("actor", tr_lact_name(self)));
+}
+
+/* "conn-<feed>": connects the active slot, unless a rotation's incoming
+ * connection delivered while this actor was down: that one becomes the
+ * active connection (its subscription has already resumed the streams). */
+static int primary_start(struct tr_lact *self, struct pipe_feed *f)
+{
+    /* (ws_hold: a maintenance or its status check holds reconnects; its
+     * end reconnects, pipe_maint.c) */
+    if (pipe_node_stopping(f->node) || f->paused || f->ws_hold)
+        return 0;
+    if (tr_lact_incarnation(self) > 1)
+        log_restarted(self, f);
+    struct pipe_conn *c = &f->conn[f->active], *o = &f->conn[1 - f->active];
+    if (c->state == PC_IDLE && o->state == PC_OPEN && o->incoming && o->subscribed) {
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn",
+                "rotation's new connection taken over as the active one",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", o->slot));
+        pipe_feed_promote(f, o);
+        pipe_feed_start_rotation(f);
+    } else if (c->state == PC_IDLE) {
+        pipe_feed_start(f); /* connects; the subscription resumes the streams */
+    } else {
+        pipe_feed_start_rotation(f);
+    }
+    return 0;
+}
+
+/* "conn-<feed>.next" restarted: the rotation goes on if it still can. */
+static int next_start(struct tr_lact *self, struct pipe_feed *f)
+{
+    int other = 1 - f->active;
+    if (pipe_node_stopping(f->node) || f->paused || f->ws_hold || f->halted_ws ||
+        !pipe_lact_conn_up(f) || f->conn[f->active].state != PC_OPEN ||
+        f->conn[other].state != PC_IDLE)
+        return TR_ACTOR_STOP; /* the rotation is over: nothing to restart */
+    log_restarted(self, f);
+    if (connect_as(self, f, other) < 0 || f->conn[other].state == PC_IDLE)
+        return TR_ACTOR_STOP;
+    return 0;
+}
+
+/* "conn-<feed>.<slot>" restarted: reconnects while the slot has markets. */
+static int overflow_start(struct tr_lact *self, struct pipe_feed *f, int s)
+{
+    if (!pipe_shed_group_size(f, s))
+        return TR_ACTOR_STOP; /* its markets moved on */
+    log_restarted(self, f);
+    if (pipe_node_stopping(f->node) || f->paused || f->ws_hold || f->halted_ws)
+        return 0; /* resume or the hold's end reopens it (pipe_shed_kick) */
+    if (connect_as(self, f, s) < 0)
+        pipe_shed_conn_ended(&f->conn[s], PC_C_REFUSED, 1006); /* its backoff */
+    return 0;
+}
+
+static int conn_start(struct tr_lact *self, void *arg, void **state)
+{
+    struct pipe_conn_ref *ref = arg;
+    struct pipe_feed *f = ref->f;
+    struct pipe_lact_faults *fx = pipe_node_lact_faults(f->node);
+    int ours = is_fault_feed(f, fx) && fx->conn_role == ref->role;
+    struct pla_inc *in = inc_new(self, f, 0, ours ? fx->conn_ms : 0, ours ? &fx->conn_done : NULL,
+                                 fx ? fx->repeat : 0);
+    if (!in)
+        return TR_ENOMEM;
+    in->role = ref->role;
+    *state = in;
+    f->conn_act[ref->role] = self; /* (the first start runs before tr_lsup_add returns) */
+    if (ref->by_node)
+        return 0; /* pipe_lact_conn_open connects right after */
+    if (ref->role == PL_PRIMARY)
+        return primary_start(self, f);
+    return ref->role == PL_NEXT ? next_start(self, f) : overflow_start(self, f, ref->role);
+}
+
+/* Any connection actor's end: its own sockets are cut, the feed's others
+ * keep delivering. */
+static void conn_stop(struct tr_lact *self, void *state, int reason)
+{
+    struct pla_inc *in = state;
+    struct pipe_feed *f = in->f;
+    if (in->role == PL_PRIMARY) { /* its reconnect and rotation schedule */
+        uv_timer_stop(&f->retry_timer);
+        uv_timer_stop(&f->rotate_timer);
+        f->connected = 0;
+    } else if (in->role == PL_NEXT) {
+        uv_timer_stop(&f->overlap_timer);
+    }
+    int dropped = cut_owned(f, self);
     if (!tr_exit_is_normal(reason)) {
         char why[64];
         tr_nlog(pipe_node_log(f->node), TR_NLOG_WARN, "conn", "connection actor failed",
-                TR_KV_STR("feed", f->cfg->name), TR_KV_STR("reason", tr_exit_str(reason, why, sizeof why)),
+                TR_KV_STR("feed", f->cfg->name), TR_KV_STR("actor", tr_lact_name(self)),
+                TR_KV_STR("reason", tr_exit_str(reason, why, sizeof why)),
                 TR_KV_INT("sockets_dropped", dropped));
     }
     inc_free(in);
 }
 
 static const struct tr_lact_def conn_def = {"connection", conn_start, NULL, conn_stop};
+
+int pipe_lact_conn_open(struct pipe_feed *f, int slot)
+{
+    int role = slot >= 2 ? slot : slot == f->active ? PL_PRIMARY : PL_NEXT;
+    struct tr_lact *a = f->conn_act[role];
+    if (a && tr_lact_running(a))
+        return connect_as(a, f, slot);
+    struct tr_lsup *sup = pipe_node_lsup(f->node);
+    if (role == PL_PRIMARY || !sup)
+        return 0; /* waits for its restart, which connects */
+    struct pipe_conn_ref *ref = &f->conn_ref[role];
+    struct tr_error err;
+    tr_error_clear(&err);
+    char id[64];
+    role_name(f, role, id, sizeof id);
+    int rc;
+    ref->by_node = 1;
+    if (!a) { /* first use of this role: a transient child from now on */
+        struct tr_lact_spec spec = {.id = id, .def = &conn_def, .arg = ref,
+                                    .restart = TR_TRANSIENT,
+                                    .backoff_base_ms = f->cfg->backoff_base_ms,
+                                    .backoff_max_ms = f->cfg->backoff_max_ms};
+        if (!(rc = tr_lsup_add(sup, &spec, &err)))
+            a = f->conn_act[role] = tr_lsup_find(sup, id);
+    } else {
+        rc = tr_lsup_restart_child(sup, a, &err);
+    }
+    ref->by_node = 0;
+    if (rc == TR_EBUSY)
+        return 0; /* failed a moment ago: its restart (after the backoff) connects */
+    if (rc < 0) {
+        tr_nlog(pipe_node_log(f->node), TR_NLOG_ERROR, "conn", "connection actor not started",
+                TR_KV_STR("feed", f->cfg->name), TR_KV_STR("actor", id), TR_KV_ERR(&err));
+        return rc;
+    }
+    return connect_as(a, f, slot);
+}
+
+void pipe_lact_conn_release(struct pipe_feed *f, int role)
+{
+    struct tr_lsup *sup = pipe_node_lsup(f->node);
+    if (role == PL_PRIMARY || !sup || !f->conn_act[role])
+        return;
+    tr_lsup_terminate_child(sup, f->conn_act[role]); /* closed on purpose: no restart */
+}
+
+void pipe_lact_conn_adopt(struct pipe_feed *f, struct pipe_conn *c)
+{
+    if (!f->conn_act[PL_PRIMARY])
+        return;
+    c->act = f->conn_act[PL_PRIMARY];
+    pipe_lact_conn_release(f, PL_NEXT);
+}
 
 /* ---- REST poller actor ---- */
 
@@ -272,11 +431,14 @@ int pipe_lact_open(struct pipe_node *n, struct tr_system *sys, struct pipe_lact_
     for (size_t i = 0; i < nf; i++) {
         struct pipe_feed *f = pipe_node_feed(n, i);
         snprintf(names[i], sizeof names[i], "poll-%s", f->cfg->name);
-        snprintf(names[nf + i], sizeof names[nf + i], "conn-%s", f->cfg->name);
+        role_name(f, PL_PRIMARY, names[nf + i], sizeof names[nf + i]);
+        for (int r = 0; r < PIPE_CONN_SLOTS; r++)
+            f->conn_ref[r] = (struct pipe_conn_ref){.f = f, .role = r};
         kids[i] = (struct tr_lact_spec){.id = names[i], .def = &poll_def, .arg = f,
                                         .backoff_base_ms = f->cfg->registry_backoff_base_ms,
                                         .backoff_max_ms = f->cfg->registry_backoff_max_ms};
-        kids[nf + i] = (struct tr_lact_spec){.id = names[nf + i], .def = &conn_def, .arg = f,
+        kids[nf + i] = (struct tr_lact_spec){.id = names[nf + i], .def = &conn_def,
+                                             .arg = &f->conn_ref[PL_PRIMARY],
                                              .backoff_base_ms = f->cfg->backoff_base_ms,
                                              .backoff_max_ms = f->cfg->backoff_max_ms};
     }
@@ -298,8 +460,8 @@ int pipe_lact_open(struct pipe_node *n, struct tr_system *sys, struct pipe_lact_
         char id[64];
         snprintf(id, sizeof id, "poll-%s", f->cfg->name);
         f->poll_act = tr_lsup_find(sup, id);
-        snprintf(id, sizeof id, "conn-%s", f->cfg->name);
-        f->conn_act = tr_lsup_find(sup, id);
+        role_name(f, PL_PRIMARY, id, sizeof id);
+        f->conn_act[PL_PRIMARY] = tr_lsup_find(sup, id);
     }
     return 0;
 }
@@ -311,11 +473,14 @@ void pipe_lact_close(struct pipe_node *n)
         return;
     tr_lsup_close(sup);
     pipe_node_set_lsup(n, NULL);
-    for (size_t i = 0; i < pipe_node_n_feeds(n); i++)
-        pipe_node_feed(n, i)->conn_act = pipe_node_feed(n, i)->poll_act = NULL;
+    for (size_t i = 0; i < pipe_node_n_feeds(n); i++) {
+        struct pipe_feed *f = pipe_node_feed(n, i);
+        memset(f->conn_act, 0, sizeof f->conn_act);
+        f->poll_act = NULL;
+    }
 }
 
 int pipe_lact_conn_up(const struct pipe_feed *f)
 {
-    return !f->conn_act || tr_lact_running(f->conn_act);
+    return !f->conn_act[PL_PRIMARY] || tr_lact_running(f->conn_act[PL_PRIMARY]);
 }

@@ -14,15 +14,18 @@
  *
  * Overflow connections reconnect like the primary (at once after 1000,
  * else with backoff) but are not rotated make-before-break: their markets
- * resume through the usual repairs (trade backfill, book snapshot). */
+ * resume through the usual repairs (trade backfill, book snapshot). Each
+ * is a loop actor of its own, "conn-<feed>.<slot>" (pipe_lact.c), from its
+ * first open until shedding leaves it with no market. */
 #include "pipe_feed.h"
 
 #include "nlog.h"
+#include "pipe_lact.h"
 #include "tickraft/actor_sup.h"
 
 #define PLACE_SOON_MS 100 /* lets the refusals of one subscription arrive first */
 
-static int group_size(const struct pipe_feed *f, int g)
+int pipe_shed_group_size(const struct pipe_feed *f, int g)
 {
     int n = 0;
     for (size_t i = 0; i < f->cfg->n_instruments; i++)
@@ -53,7 +56,7 @@ static int free_slot(const struct pipe_feed *f)
     uint32_t used = 1; /* the primary pair */
     int free_s = -1;
     for (int s = 2; s < PIPE_CONN_SLOTS; s++) {
-        if (group_size(f, s) || f->conn[s].state != PC_IDLE)
+        if (pipe_shed_group_size(f, s) || f->conn[s].state != PC_IDLE)
             used++;
         else if (free_s < 0 && (uint32_t)s <= f->cfg->max_conns)
             free_s = s; /* slots 2..max_conns: max_conns - 1 overflow connections */
@@ -114,7 +117,7 @@ static int place(struct pipe_feed *f)
         if (c->state != PC_OPEN || !c->subscribed || c->incoming || c->retiring ||
             (k < 2 && k != f->active))
             continue;
-        int g = pipe_conn_group(c), gn = group_size(f, g);
+        int g = pipe_conn_group(c), gn = pipe_shed_group_size(f, g);
         if (best < 0 || gn < best_n) {
             best = k;
             best_n = gn;
@@ -149,7 +152,7 @@ static void shed_cb(uv_timer_t *t)
         return; /* (a maintenance hold kicks it again at its end) */
     int again = 0;
     for (int s = 2; s < PIPE_CONN_SLOTS; s++)
-        if (f->conn[s].state == PC_IDLE && group_size(f, s) && pipe_conn_open(f, s) < 0) {
+        if (f->conn[s].state == PC_IDLE && pipe_shed_group_size(f, s) && pipe_conn_open(f, s) < 0) {
             f->reconnects[PC_C_REFUSED]++;
             again = 1;
         }
@@ -196,7 +199,7 @@ int pipe_shed_market(struct pipe_feed *f, struct pipe_conn *c, int i)
     f->confirming[i] = 0;
     f->shed_total++;
     arm(f, free_slot(f) >= 2 ? PLACE_SOON_MS : backoff(f, &f->shed_attempt));
-    if (g >= 2 && !group_size(f, g)) /* an overflow connection left with nothing */
+    if (g >= 2 && !pipe_shed_group_size(f, g)) /* an overflow connection left with nothing */
         pipe_conn_close(c, 1000);
     return i;
 }
@@ -243,7 +246,8 @@ void pipe_shed_conn_ended(struct pipe_conn *c, int cause, int code)
     struct pipe_feed *f = c->feed;
     if (pipe_node_stopping(f->node) || f->paused)
         return;
-    if (!group_size(f, c->slot)) { /* emptied by shedding: the slot is free */
+    if (!pipe_shed_group_size(f, c->slot)) { /* emptied by shedding: the slot is free */
+        pipe_lact_conn_release(f, c->slot); /* closed on purpose: its actor ends */
         arm(f, PLACE_SOON_MS);
         return;
     }

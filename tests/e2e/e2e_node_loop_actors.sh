@@ -69,6 +69,8 @@ curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" >"$WORK/metrics.txt" 2>/dev/null
 grep -o '"name":"[a-z-]*","running":[01],"restarts":[0-9]*' "$WORK/status.json"
 check "conn-fa failed (fault injected)" grep -q 'msg="fault injection: actor failing" actor=conn-fa' "$WORK/node.log"
 check "poll-fa failed (fault injected)" grep -q 'msg="fault injection: actor failing" actor=poll-fa' "$WORK/node.log"
+check "conn-fa dropped its socket" \
+    grep -q 'msg="connection actor failed" feed=fa actor=conn-fa .*sockets_dropped=1' "$WORK/node.log"
 check "conn-fa restarted" grep -q 'msg="connection actor restarted" feed=fa' "$WORK/node.log"
 check "poll-fa restarted with the backfill queued again" \
     grep -Eq 'msg="poller actor restarted" feed=fa repairs_requeued=[1-9]' "$WORK/node.log"

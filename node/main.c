@@ -139,8 +139,11 @@ int main(int argc, char **argv)
     /* test hook: the log's fsyncs fail with EIO after this many ms */
     static struct nfault_fs fault_fs;
     uint32_t eio_ms = env_ms("TR_NODE_FAULT_LOG_EIO_MS");
-    if (eio_ms) {
+    const char *synced = getenv("TR_NODE_FAULT_LOG_SYNCED"); /* power-loss emulation */
+    if (eio_ms || (synced && *synced)) {
         nfault_fs_init(&fault_fs, eio_ms);
+        if (synced && *synced)
+            nfault_fs_powerloss(&fault_fs, synced, env_ms("TR_NODE_FAULT_LOG_SYNC_DELAY_MS"));
         pcfg.log_fs = &fault_fs.ops;
     }
 

@@ -59,4 +59,12 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_check.c AND TARGET tickraft-node
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_client_live_subscriber_through_node_kill9_matches_truth
                        PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE ENVIRONMENT "E2E_LIVE=1")
+  # ... and across emulated machine crashes: the node loses records the live
+  # subscriber has shown (segment cut back to its last fsync after each kill)
+  add_test(NAME e2e_client_live_subscriber_through_node_power_loss_matches_truth
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/e2e_client_node.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_client_live_subscriber_through_node_power_loss_matches_truth
+                       PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
+                       ENVIRONMENT "E2E_LIVE=1;E2E_POWERLOSS=1")
 endif()

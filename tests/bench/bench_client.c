@@ -324,6 +324,8 @@ int bench_client_main(int argc, char **argv)
     struct tr_client_sub_stats st0, st1;
     tr_client_sub_stats(s, &st0);
     double cpu0, csw0, cpu1, csw1;
+    struct tr_log_stats ls0, ls1;
+    tr_log_stats(log, &ls0);
     usage_now(&cpu0, &csw0);
     pthread_t th;
     pthread_create(&th, NULL, writer_main, &w);
@@ -354,6 +356,14 @@ int bench_client_main(int argc, char **argv)
     pthread_join(th, NULL);
     usage_now(&cpu1, &csw1);
     tr_client_sub_stats(s, &st1);
+    tr_log_flush(log, NULL);
+    tr_log_stats(log, &ls1);
+    /* the log's bytes per event in the latency phase: live readers make
+     * every append write its partial block (smaller blocks, LZ4 less
+     * effective) until recompression re-cuts the sealed segment */
+    double disk_per_event = w.written ? (double)(ls1.disk_bytes + ls1.recompress_saved_bytes -
+                                                 ls0.disk_bytes - ls0.recompress_saved_bytes) /
+                                            (double)w.written : 0;
     /* per event: the whole process (writer, log, publisher, nng, SDK);
      * per fetch: how many thread switches one reply costs end to end */
     double cpu_per_event = nlat ? (cpu1 - cpu0) / (double)nlat : 0;
@@ -384,10 +394,11 @@ int bench_client_main(int argc, char **argv)
            "\"latency_p50_us\":%.1f,\"latency_p99_us\":%.1f,\"latency_p999_us\":%.1f,"
            "\"durable_to_client_p50_us\":%.1f,\"durable_to_client_p99_us\":%.1f,"
            "\"cpu_us_per_event\":%.2f,\"fetches\":%llu,\"csw_per_fetch\":%.1f,"
-           "\"pipeline\":%ld,\"deliver\":\"%s\",\"live\":%s,\"rss_mb\":%.1f}\n",
+           "\"pipeline\":%ld,\"deliver\":\"%s\",\"live\":%s,\"log_bytes_per_event\":%.1f,"
+           "\"rss_mb\":%.1f}\n",
            n, eps, eps_raw, rate, sync, gcm, nlat, p50, p99, p999, pub50, pub99, cpu_per_event,
            (unsigned long long)nfetch, csw_per_fetch, pipeline, by_poll ? "poll" : "run",
-           live_opt ? "true" : "false", bench_rss_mb());
+           live_opt ? "true" : "false", disk_per_event, bench_rss_mb());
     free(lat);
     free(d2c);
     free(seqs);

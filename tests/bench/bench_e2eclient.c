@@ -74,7 +74,11 @@ struct e2e_run {
     int64_t t_warm, t_end;
     struct tr_client_sub *s;
     atomic_int finished;
+    pid_t npid;
+    double node_cpu0; /* the node's CPU seconds at the first sample */
 };
+
+static double proc_cpu_s(pid_t pid);
 
 /* Callback (tr_client_sub_run) or per polled message; nonzero at the end
  * of the window. */
@@ -84,7 +88,8 @@ static int e2e_cb(void *arg, const struct tr_client_msg *m)
     int64_t now = now_real();
     if (m->type != TR_CLIENT_EVENT || now < e->t_warm)
         return now >= e->t_end;
-    e->events++;
+    if (!e->events++)
+        e->node_cpu0 = proc_cpu_s(e->npid); /* the node's CPU over the window */
     if ((m->ev.fields & TR_F_TS_EXCHANGE) && e->nx < MAX_SAMPLES)
         e->lx[e->nx++] = (double)(now - m->ev.ts_exchange) / 1e3;
     if ((m->ev.fields & TR_F_TS_RECEIVE) && e->nr < MAX_SAMPLES) {
@@ -108,6 +113,24 @@ static void *e2e_watchdog(void *arg)
         }
     }
     return NULL;
+}
+
+/* CPU seconds (user + system) process `pid` has used so far; 0 if unknown. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int cmp_stamp(const void *a, const void *b)
@@ -229,6 +252,7 @@ int bench_e2eclient_main(int argc, char **argv)
                         .lr = malloc(MAX_SAMPLES * sizeof *e.lr),
                         .fr = malloc(MAX_SAMPLES * sizeof *e.fr), .s = s};
     e.t_warm = now_real() + warm * 1000000000ll;
+    e.npid = npid;
     e.t_end = e.t_warm + secs * 1000000000ll;
     if (e.lx && e.lr && e.fr && by_poll) {
         for (;;) {
@@ -250,6 +274,7 @@ int bench_e2eclient_main(int argc, char **argv)
         atomic_store(&e.finished, 1);
         pthread_join(wd, NULL);
     }
+    double node_cpu = e.node_cpu0 > 0 ? proc_cpu_s(npid) - e.node_cpu0 : 0;
     double *lx = e.lx, *lr = e.lr;
     size_t nx = e.nx, nr = e.nr;
     uint64_t events = e.events;
@@ -257,6 +282,18 @@ int bench_e2eclient_main(int argc, char **argv)
     tr_client_close(c);
     bench_stop(npid, SIGTERM, 10000); /* graceful: the node flushes its frame stamps */
     bench_stop(spid, SIGTERM, 10000);
+    /* the node's log size after the run: live subscribers make the writer
+     * write each append's partial block at once (smaller blocks) */
+    char du[1200];
+    snprintf(du, sizeof du, "cat %s/data/*.seg 2>/dev/null | wc -c", dir);
+    double log_mb = 0;
+    FILE *pf = popen(du, "r");
+    if (pf) {
+        if (fscanf(pf, "%lf", &log_mb) != 1)
+            log_mb = 0;
+        pclose(pf);
+    }
+    log_mb /= 1e6;
     double *lf = malloc((e.nf ? e.nf : 1) * sizeof *lf);
     size_t nfj = lf && e.fr ? join_frames(stamps, e.fr, e.nf, lf) : 0;
     free(e.fr);
@@ -268,13 +305,14 @@ int bench_e2eclient_main(int argc, char **argv)
            "\"group_commit_ms\":%ld,\"tick_us\":%ld,\"pipeline\":%ld,\"deliver\":\"%s\",\"latency_sched\":\"%s\","
            "\"live\":%s,\"events_per_s\":%.0f,"
            "\"frame_to_client_p50_us\":%.0f,\"frame_to_client_p99_us\":%.0f,"
-           "\"frame_samples\":%zu,"
+           "\"frame_samples\":%zu,\"node_log_mb\":%.1f,\"node_cpu_us_per_event\":%.2f,"
            "\"latency_p50_us\":%.0f,\"latency_p99_us\":%.0f,"
            "\"receive_to_client_p50_us\":%.0f,\"receive_to_client_p99_us\":%.0f,"
            "\"samples\":%zu}\n",
            rate, inst, secs, gc, tick, pipeline, by_poll ? "poll" : "run",
            lsched ? lsched : "off", live ? "true" : "false", (double)events / (double)secs,
-           nfj ? bench_percentile(lf, nfj, 50) : 0, nfj ? bench_percentile(lf, nfj, 99) : 0, nfj,
+           nfj ? bench_percentile(lf, nfj, 50) : 0, nfj ? bench_percentile(lf, nfj, 99) : 0, nfj, log_mb,
+           events ? node_cpu * 1e6 / (double)events : 0,
            nx ? bench_percentile(lx, nx, 50) : 0, nx ? bench_percentile(lx, nx, 99) : 0,
            nr ? bench_percentile(lr, nr, 50) : 0, nr ? bench_percentile(lr, nr, 99) : 0, nx);
     free(lx);

@@ -354,6 +354,13 @@ int tr_client_sub_poll(struct tr_client_sub *s, struct tr_client_msg *m, int tim
             }
             if (rc == TR_ECONNRESET)
                 continue;
+            if (rc == TR_EUNSUPPORTED && s->k->c->n_nodes > 1) {
+                /* a live subscription failed over to a node older than
+                 * 1.2: say so, and let the next poll try the next node
+                 * rather than this one again */
+                s->moved = 1;
+                conn_next(s->k);
+            }
             if (rc)
                 return rc;
             if (s->moved) {

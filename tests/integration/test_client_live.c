@@ -6,7 +6,8 @@
  * elements, minor 1) still works on a 1.2 node; a live subscribe on a node
  * that speaks 1.1 fails with a clear TR_EUNSUPPORTED from the SDK (and a
  * raw 1.2 SUBSCRIBE there gets TR_EPARSE, never durable-only delivery);
- * unknown SUBSCRIBE options are refused. No timing asserts: while the
+ * a live subscription failing over to a 1.1 node gets TR_EUNSUPPORTED from
+ * its poll; unknown SUBSCRIBE options are refused. No timing asserts: while the
  * fsync is held the durable subscriber cannot get anything, whatever the
  * wait. */
 #include <pthread.h>
@@ -324,6 +325,60 @@ static void live_on_a_1_1_node_is_refused_clearly(void **state)
     ch_node_close(&n);
 }
 
+/* A live subscription whose node goes away fails over like any other; a
+ * next node that speaks 1.1 refuses it with TR_EUNSUPPORTED from the poll
+ * (never a durable-only subscription), and a later poll tries on. */
+static void live_failover_to_a_1_1_node_is_an_error_not_durable_delivery(void **state)
+{
+    (void)state;
+    struct gate ga, gb;
+    gate_init(&ga);
+    gate_init(&gb);
+    struct ch_node a, b;
+    node_open(&a, &ga, NULL);
+    struct tr_pub_options po;
+    tr_pub_options_init(&po);
+    po.speak_1_1 = 1;
+    node_open(&b, &gb, &po);
+    for (uint64_t s = 1; s <= 5; s++) {
+        assert_int_equal(ch_append(a.log, "sim", "I-0", s, 0), 0);
+        assert_int_equal(ch_append(b.log, "sim", "I-0", s, 0), 0);
+    }
+    assert_int_equal(tr_log_flush(a.log, NULL), 0);
+    assert_int_equal(tr_log_flush(b.log, NULL), 0);
+    const char *nodes[] = {a.url, b.url};
+    struct tr_client_options co = {.nodes = nodes, .n_nodes = 2, .rpc_timeout_ms = 10000};
+    struct tr_client *c;
+    struct tr_error err;
+    assert_int_equal(tr_client_open(&c, &co, &err), 0);
+    struct tr_client_sub *s;
+    struct tr_client_sub_options so = {.start = TR_CLIENT_START_EARLIEST, .live = 1,
+                                       .wait_ms = 100};
+    assert_int_equal(tr_client_subscribe(c, &so, &s, &err), 0);
+    expect_events(s, 1, 5);
+    tr_pub_close(a.pub); /* node a goes away */
+    a.pub = NULL;
+    for (uint64_t q = 6; q <= 8; q++) /* b has more, which must not arrive */
+        assert_int_equal(ch_append(b.log, "sim", "I-0", q, 0), 0);
+    assert_int_equal(tr_log_flush(b.log, NULL), 0);
+    struct tr_client_msg m;
+    int rc = 0;
+    for (int i = 0; i < 100 && rc != TR_EUNSUPPORTED; i++) {
+        rc = tr_client_sub_poll(s, &m, 200, &err);
+        assert_true(rc == 0 || rc == TR_ECONNREFUSED || rc == TR_EUNSUPPORTED);
+    }
+    assert_int_equal(rc, TR_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "live subscriptions need 1.2"));
+    assert_non_null(strstr(err.msg, b.url));
+    struct tr_pub_stats ps;
+    tr_pub_stats(b.pub, &ps);
+    assert_int_equal(ps.subscribes, 0); /* b never served it, durable or not */
+    tr_client_sub_free(s);
+    tr_client_close(c);
+    ch_node_close(&a);
+    ch_node_close(&b);
+}
+
 static void unknown_subscribe_options_are_refused(void **state)
 {
     (void)state;
@@ -359,6 +414,7 @@ int main(void)
         cmocka_unit_test(live_subscriber_gets_written_records_that_durable_one_does_not),
         cmocka_unit_test(old_protocol_subscribe_still_works),
         cmocka_unit_test(live_on_a_1_1_node_is_refused_clearly),
+        cmocka_unit_test(live_failover_to_a_1_1_node_is_an_error_not_durable_delivery),
         cmocka_unit_test(unknown_subscribe_options_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,8 +9,8 @@
  * content before the call, so the call appended nothing and earlier pending
  * records stay pending. A partial last block stays in memory (better
  * compression, fewer syscalls) until it fills, the sync thread flushes it,
- * or at once in EVERY mode and while a live reader is open (its records
- * must be readable as soon as the append returns: smaller blocks then). */
+ * a live reader that reached it writes it (live_pull), or at once in
+ * EVERY mode. */
 #include "internal.h"
 
 #include <errno.h>
@@ -138,8 +138,6 @@ int write_raw(struct tr_log *log, size_t upto, struct tr_error *err)
     s->size += len;
     log->written_lsn = last;
     log->nospace = 0;
-    if (atomic_load(&log->live_readers))
-        pthread_cond_broadcast(&log->wcv); /* readable now: wake live readers */
     pthread_mutex_unlock(&log->mu);
     if (rc) {
         pthread_mutex_lock(&log->mu);
@@ -279,7 +277,7 @@ int tr_log_append_many(struct tr_log *log, const struct tr_log_record *recs, siz
             return rc;
         need += REC_HDR_SIZE + kl + recs[i].payload_len;
     }
-    int kick = 0;
+    int kick = 0, wake = 0;
     pthread_mutex_lock(&log->wmu);
     int rc = failed(log, err);
     if (rc == 0)
@@ -304,11 +302,9 @@ int tr_log_append_many(struct tr_log *log, const struct tr_log_record *recs, siz
         }
     }
     /* Full blocks go to the file now; the partial last one waits in raw
-     * for more records (or the sync thread), unless every record must be
-     * readable at once: EVERY mode, or a live reader is open (it reads
-     * what is in the file, durable or not). */
-    size_t upto = log->o.sync == TR_LOG_SYNC_EVERY || atomic_load(&log->live_readers)
-                      ? log->raw_len
+     * for more records (or the sync thread, or a live reader that wants
+     * it: live_pull), except in EVERY mode. */
+    size_t upto = log->o.sync == TR_LOG_SYNC_EVERY ? log->raw_len
                   : log->n_cuts ? log->cuts[log->n_cuts - 1].off : 0;
     if ((rc = write_raw(log, upto, err)) != 0)
         goto undo;
@@ -318,6 +314,8 @@ int tr_log_append_many(struct tr_log *log, const struct tr_log_record *recs, siz
         kick = sync_kick_wanted(log);
     if (last_lsn)
         *last_lsn = log->next_lsn - 1;
+    atomic_store(&log->appended_lsn, log->next_lsn - 1);
+    wake = atomic_load(&log->live_waiting) != 0;
     goto out;
 undo:
     log->raw_len = raw0;
@@ -327,7 +325,26 @@ out:
     pthread_mutex_unlock(&log->wmu);
     if (kick)
         sync_kick(log);
+    if (wake) { /* a live reader waits: it pulls the records itself */
+        pthread_mutex_lock(&log->mu);
+        pthread_cond_broadcast(&log->wcv);
+        pthread_mutex_unlock(&log->mu);
+    }
     return rc;
+}
+
+void live_pull(struct tr_log *log)
+{
+    pthread_mutex_lock(&log->wmu);
+    if (log->raw_len && !log->o.read_only) {
+        pthread_mutex_lock(&log->mu);
+        int bad = log->sync_err != 0;
+        pthread_mutex_unlock(&log->mu);
+        if (!bad)
+            (void)write_raw(log, log->raw_len, NULL); /* on failure raw stays: the
+                                                       * writer or sync thread retries */
+    }
+    pthread_mutex_unlock(&log->wmu);
 }
 
 int tr_log_append(struct tr_log *log, const struct tr_log_record *rec, uint64_t *lsn,

@@ -183,11 +183,14 @@ struct tr_log {
     size_t out_cap;
     void *hc_state;             /* LZ4HC state when compression_level > 0 */
     uint64_t unsynced_bytes;
-    /* Live readers open (reader.c; atomic: read by the writer under wmu
-     * only). While any is open an append writes its partial last block at
-     * once instead of keeping it in raw until the sync thread takes it,
-     * so live readers see every record as soon as its append returns. */
-    atomic_uint live_readers;
+    /* Live readers (reader.c). They see every appended record: one that
+     * finds records appended but still in raw (the writer's partial block)
+     * writes them itself (live_pull), so blocks stay as large as the
+     * reader's pace allows; one waiting for records counts in live_waiting,
+     * and an append that sees it wakes it (wcv). appended_lsn mirrors
+     * next_lsn - 1 (stored under wmu after an append succeeded). */
+    atomic_uint live_waiting;
+    atomic_uint_fast64_t appended_lsn;
     /* prezero.c: zeros written ahead of the active segment (wmu) */
     uint64_t zeroed_to;         /* file offset the zeros reach; 0 = none */
     int pz_on;                  /* usable here: real fs ops, not tmpfs, writable */
@@ -311,6 +314,11 @@ void sync_kick(struct tr_log *log);
  * holds wmu. On failure the file is cut back and raw is left untouched. */
 int write_raw(struct tr_log *log, size_t upto, struct tr_error *err);
 int do_fsync(struct tr_log *log, int fd, struct tr_error *err);
+/* Live readers: writes whatever the writer holds in raw (its partial
+ * block) to the file, so records appended so far become readable. Takes
+ * wmu; any thread. A failure is left for the writer to see (as the sync
+ * thread's write would be). */
+void live_pull(struct tr_log *log);
 /* prezero.c. All but prezero_usable: caller holds wmu (or owns the log). */
 int prezero_usable(const char *dir); /* 1 unless the directory is on tmpfs/ramfs */
 void prezero_ahead(struct tr_log *log); /* after an fsync: extend the zeros by a chunk */

@@ -472,6 +472,7 @@ static int open_active(struct tr_log *log, struct tr_error *err)
     log->first_lsn = log->segs[0].first_lsn;
     log->written_lsn = log->durable_lsn = log->committed_lsn = s->last_lsn;
     log->next_lsn = s->last_lsn + 1;
+    atomic_store(&log->appended_lsn, s->last_lsn);
     log->raw_first_lsn = log->next_lsn;
     if (log->o.read_only)
         return 0;

@@ -119,7 +119,7 @@ static uint64_t start_lsn(struct tr_log *log, const struct tr_log_reader *r,
     case TR_LOG_FROM_LSN:
         return o->lsn ? o->lsn : 1;
     case TR_LOG_FROM_END:
-        return (r->live ? log->written_lsn : log->committed_lsn) + 1;
+        return (r->live ? atomic_load(&log->appended_lsn) : log->committed_lsn) + 1;
     case TR_LOG_FROM_SEQ:
     case TR_LOG_FROM_TIME: {
         if (!r->stream)
@@ -171,8 +171,6 @@ int tr_log_reader_alloc(struct tr_log *log, const struct tr_log_reader_options *
         r->filter = F_TS;
         r->fts = o->ts_ns;
     }
-    if (r->live)
-        atomic_fetch_add(&log->live_readers, 1); /* appends write through from now on */
     pthread_mutex_lock(&log->mu);
     r->next_lsn = start_lsn(log, r, o);
     pthread_mutex_unlock(&log->mu);
@@ -186,8 +184,6 @@ void tr_log_reader_free(struct tr_log_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
-    if (r->live)
-        atomic_fetch_sub(&r->log->live_readers, 1);
     free(r->stream);
     free(r->raw);
     free(r->io);
@@ -279,6 +275,10 @@ static int open_seg_locked(struct tr_log_reader *r, uint64_t seg_id, struct tr_e
 static int position(struct tr_log_reader *r, struct tr_error *err)
 {
     struct tr_log *log = r->log;
+    /* a live reader past the written records the writer still holds: take
+     * them out of its partial block (lock order wmu, then mu) */
+    if (r->live && r->next_lsn > r->committed && atomic_load(&log->appended_lsn) >= r->next_lsn)
+        live_pull(log);
     pthread_mutex_lock(&log->mu);
     uint64_t committed = r->live ? log->written_lsn : log->committed_lsn, seg_id = 0;
     struct blk b;
@@ -363,7 +363,7 @@ int tr_log_reader_next(struct tr_log_reader *r, struct tr_log_record *rec, struc
 int tr_log_reader_wait(struct tr_log_reader *r, int timeout_ms)
 {
     if (r->live)
-        return tr_log_wait_written(r->log, r->next_lsn - 1, timeout_ms);
+        return tr_log_wait_appended(r->log, r->next_lsn - 1, timeout_ms);
     return tr_log_wait_committed(r->log, r->next_lsn - 1, timeout_ms);
 }
 

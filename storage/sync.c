@@ -276,12 +276,19 @@ int tr_log_wait_committed(struct tr_log *log, uint64_t after_lsn, int timeout_ms
     return rc;
 }
 
-int tr_log_wait_written(struct tr_log *log, uint64_t after_lsn, int timeout_ms)
+int tr_log_wait_appended(struct tr_log *log, uint64_t after_lsn, int timeout_ms)
 {
     uint64_t deadline = mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
     int rc = 0;
+    /* counted before looking (seq_cst, as the append stores appended_lsn
+     * before it loads live_waiting): an append either sees this waiter or
+     * is seen by it, so no wake is lost */
+    atomic_fetch_add(&log->live_waiting, 1);
     pthread_mutex_lock(&log->mu);
-    while (log->written_lsn <= after_lsn && rc == 0) {
+    /* after a failed write or fsync what is still in raw may stay there:
+     * wait for written records then, or a reader would spin on them */
+    while ((log->sync_err || log->nospace ? log->written_lsn : atomic_load(&log->appended_lsn)) <=
+               after_lsn && rc == 0) {
         if (log->closing) {
             rc = TR_ECLOSED;
         } else if (timeout_ms < 0) {
@@ -294,6 +301,7 @@ int tr_log_wait_written(struct tr_log *log, uint64_t after_lsn, int timeout_ms)
         }
     }
     pthread_mutex_unlock(&log->mu);
+    atomic_fetch_sub(&log->live_waiting, 1);
     return rc;
 }
 

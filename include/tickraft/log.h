@@ -171,9 +171,10 @@ uint64_t tr_log_committed_lsn(struct tr_log *log);
 /* Highest LSN in the segment file (written by pwrite, readable through the
  * page cache), durable or not: what live readers see. Any thread. */
 uint64_t tr_log_written_lsn(struct tr_log *log);
-/* Blocks until the written LSN is > after_lsn (new records for live
- * readers). 0, TR_ETIMEDOUT, TR_ECLOSED. */
-int tr_log_wait_written(struct tr_log *log, uint64_t after_lsn, int timeout_ms);
+/* Blocks until records past after_lsn have been appended (new records for
+ * live readers, which write the writer's partial block themselves when
+ * they reach it). 0, TR_ETIMEDOUT, TR_ECLOSED. */
+int tr_log_wait_appended(struct tr_log *log, uint64_t after_lsn, int timeout_ms);
 /* Highest LSN handed out by append (0 = empty log). */
 uint64_t tr_log_last_lsn(struct tr_log *log);
 /* LSN of the oldest record still kept (retention moves it forward). */
@@ -256,11 +257,13 @@ struct tr_log_reader_options {
     uint64_t lsn;
     uint64_t seq;
     int64_t ts_ns;
-    int live;           /* 1: see records as soon as they are written to the segment file
-                         * (tr_log_written_lsn), before they are durable; a machine crash
-                         * may take such records back. While any live reader is open each
-                         * append writes its partial last block at once (smaller blocks),
-                         * so live readers see a record when its append call returns.
+    int live;           /* 1: see every record whose append call returned, durable or not;
+                         * a machine crash may take such records back. The writer keeps
+                         * the last, partial block of an append in memory; a live reader
+                         * that reaches it writes it to the segment file itself (so blocks
+                         * are as large as the reader's pace allows) and reads it back
+                         * from there (tr_log_written_lsn moves). A live follower is woken
+                         * by the append (tr_log_wait_appended).
                          * 0: committed records only (durable in EVERY/GROUP mode). */
 };
 

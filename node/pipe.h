@@ -34,8 +34,11 @@ struct lws_context;
 #define PIPE_MAX_INST 256
 /* WebSocket connections per feed: the primary and the incoming one of a
  * rotation (slots 0-1, one connection in max_connections), then overflow
- * connections for markets a subscription limit shed (docs/node.md) */
-#define PIPE_CONN_SLOTS 8
+ * connections for markets a subscription limit shed (docs/node.md): slots
+ * 2..7, each paired with slot s + PIPE_OVF_PAIR (8..13) that a rotation
+ * opens the successor on (the pair counts as one connection, like 0-1) */
+#define PIPE_CONN_SLOTS 14
+#define PIPE_OVF_PAIR 6
 
 struct pipe_feed_cfg {
     char name[PIPE_NAME_MAX];      /* feed name, unique */

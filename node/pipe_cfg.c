@@ -15,8 +15,9 @@
 #include "config.h"
 #include "pipe_feed.h"
 
-_Static_assert(TR_CFG_FEED_CONN_MAX + 1 == PIPE_CONN_SLOTS,
-               "max_connections counts the primary pair as one connection");
+_Static_assert(TR_CFG_FEED_CONN_MAX + 1 == 2 + PIPE_OVF_PAIR &&
+                   2 + 2 * PIPE_OVF_PAIR == PIPE_CONN_SLOTS,
+               "max_connections counts the primary pair and each overflow pair as one connection");
 
 static int resolve(const char *host, char *out, size_t cap, struct tr_error *err)
 {

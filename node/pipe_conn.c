@@ -82,6 +82,7 @@ int pipe_conn_connect(struct pipe_feed *f, int slot)
     c->n_sids = 0;
     c->frames = c->data_frames = 0;
     c->first_data_ns = 0;
+    c->succ_sub_ns = 0; /* (succ_of stays: an overflow rotation's new one reconnecting) */
     c->rx.len = 0;
     c->tx_len = 0;
     c->txq_n = c->txq_i = 0;
@@ -196,8 +197,9 @@ void pipe_conn_ended(struct pipe_conn *c, int cause, int code)
     c->wsi = NULL;
     c->state = PC_IDLE;
     c->subscribed = 0;
-    if (c->slot >= 2) { /* an overflow connection (pipe_shed.c) */
-        pipe_shed_conn_ended(c, cause, code);
+    if (c->slot >= 2) { /* an overflow connection (pipe_shed.c, pipe_xrot.c) */
+        if (!pipe_xrot_ended(c, cause))
+            pipe_shed_conn_ended(c, cause, code);
         return;
     }
     int was_active = c->slot == f->active;
@@ -301,7 +303,7 @@ static int send_subscribe(struct pipe_conn *c)
     c->txq_n = c->txq_i = 0;
     int rc = 0;
     for (size_t i = 0; i < f->cfg->n_instruments && !rc; i++) {
-        if (f->dropped[i] || f->home[i] != pipe_conn_group(c))
+        if (f->dropped[i] || f->home[i] != pipe_conn_sub_group(c))
             continue;
         if (c->per_inst)
             rc = queue_subscribe(c, (const char *const *)&f->cfg->instruments[i], 1,
@@ -394,6 +396,8 @@ static void subscribed_now(struct pipe_conn *c)
             f->rot_old_frames = f->conn[f->active].frames;
             uv_timer_start(&f->overlap_timer, overlap_cb, f->cfg->rotate_overlap_ms, 0);
         }
+        if (c->succ_of) /* an overflow rotation's new one: its overlap starts */
+            pipe_xrot_subscribed(c);
     }
     pipe_shed_confirmed(f, g, !first);
 }
@@ -421,6 +425,16 @@ static void handle_ctl(struct pipe_conn *c)
                     (ctl->text[l] == ' ' || ctl->text[l] == 0))
                     i = (int)k;
             }
+        if (policy == TR_POLICY_SHED && c->succ_of) {
+            /* an overflow rotation's new connection refused some of the
+             * old one's markets: keep the old one (its end ends the rotation) */
+            tr_nlog(lg, TR_NLOG_WARN, "conn",
+                    "overflow rotation: new connection hit a subscription limit, keeping the old one",
+                    TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot),
+                    TR_KV_STR("text", ctl->text));
+            pipe_conn_close(c, 1000);
+            break;
+        }
         if (policy == TR_POLICY_DROP_MARKET && i < 0 && !c->per_inst && c->state == PC_OPEN) {
             /* the refusal does not say which market: ask one by one */
             c->per_inst = 1;
@@ -619,6 +633,7 @@ void pipe_feed_rotate(struct pipe_feed *f)
 {
     if (pipe_node_stopping(f->node) || f->paused)
         return;
+    pipe_xrot_rotate(f); /* the overflow connections, each on its pair's other slot */
     int other = 1 - f->active;
     if (f->conn[f->active].state != PC_OPEN || f->conn[other].state != PC_IDLE)
         return;

@@ -34,6 +34,10 @@ struct pipe_conn {
     int retiring;             /* rotation: old connection being replaced */
     int incoming;             /* rotation: new connection not yet promoted */
     int resync;               /* closed by us after a per-subscription seq hole */
+    int succ_of;              /* overflow rotation: the group (slot) whose markets this
+                                 new connection subscribes, until it takes them over (0: none) */
+    int64_t succ_sub_ns;      /* ... when it was subscribed (0: not yet) */
+    uint64_t succ_old_frames; /* ... the old one's frames by then */
     struct { uint64_t sid, last; } sids[8]; /* per-subscription seq (Kalshi) */
     size_t n_sids;
     int subscribed;
@@ -137,6 +141,8 @@ struct pipe_feed {
     uint32_t shed_attempt;    /* at the bound: asks refused in a row (backoff) */
     uint32_t x_attempt;       /* overflow reconnects in a row (backoff) */
     uint64_t shed_total, resubscribed;
+    uv_timer_t xrot_timer;    /* overflow rotations: takes over the markets after the overlap */
+    uint64_t x_rotations;     /* overflow connections rotated make-before-break */
     int halted_ws;            /* unknown channel / 1008 repeated: needs an operator */
     struct lws_vhost *vhost;  /* https://: the client vhost holding its CA bundle; NULL =
                                  the context's default one (pipe_tls.c) */
@@ -242,6 +248,17 @@ void pipe_feed_rotate(struct pipe_feed *f);
 /* The connection group a connection serves: 0 for the primary pair,
  * its slot for an overflow connection (the `home` of its markets). */
 static inline int pipe_conn_group(const struct pipe_conn *c) { return c->slot < 2 ? 0 : c->slot; }
+/* The markets a connection subscribes: its group's, or for an overflow
+ * rotation's new connection those of the group it takes over. */
+static inline int pipe_conn_sub_group(const struct pipe_conn *c)
+{
+    return c->succ_of ? c->succ_of : pipe_conn_group(c);
+}
+/* The other slot of overflow slot s's pair (the rotation's successor). */
+static inline int pipe_ovf_partner(int s)
+{
+    return s < 2 + PIPE_OVF_PAIR ? s + PIPE_OVF_PAIR : s - PIPE_OVF_PAIR;
+}
 /* Subscribes markets `idx` (n of them, indices into the feed's
  * instruments) on open connection `c` in addition to what it has. */
 int pipe_conn_subscribe_more(struct pipe_conn *c, const int *idx, size_t n);
@@ -308,6 +325,21 @@ void pipe_shed_conn_ended(struct pipe_conn *c, int cause, int code);
  * resume after a pause); pipe_shed_stop stops doing so. */
 void pipe_shed_kick(struct pipe_feed *f);
 void pipe_shed_stop(struct pipe_feed *f);
+/* Make-before-break for overflow connections (the feed's rotation: the
+ * schedule, SIGUSR1): each open, subscribed overflow connection gets a new
+ * one on its pair's other slot subscribing the same markets; rotate_overlap
+ * after that one is subscribed it takes the markets over and the old one
+ * is closed with 1000 (its actor then ends: no markets left). */
+void pipe_xrot_rotate(struct pipe_feed *f);
+/* Overflow connection c (an old one, or a rotation's new one) ended: 1
+ * when the rotation handled it (the new one promoted at once, or the
+ * rotation is over), 0 for the usual handling. */
+int pipe_xrot_ended(struct pipe_conn *c, int cause);
+/* The rotation's new connection c was subscribed: the overlap starts. */
+void pipe_xrot_subscribed(struct pipe_conn *c);
+/* 1 while overflow slot s is a rotation's new connection that may still
+ * go on (its restart reconnects it). */
+int pipe_xrot_pending(const struct pipe_feed *f, int s);
 /* Markets shed and not subscribed again yet (status), and open
  * connections of the feed. */
 size_t pipe_shed_pending(const struct pipe_feed *f, int *idx, size_t max);

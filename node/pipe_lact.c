@@ -158,6 +158,7 @@ static int cut_owned(struct pipe_feed *f, struct tr_lact *self)
         c->wsi = NULL;
         c->state = PC_IDLE;
         c->subscribed = c->incoming = c->retiring = 0;
+        c->succ_sub_ns = 0; /* (succ_of stays: its restart may go on with the rotation) */
         dropped++;
     }
     return dropped;
@@ -209,9 +210,23 @@ static int next_start(struct tr_lact *self, struct pipe_feed *f)
     return 0;
 }
 
-/* "conn-<feed>.<slot>" restarted: reconnects while the slot has markets. */
+/* "conn-<feed>.<slot>" restarted: reconnects while the slot has markets,
+ * or while it is an overflow rotation's new connection and the rotation
+ * can still go on (pipe_xrot.c). */
 static int overflow_start(struct tr_lact *self, struct pipe_feed *f, int s)
 {
+    if (f->conn[s].succ_of && !pipe_shed_group_size(f, s)) {
+        if (!pipe_xrot_pending(f, s)) {
+            f->conn[s].succ_of = 0;
+            return TR_ACTOR_STOP; /* the rotation is over: nothing to restart */
+        }
+        log_restarted(self, f);
+        if (connect_as(self, f, s) < 0 || f->conn[s].state == PC_IDLE) {
+            f->conn[s].succ_of = 0;
+            return TR_ACTOR_STOP;
+        }
+        return 0;
+    }
     if (!pipe_shed_group_size(f, s))
         return TR_ACTOR_STOP; /* its markets moved on */
     log_restarted(self, f);

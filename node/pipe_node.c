@@ -354,7 +354,7 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
              "%s{\"name\":\"%s\",\"provider\":\"%s\",\"state\":\"%s\",\"paused\":%d,"
              "\"connected\":%d,\"maintenance\":%d,"
              "\"rest_halted\":%d,\"frames\":%llu,\"events\":%llu,\"malformed\":%llu,"
-             "\"ws_errors\":%llu,\"sub_errors\":%llu,\"alerts\":%llu,\"rotations\":%llu,\"reconnects\":%llu,"
+             "\"ws_errors\":%llu,\"sub_errors\":%llu,\"alerts\":%llu,\"rotations\":%llu,\"overflow_rotations\":%llu,\"reconnects\":%llu,"
              "\"markets_listed\":%llu,\"markets_missing\":%llu,\"registry_refreshes\":%llu,"
              "\"registry_pages\":%u,\"reconnects_by_cause\":{",
              i ? "," : "", f->cfg->name, f->ops->name, pipe_feed_state(f), f->paused,
@@ -363,7 +363,7 @@ int pipe_node_status_json(struct pipe_node *n, struct tr_buf *b)
              (unsigned long long)f->malformed, (unsigned long long)f->ws_errors,
              (unsigned long long)f->sub_errors,
              (unsigned long long)f->alerts, (unsigned long long)f->rotations,
-             (unsigned long long)rc, (unsigned long long)f->registry_listed,
+             (unsigned long long)f->x_rotations, (unsigned long long)rc, (unsigned long long)f->registry_listed,
              (unsigned long long)f->registry_missing,
              (unsigned long long)f->registry_refreshes, f->reg_pages_last);
         for (int k = 0; k < PC_C_MAX; k++)

@@ -13,10 +13,11 @@
  * markets are listed as shed in /api/status.
  *
  * Overflow connections reconnect like the primary (at once after 1000,
- * else with backoff) but are not rotated make-before-break: their markets
- * resume through the usual repairs (trade backfill, book snapshot). Each
- * is a loop actor of its own, "conn-<feed>.<slot>" (pipe_lact.c), from its
- * first open until shedding leaves it with no market. */
+ * else with backoff; their markets resume through the usual repairs) and
+ * are rotated make-before-break with it on their pair's other slot
+ * (pipe_xrot.c). Each is a loop actor of its own, "conn-<feed>.<slot>"
+ * (pipe_lact.c), from its first open until shedding or a rotation leaves
+ * it with no market. */
 #include "pipe_feed.h"
 
 #include "nlog.h"
@@ -50,13 +51,21 @@ size_t pipe_shed_pending(const struct pipe_feed *f, int *idx, size_t max)
     return n;
 }
 
-/* An overflow slot within max_connections that serves nothing, or -1. */
+static int pair_busy(const struct pipe_feed *f, int s)
+{
+    const struct pipe_conn *c = &f->conn[s];
+    return pipe_shed_group_size(f, s) || c->state != PC_IDLE || c->succ_of;
+}
+
+/* An overflow pair within max_connections that serves nothing (its first
+ * slot), or -1. A pair counts as one connection: its other slot is for
+ * the rotation's new one (pipe_xrot.c). */
 static int free_slot(const struct pipe_feed *f)
 {
     uint32_t used = 1; /* the primary pair */
     int free_s = -1;
-    for (int s = 2; s < PIPE_CONN_SLOTS; s++) {
-        if (pipe_shed_group_size(f, s) || f->conn[s].state != PC_IDLE)
+    for (int s = 2; s < 2 + PIPE_OVF_PAIR; s++) {
+        if (pair_busy(f, s) || pair_busy(f, pipe_ovf_partner(s)))
             used++;
         else if (free_s < 0 && (uint32_t)s <= f->cfg->max_conns)
             free_s = s; /* slots 2..max_conns: max_conns - 1 overflow connections */
@@ -115,7 +124,8 @@ static int place(struct pipe_feed *f)
     for (int k = 0; k < PIPE_CONN_SLOTS; k++) {
         const struct pipe_conn *c = &f->conn[k];
         if (c->state != PC_OPEN || !c->subscribed || c->incoming || c->retiring ||
-            (k < 2 && k != f->active))
+            (k < 2 && k != f->active) || c->succ_of ||
+            (k >= 2 && f->conn[pipe_ovf_partner(k)].succ_of)) /* rotating: not now */
             continue;
         int g = pipe_conn_group(c), gn = pipe_shed_group_size(f, g);
         if (best < 0 || gn < best_n) {
@@ -164,11 +174,14 @@ void pipe_shed_init(struct pipe_feed *f, uv_loop_t *loop)
 {
     uv_timer_init(loop, &f->shed_timer);
     f->shed_timer.data = f;
+    uv_timer_init(loop, &f->xrot_timer);
+    f->xrot_timer.data = f;
 }
 
 void pipe_shed_close(struct pipe_feed *f)
 {
     uv_close((uv_handle_t *)&f->shed_timer, NULL);
+    uv_close((uv_handle_t *)&f->xrot_timer, NULL);
 }
 
 void pipe_shed_kick(struct pipe_feed *f)
@@ -179,6 +192,7 @@ void pipe_shed_kick(struct pipe_feed *f)
 void pipe_shed_stop(struct pipe_feed *f)
 {
     uv_timer_stop(&f->shed_timer);
+    uv_timer_stop(&f->xrot_timer);
     f->shed_due_ns = 0;
 }
 

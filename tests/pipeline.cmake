@@ -64,7 +64,8 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
   set_tests_properties(e2e_node_loop_actor_crash_restarts_only_it_no_loss_no_dup PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
   # one actor per provider socket: an overflow socket's, a rotation's new
-  # one's and the primary's (mid-rotation) fail; only that socket restarts
+  # one's and the primary's (mid-rotation) fail; only that socket restarts;
+  # overflow sockets rotated make-before-break
   add_test(NAME e2e_node_conn_actor_per_socket_restarts_only_it_no_loss_no_dup
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_conn_actors.sh
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)

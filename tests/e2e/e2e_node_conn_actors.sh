@@ -19,6 +19,16 @@
 #  3. the primary's actor fails during a rotation whose new connection is
 #     already subscribed: the new connection keeps delivering, and the
 #     primary's restart takes it over as the active one (no new socket).
+#  4. overflow rotation: with --max-subs 2, SIM-2 on overflow slot 2; two
+#     SIGUSR1 rotate it make-before-break to slot 8 and back to slot 2
+#     (rotate_overlap = 2s): each new overflow connection is subscribed
+#     before its old one closes, both deliver during the overlap (the
+#     deduplicator drops SIM-2's duplicates), SIM-2 never reconnects nor
+#     needs a repair (its streams' gaps and backfilled unchanged), and the
+#     old slot's actor ends on purpose. The first new connection's actor
+#     (conn-fa.8) fails 1 s after it started, during the overlap
+#     ($TR_NODE_FAULT_CONN_SLOT=8): it alone restarts, subscribes again,
+#     and the rotation completes rotate_overlap after that.
 #
 #   bash tests/e2e/e2e_node_conn_actors.sh BIN_DIR TESTS_DIR
 set -u
@@ -147,6 +157,69 @@ check "status: conn-fa running, restarted once" test "$(actor "$WORK/st3.json" c
 check "status: conn-fa.next ended, never restarted" test "$(actor "$WORK/st3.json" 'conn-fa\.next')" = "0 0"
 check "status: one connection open" grep -q '"connections":1,' "$WORK/st3.json"
 check "SIM-0 kept delivering through the new connection" grew_throughout "$WORK/sim0.txt"
+stop_and_check_truth
+
+log "run 4: overflow connections rotated make-before-break"
+mv "$WORK/truth.jsonl" "$WORK/truth3.jsonl"
+start_sim 24 --max-subs 2
+conf run4 "max_connections = 2" "rotate_overlap = 2s"
+TR_NODE_FAULT_CONN_CRASH_MS=1000 TR_NODE_FAULT_CONN_SLOT=8 TR_NODE_FAULT_FEED=fa \
+    "$BIN/tickraft-node" --config "$WORK/node.conf" --publish off >"$WORK/node4.out" 2>&1 &
+NODE_PID=$!
+L=$WORK/run4.log
+stream() { # status file, stream key, field
+    grep -o "\"key\":\"$2\",[^}]*" "$1" | grep -o "\"$3\":[0-9]*" | grep -o '[0-9]*$'
+}
+wait_log "$L" 'msg=subscribed feed=fa slot=2' 50
+sleep 2
+status >"$WORK/st4a.json"
+: >"$WORK/sim2.txt"
+kill -USR1 "$NODE_PID"
+for _ in $(seq 1 10); do last_seq SIM-2 >>"$WORK/sim2.txt"; sleep 0.5; done
+wait_log "$L" 'msg="overflow connection rotated" feed=fa slot=8' 50
+kill -USR1 "$NODE_PID"
+for _ in $(seq 1 8); do last_seq SIM-2 >>"$WORK/sim2.txt"; sleep 0.5; done
+wait_log "$L" 'msg="overflow connection rotated" feed=fa slot=2' 50
+sleep 1.5
+status >"$WORK/st4b.json"
+curl -sf "http://127.0.0.1:$SIM_PORT/stats" >"$WORK/simstats4.json" 2>/dev/null
+# the new connection's subscription comes before the rotation that closes the old one
+sub_before() { # new slot
+    awk -v s="$1" '/msg=subscribed feed=fa slot=/ && $0 ~ "slot=" s "( |$)" && !r { sub_ok = 1 }
+        /msg="overflow connection rotated" feed=fa/ && $0 ~ "slot=" s " " { r = 1 }
+        END { exit !(sub_ok && r) }' "$L"
+}
+check "slot 2 -> 8 after rotate_overlap, both delivering" \
+    grep -Eq 'msg="overflow connection rotated" feed=fa slot=8 old_slot=2 why=overlap overlap_ms=(199[0-9]|[2-9][0-9]{3}) new_data_frames=[1-9][0-9]* old_frames_in_overlap=[1-9]' "$L"
+check "slot 8 -> 2 after rotate_overlap, both delivering" \
+    grep -Eq 'msg="overflow connection rotated" feed=fa slot=2 old_slot=8 why=overlap overlap_ms=(199[0-9]|[2-9][0-9]{3}) new_data_frames=[1-9][0-9]* old_frames_in_overlap=[1-9]' "$L"
+check "slot 8 subscribed before slot 2 was closed" sub_before 8
+check "conn-fa.8 failed during the overlap (fault injected) and restarted" \
+    grep -q 'msg="connection actor restarted" feed=fa actor=conn-fa.8' "$L"
+check "conn-fa.8 dropped its one socket" \
+    grep -q 'msg="connection actor failed" feed=fa actor=conn-fa.8 .*sockets_dropped=1' "$L"
+check "slot 8 subscribed twice (before and after its restart), slot 2 again only after it" \
+    test "$(grep -c 'msg=subscribed feed=fa slot=2' "$L") $(grep -c 'msg=subscribed feed=fa slot=8' "$L")" = "2 2"
+check "the primary rotated twice too" test "$(grep -c 'msg=rotated feed=fa' "$L")" = 2
+check "status: 2 overflow rotations, no reconnect" \
+    grep -q '"rotations":2,"overflow_rotations":2,"reconnects":0,' "$WORK/st4b.json"
+check "no overflow reconnect" test "$(grep -c 'overflow connection reconnecting' "$L")" = 0
+check "simulator: the 4 old connections closed with 1000, nothing else" \
+    grep -q '"client_close":{"1000":4}' "$WORK/simstats4.json"
+for k in sim/trade/SIM-2 sim/book/SIM-2; do
+    check "$k: no new gap (before/after: $(stream "$WORK/st4a.json" $k gaps)/$(stream "$WORK/st4b.json" $k gaps))" \
+        test "$(stream "$WORK/st4a.json" $k gaps)" = "$(stream "$WORK/st4b.json" $k gaps)"
+done
+check "sim/trade/SIM-2: nothing backfilled by the rotations ($(stream "$WORK/st4a.json" sim/trade/SIM-2 backfilled) -> $(stream "$WORK/st4b.json" sim/trade/SIM-2 backfilled))" \
+    test "$(stream "$WORK/st4a.json" sim/trade/SIM-2 backfilled)" = "$(stream "$WORK/st4b.json" sim/trade/SIM-2 backfilled)"
+check "sim/trade/SIM-2: the overlaps' duplicates dropped ($(stream "$WORK/st4a.json" sim/trade/SIM-2 dups) -> $(stream "$WORK/st4b.json" sim/trade/SIM-2 dups))" \
+    test "$(stream "$WORK/st4b.json" sim/trade/SIM-2 dups)" -gt "$(stream "$WORK/st4a.json" sim/trade/SIM-2 dups)"
+check "status: conn-fa.2 running, not restarted" test "$(actor "$WORK/st4b.json" 'conn-fa\.2')" = "1 0"
+check "status: conn-fa running, not restarted" test "$(actor "$WORK/st4b.json" conn-fa)" = "1 0"
+check "status: conn-fa.8 ended on purpose (not running), restarted once" \
+    test "$(actor "$WORK/st4b.json" 'conn-fa\.8')" = "0 1"
+check "status: two connections open" grep -q '"connections":2,"max_connections":2' "$WORK/st4b.json"
+check "SIM-2 kept delivering through both rotations (sampled every 0.5 s)" grew_throughout "$WORK/sim2.txt"
 stop_and_check_truth
 [ "$FAIL" = 0 ] && log PASS || log FAIL
 exit "$FAIL"

@@ -29,6 +29,11 @@
 #     (conn-fa.8) fails 1 s after it started, during the overlap
 #     ($TR_NODE_FAULT_CONN_SLOT=8): it alone restarts, subscribes again,
 #     and the rotation completes rotate_overlap after that.
+#  5. the old overflow connection's actor (conn-fa.2) fails during its
+#     rotation's overlap (rotate_overlap = 4s): the new one (slot 8) keeps
+#     delivering SIM-2, conn-fa.2's restart reconnects slot 2 meanwhile,
+#     and at the overlap's end slot 8 takes SIM-2 over and slot 2 is closed,
+#     its actor ending on purpose.
 #
 #   bash tests/e2e/e2e_node_conn_actors.sh BIN_DIR TESTS_DIR
 set -u
@@ -220,6 +225,35 @@ check "status: conn-fa.8 ended on purpose (not running), restarted once" \
     test "$(actor "$WORK/st4b.json" 'conn-fa\.8')" = "0 1"
 check "status: two connections open" grep -q '"connections":2,"max_connections":2' "$WORK/st4b.json"
 check "SIM-2 kept delivering through both rotations (sampled every 0.5 s)" grew_throughout "$WORK/sim2.txt"
+stop_and_check_truth
+
+log "run 5: the old overflow connection's actor fails during its rotation"
+mv "$WORK/truth.jsonl" "$WORK/truth4.jsonl"
+start_sim 25 --max-subs 2
+conf run5 "max_connections = 2" "rotate_overlap = 4s"
+TR_NODE_FAULT_CONN_CRASH_MS=4000 TR_NODE_FAULT_CONN_SLOT=2 TR_NODE_FAULT_FEED=fa \
+    "$BIN/tickraft-node" --config "$WORK/node.conf" --publish off >"$WORK/node5.out" 2>&1 &
+NODE_PID=$!
+L=$WORK/run5.log
+wait_log "$L" 'msg=subscribed feed=fa slot=2' 50
+sleep 2
+kill -USR1 "$NODE_PID"
+: >"$WORK/sim2.txt"
+for _ in $(seq 1 12); do last_seq SIM-2 >>"$WORK/sim2.txt"; sleep 0.5; done
+wait_log "$L" 'msg="overflow connection rotated" feed=fa slot=8' 50
+sleep 1.5
+status >"$WORK/st5.json"
+check "conn-fa.2 failed during the overlap, after slot 8 subscribed" \
+    awk '/msg=subscribed feed=fa slot=8/ { s = 1 } /msg="connection actor failed" feed=fa actor=conn-fa.2 / && s { f = 1 }
+         /msg="overflow connection rotated"/ && f { r = 1 } END { exit !r }' "$L"
+check "slot 8 took SIM-2 over after the overlap" \
+    grep -Eq 'msg="overflow connection rotated" feed=fa slot=8 old_slot=2 why=overlap overlap_ms=(399[0-9]|[4-9][0-9]{3}) ' "$L"
+check "status: conn-fa.2 ended on purpose (not running), restarted once" \
+    test "$(actor "$WORK/st5.json" 'conn-fa\.2')" = "0 1"
+check "status: conn-fa.8 running, not restarted" test "$(actor "$WORK/st5.json" 'conn-fa\.8')" = "1 0"
+check "status: conn-fa running, not restarted" test "$(actor "$WORK/st5.json" conn-fa)" = "1 0"
+check "status: two connections open" grep -q '"connections":2,"max_connections":2' "$WORK/st5.json"
+check "SIM-2 kept delivering through slot 8 (sampled every 0.5 s)" grew_throughout "$WORK/sim2.txt"
 stop_and_check_truth
 [ "$FAIL" = 0 ] && log PASS || log FAIL
 exit "$FAIL"

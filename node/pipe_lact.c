@@ -14,7 +14,8 @@
  *    (permanent) owns the feed's active connection and the one a rotation
  *    retires; "conn-<feed>.next" (transient) a rotation's incoming one until
  *    it is promoted (then the primary owns it) or ends; "conn-<feed>.<s>"
- *    (transient) overflow slot s while it has markets. Each socket names its
+ *    (transient) overflow slot s while it has markets or is the new
+ *    connection of its pair partner's rotation (pipe_xrot.c). Each socket names its
  *    owner (pipe_conn.act). Roles rather than slots because the rotation
  *    pair swaps slots at every promotion while "conn-<feed>" stays the
  *    feed's connection for an operator (and its restart count one series);

@@ -2,8 +2,9 @@
  * actor per WebSocket connection ("conn-<feed>": the primary one, always
  * there; "conn-<feed>.next": a rotation's incoming one while the rotation
  * lasts; "conn-<feed>.<slot>": an overflow connection of shed markets while
- * it has markets) and a REST poller actor "poll-<feed>" (market registry
- * refresh, snapshots and backfills), children of one loop supervisor
+ * it has markets, or while it is an overflow rotation's new one) and a
+ * REST poller actor "poll-<feed>" (market registry refresh, snapshots and
+ * backfills), children of one loop supervisor
  * (include/tickraft/actor_loop.h) on the collector's loop, one_for_one.
  * The deduplicator is the collector itself (docs/node.md "Shape"). */
 #ifndef TR_NODE_PIPE_LACT_H

@@ -396,8 +396,14 @@ static void subscribed_now(struct pipe_conn *c)
             f->rot_old_frames = f->conn[f->active].frames;
             uv_timer_start(&f->overlap_timer, overlap_cb, f->cfg->rotate_overlap_ms, 0);
         }
-        if (c->succ_of) /* an overflow rotation's new one: its overlap starts */
+        if (c->succ_of) { /* an overflow rotation's new one: its overlap starts */
+            /* the old one skipped trades before this one delivered and is
+             * closing: repair its markets now (as its reconnect would) so
+             * that the skip is compared with repairs started after it */
+            if (f->loss[c->succ_of].missed)
+                resume_streams(f, c->succ_of);
             pipe_xrot_subscribed(c);
+        }
     }
     pipe_shed_confirmed(f, g, !first);
 }
@@ -522,7 +528,7 @@ static int seq_hole(struct pipe_conn *c)
             TR_KV_UINT("sid", sid), TR_KV_UINT("expected", c->sids[i].last + 1),
             TR_KV_UINT("got", seq));
     if (c->frame.n_events && c->frame.events[0].kind == TR_KIND_TRADE) /* the trade channel */
-        pipe_loss_missed(c->feed, pipe_conn_group(c), seq - c->sids[i].last - 1);
+        pipe_loss_skipped(c, seq - c->sids[i].last - 1);
     c->resync = 1;
     pipe_conn_close(c, 1000);
     return 1;

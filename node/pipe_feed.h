@@ -299,6 +299,18 @@ int pipe_maint_within_bound(int64_t now_ns, int64_t since_ns, uint64_t max_ms);
 void pipe_loss_missed(struct pipe_feed *f, int g, uint64_t n);
 void pipe_loss_repairs_started(struct pipe_feed *f, int g);
 void pipe_loss_repair_done(struct pipe_feed *f, struct pd_stream *s);
+/* The group a skip of n trade messages on connection c's subscription
+ * counts for: the group whose markets it subscribes (an overflow
+ * rotation's new connection: the old one's), or -1 when the rotation's
+ * other connection of those markets is open and subscribed (it delivers
+ * them, or counts its own skip). Pure. pipe_loss_skipped counts it (or
+ * logs why not). */
+int pipe_loss_skip_group(const struct pipe_feed *f, const struct pipe_conn *c);
+void pipe_loss_skipped(struct pipe_conn *c, uint64_t n);
+/* The markets of group `from` moved to group `to` (an overflow rotation's
+ * new connection took them over): its counters and the repairs under way
+ * (streams of the feed in `all`, the deduplicator's list) go with them. */
+void pipe_loss_moved(struct pipe_feed *f, struct pd_stream *all, int from, int to);
 
 /* pipe_shed.c: markets a subscription limit refused go to an overflow
  * connection of the feed (up to max_connections) or, at that bound, are

@@ -14,7 +14,13 @@
  * missed - written trades are lost for good. Then every trade stream of
  * the connection gets an explicit gap event saying so (which market lost
  * them is unknown): never a silent hole. missed <= written proves nothing
- * either way and writes nothing (docs/node.md "Kalshi trade losses"). */
+ * either way and writes nothing (docs/node.md "Kalshi trade losses").
+ *
+ * Rotations (make-before-break): while a rotation's two connections both
+ * serve a group's markets, a skip on one of them proves nothing when the
+ * other one is subscribed (it delivered those messages, or counts its own
+ * skip), so it is not counted; when the markets move to the new slot of an
+ * overflow pair, the group's counters and repairs move with them. */
 #include "pipe_feed.h"
 
 #include <stdio.h>
@@ -28,6 +34,51 @@ void pipe_loss_missed(struct pipe_feed *f, int g, uint64_t n)
         return;
     f->loss[g].missed += n;
     f->loss_missed_total += n;
+}
+
+int pipe_loss_skip_group(const struct pipe_feed *f, const struct pipe_conn *c)
+{
+    const struct pipe_conn *o = NULL; /* the other connection of the same markets */
+    if (c->slot < 2) {
+        o = &f->conn[1 - c->slot]; /* the primary pair: both serve group 0 */
+    } else {
+        int p = pipe_ovf_partner(c->slot);
+        if (f->conn[p].succ_of == c->slot || c->succ_of == p) /* rotating */
+            o = &f->conn[p];
+    }
+    if (o && o->state == PC_OPEN && o->subscribed)
+        return -1;
+    return pipe_conn_sub_group(c);
+}
+
+void pipe_loss_skipped(struct pipe_conn *c, uint64_t n)
+{
+    struct pipe_feed *f = c->feed;
+    int g = pipe_loss_skip_group(f, c);
+    if (g >= 0) {
+        pipe_loss_missed(f, g, n);
+        return;
+    }
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "dedup",
+            "trade messages skipped during a rotation: the other connection delivers them, not counted",
+            TR_KV_STR("feed", f->cfg->name), TR_KV_INT("slot", c->slot), TR_KV_UINT("skipped", n));
+}
+
+void pipe_loss_moved(struct pipe_feed *f, struct pd_stream *all, int from, int to)
+{
+    if (from == to || from < 0 || from >= PIPE_CONN_SLOTS || to < 0 || to >= PIPE_CONN_SLOTS)
+        return;
+    struct pipe_loss *a = &f->loss[from], *b = &f->loss[to];
+    /* (b is normally empty; if not, comparing the sums still proves no more
+     * than the two comparisons would) */
+    b->missed += a->missed;
+    b->missed_now += a->missed_now;
+    b->written += a->written;
+    b->pending += a->pending;
+    memset(a, 0, sizeof *a);
+    for (struct pd_stream *s = all; s; s = s->next_all)
+        if (s->feed == f && s->loss_group == from + 1)
+            s->loss_group = (uint8_t)(to + 1);
 }
 
 void pipe_loss_repairs_started(struct pipe_feed *f, int g)

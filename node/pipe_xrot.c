@@ -54,6 +54,9 @@ static void promote(struct pipe_feed *f, struct pipe_conn *c, const char *why)
     for (size_t i = 0; i < f->cfg->n_instruments; i++)
         if (f->home[i] == g)
             f->home[i] = (int8_t)c->slot;
+    /* trades the group missed and its repairs under way follow the markets
+     * (else their gap events would find no market at home on g) */
+    pipe_loss_moved(f, pipe_node_dedup(f->node)->all, g, c->slot);
     int64_t sub_ns = c->succ_sub_ns;
     c->succ_of = 0;
     c->succ_sub_ns = 0;

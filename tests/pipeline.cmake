@@ -12,6 +12,9 @@ if(TARGET tr_node)
   # regression: BOOK requests must name the instrument (Binance strlen(NULL))
   tr_unit_test(test_pipeline_rest_req SOURCES e2e/test_pipe_rest_req.c LIBS tr_node TIMEOUT 30)
   target_include_directories(test_pipeline_rest_req PRIVATE ${CMAKE_SOURCE_DIR}/node)
+  # Kalshi trade losses across rotations: which group a seq skip counts for
+  tr_unit_test(test_pipeline_loss_rot SOURCES e2e/test_pipe_loss_rot.c LIBS tr_node TIMEOUT 30)
+  target_include_directories(test_pipeline_loss_rot PRIVATE ${CMAKE_SOURCE_DIR}/node)
   # TLS set-up: URLs to the pipeline, CA bundle checked, vhost per bundle
   tr_unit_test(test_pipeline_tls SOURCES e2e/test_pipe_tls.c LIBS tr_node TIMEOUT 30)
   target_include_directories(test_pipeline_tls PRIVATE ${CMAKE_SOURCE_DIR}/node)

@@ -10,6 +10,16 @@
 #      the trade subscription's seq jumps, the node resubscribes and
 #      backfills by time, REST cannot bring the lost trades back, and the
 #      connection's trade streams get an explicit gap event;
+#   4. a skip during a rotation's overlap is no loss: SIGUSR1 opens the
+#      make-before-break successor; once both connections are subscribed
+#      one trade message is malformed on one of them (`malformed count=1`:
+#      the next data message, on whichever connection gets it first), so
+#      that connection's trade seq skips one while the other delivers the
+#      trade; the skip is logged as not counted, and a second rotation's
+#      repairs (which compare the trades missed with what they wrote) write
+#      no gap event for it (before, the skip stayed counted for the
+#      connection group and that repair, writing nothing new on quiet
+#      markets, "proved" a loss: a gap event for a trade that was stored);
 # then SIGTERM and tr-e2e-check on trades: zero missing, zero duplicated,
 # every lost trade's stream carrying a gap event.
 #
@@ -26,7 +36,7 @@ printf '%s\n' "[node]" "id = 9" "data_dir = $WORK/data" "[log]" "level = info" \
     "[storage]" "sync = group" "group_commit_ms = 2" "[feed kx]" "provider = kalshi" \
     "ws_url = ws://127.0.0.1:$SIM_PORT/kalshi/trade-api/ws/v2" \
     "rest_url = http://127.0.0.1:$SIM_PORT/kalshi" \
-    "instruments = ${I}0, ${I}1, ${I}2, ${I}3, ${I}4" "channels = trades, book" \
+    "instruments = ${I}0, ${I}1, ${I}2, ${I}3, ${I}4" "channels = trades" "rotate_overlap = 3s" \
     "ping_interval = 1s" "ping_timeout = 3s" "ws_backoff_max = 2s" "rest_backoff_max = 2s" \
     >"$WORK/node.conf"
 "$BIN/tickraft-sim" --port "$SIM_PORT" --control-port "$CTL_PORT" --seed 31 --dialect kalshi \
@@ -64,6 +74,26 @@ sleep 4
 check "the subscription's seq jump was seen" grep -q 'msg="subscription sequence gap: resubscribing"' "$WORK/node.log"
 check "the loss was proved and written as gap events" \
     grep -Eq 'msg="unrecoverable trade loss: gap events" feed=kx group=0 missed=12 written=[0-9]+ lost_at_least=[1-9]' "$WORK/node.log"
+log "rotation: one trade message malformed on one connection during the overlap"
+subs() { grep -c 'msg=subscribed feed=kx' "$WORK/node.log"; }
+n0=$(subs)
+kill -USR1 "$NODE_PID"
+for _ in $(seq 1 50); do [ "$(subs)" -gt "$n0" ] && break; sleep 0.1; done
+check "the rotation's new connection subscribed" test "$(subs)" -gt "$n0"
+ctl malformed count=1
+skipped='msg="trade messages skipped during a rotation: the other connection delivers them, not counted" feed=kx'
+for _ in $(seq 1 30); do grep -q "$skipped" "$WORK/node.log" && break; sleep 0.1; done
+check "the skip during the overlap was seen and not counted as missed" \
+    grep -Eq "$skipped slot=[01] skipped=1" "$WORK/node.log"
+sleep 3.5 # the overlap's end (rotate_overlap = 3s), if the rotation went on
+log "a second rotation: its repairs compare what they write with the trades missed"
+n1=$(subs)
+kill -USR1 "$NODE_PID"
+for _ in $(seq 1 50); do [ "$(subs)" -gt "$n1" ] && break; sleep 0.1; done
+check "the second rotation's new connection subscribed" test "$(subs)" -gt "$n1"
+sleep 1 # its repairs (one REST page per market) are done
+check "no gap event claimed for the skip: one unrecoverable loss in the log (step 3's)" \
+    test "$(grep -c 'msg="unrecoverable trade loss: gap events"' "$WORK/node.log")" = 1
 # stop_and_check_truth checks trade and book; Kalshi books have no
 # exchange-wide sequence: check trades only, as e2e_pipeline.sh does
 until=$(( $(date +%s%N) - 2000000000 ))
@@ -77,6 +107,7 @@ else
     log "FAIL: the log disagrees with the truth"; FAIL=1
 fi
 tail -1 "$WORK/check.json"
+check "only step 3's gap events: one in each of the 5 trade streams" grep -q '"gaps":5,' "$WORK/check.json"
 check "the truth does mark lost trades" grep -q '"unrecoverable"' "$WORK/truth.jsonl"
 "$BIN/tickraft-ctl" log dump --dir "$WORK/data" >"$WORK/dump.jsonl" 2>/dev/null
 check "gap events in the trade streams" grep -q '"kind":"gap".*"reason":"trades lost: >= ' "$WORK/dump.jsonl"

@@ -91,6 +91,24 @@ static uint64_t backoff(struct pipe_feed *f, uint32_t *attempt)
                          pipe_node_rand(f->node));
 }
 
+/* Markets just asked for on the active primary connection during a
+ * rotation's overlap: the new connection sent its subscription at its
+ * open, without them, and takes over when the old one closes, so it asks
+ * for them too (one still connecting subscribes every market of group 0
+ * when it opens, these included). If it cannot, the rotation ends (the
+ * new connection closed) and the old one stays with every market. */
+static void also_on_incoming(struct pipe_feed *f, const int *idx, size_t n)
+{
+    struct pipe_conn *o = &f->conn[1 - f->active];
+    if (!o->incoming || o->state != PC_OPEN)
+        return;
+    tr_nlog(pipe_node_log(f->node), TR_NLOG_INFO, "conn",
+            "rotation under way: asking the new connection too", TR_KV_STR("feed", f->cfg->name),
+            TR_KV_INT("slot", o->slot), TR_KV_UINT("markets", n));
+    if (pipe_conn_subscribe_more(o, idx, n) < 0)
+        pipe_conn_close(o, 1000);
+}
+
 /* Moves the shed markets to a new connection, or at the bound asks for
  * them again on the least loaded open one. 1: nothing could be done now
  * (retry later). */
@@ -151,6 +169,8 @@ static int place(struct pipe_feed *f)
         }
         return 1;
     }
+    if (best < 2)
+        also_on_incoming(f, idx, n);
     return 0;
 }
 

@@ -74,6 +74,14 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_conn_actor_per_socket_restarts_only_it_no_loss_no_dup PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  # a shed market asked for again on the active connection during a
+  # rotation's overlap is subscribed on the new one too: collected after
+  # the takeover
+  add_test(NAME e2e_node_shed_during_rotation_reaches_new_conn_no_loss
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_shed_rotation.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_node_shed_during_rotation_reaches_new_conn_no_loss PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
   # the log fails (fsync EIO): the writer stops the node, exit 3, data intact
   add_test(NAME e2e_node_log_eio_exits_3_acknowledged_data_intact
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_eio.sh

@@ -86,7 +86,7 @@ int pipe_conn_connect(struct pipe_feed *f, int slot)
     c->rx.len = 0;
     c->tx_len = 0;
     c->txq_n = c->txq_i = 0;
-    c->per_inst = 0;
+    c->per_inst = c->reask_due = 0;
     c->opened_ns = pipe_now_ns();
     f->ws_attempts++;
     c->last_rx_ns = 0;
@@ -465,7 +465,7 @@ static void handle_ctl(struct pipe_conn *c)
                     TR_KV_STR("instrument", i >= 0 ? f->cfg->instruments[i] : ""),
                     TR_KV_STR("text", ctl->text));
             if (!named && i >= 0) /* the refusal may have failed the whole request */
-                pipe_shed_ask_rest(f, c);
+                pipe_shed_reask_later(f, c);
         } else {
             f->alerts++;
             tr_nlog(lg, TR_NLOG_ERROR, "conn", "alert: subscribe refused, not retrying",

@@ -51,6 +51,7 @@ struct pipe_conn {
     size_t txq_off[PIPE_MAX_INST + 1], txq_len[PIPE_MAX_INST + 1];
     size_t txq_n, txq_i;      /* messages queued / sent */
     int per_inst;             /* subscribing one market per request (to find a bad one) */
+    int reask_due;            /* a limit refusal named no market: ask again for the rest (reask_timer) */
     int64_t opened_ns, last_rx_ns, first_data_ns; /* last_rx_ns: any byte received */
     uint64_t frames, data_frames;
     /* the WebSocket transport (pipe_ws.c) */
@@ -141,6 +142,7 @@ struct pipe_feed {
     uint32_t shed_attempt;    /* at the bound: asks refused in a row (backoff) */
     uint32_t x_attempt;       /* overflow reconnects in a row (backoff) */
     uint64_t shed_total, resubscribed;
+    uv_timer_t reask_timer;   /* asks again for the rest once a request's refusals are in */
     uv_timer_t xrot_timer;    /* overflow rotations: takes over the markets after the overlap */
     uint64_t x_rotations;     /* overflow connections rotated make-before-break */
     int halted_ws;            /* unknown channel / 1008 repeated: needs an operator */
@@ -325,6 +327,9 @@ int pipe_shed_market(struct pipe_feed *f, struct pipe_conn *c, int i);
  * (Coinbase, Kalshi): asks again on c for the markets c still serves
  * (already subscribed ones are acknowledged again at no cost). */
 void pipe_shed_ask_rest(struct pipe_feed *f, struct pipe_conn *c);
+/* The same, ~100 ms later (after the other refusals of the request that
+ * drew this one); c (owned by f) is asked then if still open. */
+void pipe_shed_reask_later(struct pipe_feed *f, struct pipe_conn *c);
 /* Connection group g's subscription was answered: its markets awaiting an
  * answer are subscribed (their trade streams resume when `resume`). */
 void pipe_shed_confirmed(struct pipe_feed *f, int g, int resume);

@@ -190,10 +190,26 @@ static void shed_cb(uv_timer_t *t)
         arm(f, backoff(f, again ? &f->x_attempt : &f->shed_attempt));
 }
 
+/* Asks again for the rest on every connection whose limit refusals named
+ * no market, now that the refusals of the request are in. */
+static void reask_cb(uv_timer_t *t)
+{
+    struct pipe_feed *f = t->data;
+    for (int s = 0; s < PIPE_CONN_SLOTS; s++) {
+        struct pipe_conn *c = &f->conn[s];
+        if (!c->reask_due)
+            continue;
+        c->reask_due = 0;
+        pipe_shed_ask_rest(f, c);
+    }
+}
+
 void pipe_shed_init(struct pipe_feed *f, uv_loop_t *loop)
 {
     uv_timer_init(loop, &f->shed_timer);
     f->shed_timer.data = f;
+    uv_timer_init(loop, &f->reask_timer);
+    f->reask_timer.data = f;
     uv_timer_init(loop, &f->xrot_timer);
     f->xrot_timer.data = f;
 }
@@ -201,6 +217,7 @@ void pipe_shed_init(struct pipe_feed *f, uv_loop_t *loop)
 void pipe_shed_close(struct pipe_feed *f)
 {
     uv_close((uv_handle_t *)&f->shed_timer, NULL);
+    uv_close((uv_handle_t *)&f->reask_timer, NULL);
     uv_close((uv_handle_t *)&f->xrot_timer, NULL);
 }
 
@@ -212,6 +229,7 @@ void pipe_shed_kick(struct pipe_feed *f)
 void pipe_shed_stop(struct pipe_feed *f)
 {
     uv_timer_stop(&f->shed_timer);
+    uv_timer_stop(&f->reask_timer);
     uv_timer_stop(&f->xrot_timer);
     f->shed_due_ns = 0;
 }
@@ -232,10 +250,25 @@ int pipe_shed_market(struct pipe_feed *f, struct pipe_conn *c, int i)
     f->home[i] = -1;
     f->confirming[i] = 0;
     f->shed_total++;
-    arm(f, free_slot(f) >= 2 ? PLACE_SOON_MS : backoff(f, &f->shed_attempt));
-    if (g >= 2 && !pipe_shed_group_size(f, g)) /* an overflow connection left with nothing */
+    /* an overflow connection refused all it was opened for: a new one
+     * may well be refused too (a limit per account), so the next
+     * placement waits the backoff instead of reopening in a loop */
+    int emptied = g >= 2 && !pipe_shed_group_size(f, g);
+    arm(f, free_slot(f) >= 2 && !emptied ? PLACE_SOON_MS : backoff(f, &f->shed_attempt));
+    if (emptied)
         pipe_conn_close(c, 1000);
     return i;
+}
+
+void pipe_shed_reask_later(struct pipe_feed *f, struct pipe_conn *c)
+{
+    /* not at once: one request can draw several refusals (the simulator's
+     * native dialect sends one per market over the limit, none naming it),
+     * and a re-ask sent among them would be refused again for the markets
+     * those later refusals shed, each refusal of it shedding one more */
+    c->reask_due = 1;
+    if (!uv_is_active((uv_handle_t *)&f->reask_timer))
+        uv_timer_start(&f->reask_timer, reask_cb, PLACE_SOON_MS, 0);
 }
 
 void pipe_shed_ask_rest(struct pipe_feed *f, struct pipe_conn *c)
@@ -282,7 +315,9 @@ void pipe_shed_conn_ended(struct pipe_conn *c, int cause, int code)
         return;
     if (!pipe_shed_group_size(f, c->slot)) { /* emptied by shedding: the slot is free */
         pipe_lact_conn_release(f, c->slot); /* closed on purpose: its actor ends */
-        arm(f, PLACE_SOON_MS);
+        /* a placement already due (the refusals' backoff) stays as due */
+        if (!uv_is_active((uv_handle_t *)&f->shed_timer))
+            arm(f, PLACE_SOON_MS);
         return;
     }
     f->reconnects[cause]++;

@@ -82,6 +82,13 @@ if(TARGET tr-e2e-check AND TARGET tickraft-node AND TARGET tickraft-sim)
                    ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(e2e_node_shed_during_rotation_reaches_new_conn_no_loss PROPERTIES
                        TIMEOUT 120 RUN_SERIAL TRUE)
+  # a limit lowered by two markets at once (two refusals naming no market
+  # for one request) sheds exactly two: no cascade, no reopen loop
+  add_test(NAME e2e_node_shed_two_over_limit_sheds_two_no_loop_no_loss
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_shed_cascade.sh
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(e2e_node_shed_two_over_limit_sheds_two_no_loop_no_loss PROPERTIES
+                       TIMEOUT 120 RUN_SERIAL TRUE)
   # the log fails (fsync EIO): the writer stops the node, exit 3, data intact
   add_test(NAME e2e_node_log_eio_exits_3_acknowledged_data_intact
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e_node_eio.sh
